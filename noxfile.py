@@ -1,0 +1,50 @@
+"""Developer tasks: ``nox -s tests``, ``lint``, ``typecheck``, ``demo``.
+
+Sessions use the interpreter nox runs under (these machines have one CPython).
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+TEST_DEPS = [
+    "pytest>=8.2",
+    "pytest-asyncio>=0.24",
+    "hypothesis>=6.100",
+    "fastapi>=0.115",
+    "quart>=0.19",
+    "uvicorn>=0.30",
+    "hypercorn>=0.17",
+    "playwright>=1.45",
+    "redis>=5.0",
+]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite, warnings are errors (see pyproject.toml)."""
+    session.install("-e", ".[redis,demo]", *TEST_DEPS)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[redis]", "mypy>=1.11")
+    session.run("mypy", "--strict", "src")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The demo app and the built-in TikTok emulator on http://127.0.0.1:8000."""
+    session.install("-e", ".[demo]")
+    session.run("python", "-m", "tiktok_asgi.demo", *session.posargs)

@@ -1,0 +1,93 @@
+"""Signed cookies: the signer, ``Set-Cookie`` values, and reading the ``Cookie`` header."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from itsdangerous import URLSafeTimedSerializer
+from starlette.requests import cookie_parser
+
+__all__ = ["CookieSpec", "Signer", "read_cookie", "read_cookies"]
+
+Headers = Iterable[tuple[bytes, bytes]]
+
+
+class Signer:
+    """JSON payloads signed with HMAC-SHA256 and a timestamp; the last key signs, all verify."""
+
+    __slots__ = ("_serializer",)
+
+    def __init__(self, keys: Sequence[str], salt: str) -> None:
+        self._serializer = URLSafeTimedSerializer(
+            list(keys), salt=salt, signer_kwargs={"digest_method": hashlib.sha256}
+        )
+
+    def dumps(self, payload: Any) -> str:
+        value: str = self._serializer.dumps(payload)
+        return value
+
+    def loads(self, value: str, max_age: int) -> tuple[Any, float]:
+        """The payload and its signing time; raises ``SignatureExpired`` / ``BadSignature``."""
+        payload, signed_at = self._serializer.loads(value, max_age=max_age, return_timestamp=True)
+        return payload, signed_at.timestamp()
+
+
+@dataclass(frozen=True, slots=True)
+class CookieSpec:
+    """How one cookie is set: always HttpOnly and SameSite=Lax."""
+
+    name: str
+    path: str
+    max_age: int
+    secure: bool
+    domain: str | None = None
+
+    def header(self, value: str, *, name: str | None = None) -> str:
+        parts = [f"{name or self.name}={value}", f"Path={self.path}", f"Max-Age={self.max_age}"]
+        return self._finish(parts)
+
+    def clear(self, *, name: str | None = None) -> str:
+        parts = [
+            f"{name or self.name}=",
+            f"Path={self.path}",
+            "Max-Age=0",
+            "Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+        ]
+        return self._finish(parts)
+
+    def _finish(self, parts: list[str]) -> str:
+        if self.domain:
+            parts.append(f"Domain={self.domain}")
+        parts.append("HttpOnly")
+        if self.secure:
+            parts.append("Secure")
+        parts.append("SameSite=Lax")
+        return "; ".join(parts)
+
+
+def read_cookie(headers: Headers, name: bytes) -> str | None:
+    """One cookie's value, found without parsing every cookie (this runs on every request).
+
+    ``name`` is ``b"<cookie name>="``. Returns the last occurrence, like ``cookie_parser``.
+    """
+    found: str | None = None
+    for key, raw in headers:
+        if key != b"cookie" or name not in raw:
+            continue
+        for chunk in raw.split(b";"):
+            chunk = chunk.strip()
+            if chunk.startswith(name):
+                found = chunk[len(name) :].decode("latin-1")
+    return found
+
+
+def read_cookies(headers: Headers) -> dict[str, str]:
+    """Every cookie of the request (used on the callback path only)."""
+    cookies: dict[str, str] = {}
+    for key, raw in headers:
+        if key == b"cookie":
+            cookies.update(cookie_parser(raw.decode("latin-1")))
+    return cookies

@@ -1,0 +1,82 @@
+"""Reading TikTok's answers: the flat OAuth shape and the ``{data, error}`` API envelope.
+
+Both are parsed whatever the HTTP status, because TikTok reports some errors with HTTP 200 and
+some successes' shapes differ by API version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._http import Response
+from .errors import TikTokAPIError
+
+__all__ = ["read_api_envelope", "read_oauth_response"]
+
+
+def _json_object(resp: Response, what: str) -> dict[str, Any]:
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        return body
+    code = "server_error" if resp.status_code >= 500 else "invalid_response"
+    raise TikTokAPIError(code, f"TikTok's {what} answered HTTP {resp.status_code} without JSON")
+
+
+def _log_id(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def read_oauth_response(resp: Response, what: str, *, expect: str | None) -> dict[str, Any]:
+    """The body of a token or revoke answer; raises :class:`TikTokAPIError` on any error.
+
+    ``expect`` names a field that must be present (``access_token`` for token answers).
+    """
+    body = _json_object(resp, what)
+    error = body.get("error")
+    if isinstance(error, str) and error:
+        description = body.get("error_description")
+        raise TikTokAPIError(
+            error,
+            description if isinstance(description, str) else "",
+            log_id=_log_id(body.get("log_id")),
+        )
+    if resp.status_code >= 400:
+        code = "server_error" if resp.status_code >= 500 else "invalid_response"
+        raise TikTokAPIError(code, f"TikTok's {what} answered HTTP {resp.status_code}")
+    if expect is not None and not isinstance(body.get(expect), str):
+        raise TikTokAPIError(
+            "invalid_response",
+            f"TikTok's {what} answer has no {expect}",
+            log_id=_log_id(body.get("log_id")),
+        )
+    return body
+
+
+def read_api_envelope(resp: Response, what: str) -> dict[str, Any]:
+    """``data`` of a v2 API answer whose ``error.code`` is ``ok``, whatever the HTTP status."""
+    body = _json_object(resp, what)
+    error = body.get("error")
+    if not isinstance(error, dict):
+        raise TikTokAPIError("invalid_response", f"TikTok's {what} answer has no error object")
+    code = error.get("code")
+    log_id = _log_id(error.get("log_id"))
+    if code != "ok":
+        message = error.get("message")
+        raise TikTokAPIError(
+            code if isinstance(code, str) and code else "invalid_response",
+            message if isinstance(message, str) else "",
+            log_id=log_id,
+        )
+    if resp.status_code >= 400:
+        raise TikTokAPIError(
+            "invalid_response", f"TikTok's {what} answered HTTP {resp.status_code}", log_id=log_id
+        )
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise TikTokAPIError(
+            "invalid_response", f"TikTok's {what} answer has no data", log_id=log_id
+        )
+    return data

@@ -1,0 +1,99 @@
+"""Flow cookies: bind a pending login's ``state`` to the browser that started it.
+
+Each pending login has its own short-lived cookie, named after a digest of its state and scoped
+to the callback path, so several tabs can sign in at once without one breaking another, and no
+other request carries them. A state is accepted once: its cookie is cleared by the callback and
+the state is remembered (in this process) until it would have expired anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from itsdangerous import BadData, SignatureExpired
+
+from .cookies import CookieSpec, Signer
+from .errors import StateError
+from .settings import TikTokSettings
+
+__all__ = ["FlowCookies"]
+
+_MAX_STATE_LENGTH = 256
+_CONSUMED_LIMIT = 10_000
+
+
+class FlowCookies:
+    def __init__(self, settings: TikTokSettings) -> None:
+        self._prefix = f"{settings.cookie_name}_flow_"
+        self.spec = CookieSpec(
+            name=self._prefix,
+            path=urlsplit(settings.redirect_uri).path,
+            max_age=settings.flow_max_age,
+            secure=settings.secure_cookies,
+        )
+        self._signer = Signer(settings.secret_keys, salt="tiktok-asgi.flow")
+        self._consumed: dict[str, float] = {}
+
+    def _name(self, state: str) -> str:
+        return self._prefix + hashlib.sha256(state.encode("utf-8")).hexdigest()[:16]
+
+    def start(self, state: str, data: Mapping[str, Any]) -> str:
+        """The ``Set-Cookie`` value remembering a new pending login."""
+        value = self._signer.dumps({"state": state, "data": dict(data)})
+        return self.spec.header(value, name=self._name(state))
+
+    def finish(self, state: str | None, cookies: Mapping[str, str]) -> tuple[dict[str, Any], str]:
+        """The pending login's data and the header clearing its cookie; :class:`StateError` if
+        ``state`` does not belong to a login this browser started in the last ``flow_max_age``."""
+        if not state:
+            raise StateError("state_missing", "The sign-in answer carries no state.")
+        if len(state) > _MAX_STATE_LENGTH or not state.isascii():
+            raise StateError("state_mismatch", "The sign-in answer carries an unknown state.")
+        name = self._name(state)
+        value = cookies.get(name)
+        if value is None:
+            raise StateError(
+                "state_mismatch",
+                "No sign-in started in this browser matches this answer. Cookies may be blocked, "
+                "or the sign-in began on another site address or in another browser.",
+            )
+        clear = self.spec.clear(name=name)
+        try:
+            payload, _ = self._signer.loads(value, max_age=self.spec.max_age)
+        except SignatureExpired:
+            raise StateError(
+                "state_expired", "The sign-in took too long. Please start again."
+            ) from None
+        except BadData:
+            raise StateError("state_invalid", "The sign-in cookie was altered.") from None
+        if (
+            not isinstance(payload, dict)
+            or not isinstance(payload.get("state"), str)
+            or not hmac.compare_digest(payload["state"].encode(), state.encode())
+            or not isinstance(payload.get("data"), dict)
+        ):
+            raise StateError("state_mismatch", "The sign-in answer does not match this browser.")
+        self._consume(name)
+        return payload["data"], clear
+
+    def clear(self, state: str | None, cookies: Mapping[str, str]) -> list[str]:
+        """Headers clearing the cookie of ``state`` if this browser has it (used on ``?error=``)."""
+        if not state or len(state) > _MAX_STATE_LENGTH or not state.isascii():
+            return []
+        name = self._name(state)
+        return [self.spec.clear(name=name)] if name in cookies else []
+
+    def _consume(self, name: str) -> None:
+        now = time.monotonic()
+        if self._consumed.get(name, 0.0) > now:
+            raise StateError("state_reused", "This sign-in answer was already used.")
+        if len(self._consumed) >= _CONSUMED_LIMIT:
+            self._consumed = {k: t for k, t in self._consumed.items() if t > now}
+            if len(self._consumed) >= _CONSUMED_LIMIT:
+                del self._consumed[next(iter(self._consumed))]
+        self._consumed[name] = now + self.spec.max_age

@@ -1,0 +1,199 @@
+"""The middleware: answers the login, callback and logout paths; tells every request who it is."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ._http import AsyncBaseTransport, SharedTransport
+from .cookies import read_cookies
+from .errors import AuthorizationDenied, CallbackError, TikTokAuthError
+from .flow import FlowCookies
+from .identity import IdentityCookie
+from .provider import TikTokOAuthApp, reaching_tiktok
+from .redirects import safe_next
+from .responses import error_response, redirect
+from .settings import TikTokSettings
+from .user import TikTokUser
+
+__all__ = ["TikTokAuthMiddleware"]
+
+logger = logging.getLogger("tiktok_asgi")
+
+_Handler = Callable[[Scope], Awaitable[Response]]
+_ERROR_CODE = re.compile(r"[a-z0-9_.]{1,64}")
+_MAX_DESCRIPTION = 300
+
+
+class TikTokAuthMiddleware:
+    """Sign in with TikTok for the wrapped ASGI app.
+
+    ``scope["user"]`` becomes a :class:`TikTokUser` or Starlette's ``UnauthenticatedUser`` and
+    ``scope["auth"]`` the matching ``AuthCredentials`` for every ``http`` and ``websocket`` scope.
+    ``transport`` (an httpx2 transport) carries every call to TikTok when given; it stays the
+    caller's to close. Otherwise a pooled transport opens on first use and closes at shutdown.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        settings: TikTokSettings,
+        transport: AsyncBaseTransport | None = None,
+    ) -> None:
+        if not isinstance(settings, TikTokSettings):
+            raise TypeError("settings must be a TikTokSettings instance")
+        self.app = app
+        self.settings = settings
+        self._transport = SharedTransport(transport)
+        self._oauth = TikTokOAuthApp(settings, self._transport)
+        self._identity = IdentityCookie(settings)
+        self._flows = FlowCookies(settings)
+        self._routes: dict[str, tuple[str, _Handler]] = {
+            settings.login_path: ("GET", self._login),
+            settings.callback_path: ("GET", self._callback),
+            settings.logout_path: ("POST", self._logout),
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            route = self._routes.get(scope["path"])
+            if route is not None:
+                response = await self._answer(scope, *route)
+                await response(scope, receive, send)
+                return
+        elif kind != "websocket":
+            if kind == "lifespan":
+                receive = self._watch_lifespan(receive)
+            await self.app(scope, receive, send)
+            return
+        user = self._identity.read(scope["headers"])
+        if user is None:
+            scope["user"] = UnauthenticatedUser()
+            scope["auth"] = AuthCredentials()
+        else:
+            scope["user"] = user
+            scope["auth"] = AuthCredentials(("authenticated", *user.granted_scopes))
+        await self.app(scope, receive, send)
+
+    def _watch_lifespan(self, receive: Receive) -> Receive:
+        async def watched() -> Any:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._transport.get()
+            elif message["type"] == "lifespan.shutdown":
+                await self._transport.aclose()
+            return message
+
+        return watched
+
+    async def _answer(self, scope: Scope, method: str, handler: _Handler) -> Response:
+        if scope["method"] == method or (method == "GET" and scope["method"] == "HEAD"):
+            return await handler(scope)
+        error = TikTokAuthError(
+            "method_not_allowed", f"Use {method} for this address.", status_code=405
+        )
+        response = error_response(error, self.settings, Headers(scope=scope))
+        response.headers["allow"] = method
+        return response
+
+    async def _login(self, scope: Scope) -> Response:
+        request = Request(scope)
+        target = safe_next(request.query_params.get("next"), self.settings.login_redirect)
+        rv = await self._oauth.authorization_request(
+            self.settings.redirect_uri, self.settings.scopes
+        )
+        flow = {"redirect_uri": self.settings.redirect_uri, "next": target}
+        if rv.get("code_verifier"):
+            flow["code_verifier"] = rv["code_verifier"]
+        logger.info("login_started", extra={"event": "login_started"})
+        return redirect(rv["url"], [self._flows.start(rv["state"], flow)])
+
+    async def _callback(self, scope: Scope) -> Response:
+        request = Request(scope)
+        query = request.query_params
+        state = query.get("state")
+        cookies = read_cookies(scope["headers"])
+        clears = self._flows.clear(state, cookies)
+        try:
+            error = query.get("error")
+            if error is not None:
+                raise _denied(error, query.get("error_description"))
+            flow, _ = self._flows.finish(state, cookies)
+            if not query.get("code"):
+                raise CallbackError("invalid_request", "The sign-in answer carries no code.")
+            user = await self._complete(scope, state or "", flow, query.get("scopes"))
+        except TikTokAuthError as exc:
+            logger.warning(
+                "login_failed code=%s log_id=%s",
+                exc.code,
+                exc.log_id,
+                extra={"event": "login_failed", "code": exc.code, "log_id": exc.log_id},
+            )
+            return error_response(exc, self.settings, request.headers, clears)
+        logger.info(
+            "login_succeeded open_id=%s",
+            user.open_id,
+            extra={"event": "login_succeeded", "open_id": user.open_id},
+        )
+        return redirect(
+            flow.get("next") or self.settings.login_redirect, [*clears, self._identity.encode(user)]
+        )
+
+    async def _complete(
+        self, scope: Scope, state: str, flow: dict[str, Any], callback_scopes: str | None
+    ) -> TikTokUser:
+        # Authlib reads the pending login from request.session: hand it a private dict, over a
+        # copy of the scope, so the host application's own session is never touched.
+        session: dict[str, Any] = {}
+        pending = {
+            "redirect_uri": flow.get("redirect_uri"),
+            "code_verifier": flow.get("code_verifier"),
+        }
+        await self._oauth.framework.set_state_data(session, state, pending)
+        async with reaching_tiktok("token endpoint"):
+            token = await self._oauth.authorize_access_token(Request({**scope, "session": session}))
+        granted = _granted_scopes(token.get("scope"), self.settings.scopes, callback_scopes)
+        async with reaching_tiktok("user info endpoint"):
+            return await self._oauth.userinfo(token, granted)
+
+    async def _logout(self, scope: Scope) -> Response:
+        request = Request(scope)
+        if request.headers.get("sec-fetch-site") == "cross-site":
+            error = TikTokAuthError(
+                "csrf_rejected", "Sign-out must come from this site.", status_code=403
+            )
+            return error_response(error, self.settings, request.headers)
+        target = safe_next(request.query_params.get("next"), self.settings.login_redirect)
+        logger.info("logout", extra={"event": "logout"})
+        return redirect(target, [self._identity.clear()], status_code=303)
+
+
+def _denied(error: str, description: str | None) -> AuthorizationDenied:
+    code = error if _ERROR_CODE.fullmatch(error) else "authorization_error"
+    text = (description or "TikTok did not grant the sign-in.")[:_MAX_DESCRIPTION]
+    if code == "access_denied":
+        return AuthorizationDenied(code, "You cancelled the sign-in with TikTok.", status_code=403)
+    return AuthorizationDenied(code, text)
+
+
+def _granted_scopes(
+    token_scope: object, requested: Sequence[str], callback_scopes: str | None
+) -> tuple[str, ...]:
+    """The token response's ``scope`` is the truth. Without it, the callback's ``scopes`` (which
+    anyone can edit) may only narrow what was requested, never widen it."""
+    if isinstance(token_scope, str) and token_scope.strip():
+        return tuple(dict.fromkeys(s for s in re.split(r"[,\s]+", token_scope) if s))
+    if callback_scopes:
+        claimed = set(callback_scopes.split(","))
+        return tuple(s for s in requested if s in claimed) or ("user.info.basic",)
+    return tuple(requested)

@@ -1,0 +1,87 @@
+"""Responses the middleware produces itself: redirects and error answers, with safe headers."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from urllib.parse import urlencode
+
+from starlette.datastructures import Headers
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from .errors import TikTokAuthError
+from .settings import TikTokSettings
+
+__all__ = ["error_response", "redirect"]
+
+_SECURITY_HEADERS = {
+    "cache-control": "no-store",
+    "pragma": "no-cache",
+    "referrer-policy": "no-referrer",
+    "x-content-type-options": "nosniff",
+}
+_HTML_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;background:#f6f6f7;color:#161823;display:flex;"
+    "min-height:100vh;margin:0;align-items:center;justify-content:center}"
+    "main{background:#fff;border-radius:16px;padding:32px 40px;max-width:460px;"
+    "box-shadow:0 8px 30px rgba(0,0,0,.08)}h1{font-size:1.3rem;margin-top:0}"
+    "code{background:#f1f1f2;padding:2px 6px;border-radius:4px}"
+    "a{display:inline-block;margin:16px 12px 0 0;color:#fe2c55;font-weight:600}"
+)
+_TITLES = {
+    "access_denied": "Sign-in cancelled",
+    "tiktok_unavailable": "TikTok is not reachable right now",
+}
+
+
+def _secure(response: Response, set_cookies: Sequence[str]) -> Response:
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers[name] = value
+    for cookie in set_cookies:
+        response.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
+    return response
+
+
+def redirect(location: str, set_cookies: Sequence[str] = (), *, status_code: int = 302) -> Response:
+    return _secure(RedirectResponse(location, status_code=status_code), set_cookies)
+
+
+def wants_json(headers: Headers) -> bool:
+    accept = headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def error_response(
+    error: TikTokAuthError,
+    settings: TikTokSettings,
+    headers: Headers,
+    set_cookies: Sequence[str] = (),
+) -> Response:
+    """JSON for API clients, a redirect to ``error_redirect`` if set, else a small HTML page."""
+    if wants_json(headers):
+        return _secure(JSONResponse(error.as_dict(), status_code=error.status_code), set_cookies)
+    if settings.error_redirect is not None:
+        sep = "&" if "?" in settings.error_redirect else "?"
+        target = f"{settings.error_redirect}{sep}{urlencode({'error': error.code})}"
+        return redirect(target, set_cookies, status_code=303)
+    title = _TITLES.get(error.code, "Sign-in with TikTok failed")
+    detail = html.escape(error.description or "Please try again.")
+    log_id = (
+        f"<p>TikTok log id: <code>{html.escape(error.log_id)}</code></p>" if error.log_id else ""
+    )
+    page = (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<meta name=viewport content='width=device-width,initial-scale=1'>"
+        f"<title>{title}</title><style>{_STYLE}</style></head><body><main>"
+        f"<h1>{title}</h1><p>{detail}</p><p>Error code: <code>{html.escape(error.code)}</code></p>"
+        f"{log_id}<a href='{html.escape(settings.login_path)}'>Try again</a>"
+        f"<a href='{html.escape(settings.login_redirect)}'>Back to the site</a>"
+        "</main></body></html>"
+    )
+    response = HTMLResponse(page, status_code=error.status_code)
+    response.headers["content-security-policy"] = _HTML_CSP
+    return _secure(response, set_cookies)

@@ -1,0 +1,198 @@
+"""The one settings object. Every precondition fails at start-up with a message naming the fix."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+__all__ = ["DEFAULT_SCOPES", "PkceEncoding", "TikTokSettings"]
+
+PkceEncoding = Literal["hex", "base64url"]
+DEFAULT_SCOPES: tuple[str, ...] = ("user.info.basic",)
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+_MIN_SECRET_KEY_LENGTH = 32
+_FLOW_MAX_AGE_LIMIT = 600  # a pending login never outlives ten minutes
+_SECRET_FIELDS = frozenset({"client_secret", "secret_key"})
+
+
+@dataclass(frozen=True, kw_only=True, slots=True, repr=False)
+class TikTokSettings:
+    """Configuration of :class:`~tiktok_asgi.TikTokAuthMiddleware`.
+
+    ``secret_key`` is a string, or a sequence of strings for rotation: oldest first, the last one
+    signs and every one still verifies.
+    """
+
+    client_key: str
+    client_secret: str
+    redirect_uri: str
+    secret_key: str | Sequence[str]
+    scopes: Sequence[str] = DEFAULT_SCOPES
+
+    login_path: str = "/auth/tiktok/login"
+    callback_path: str = "/auth/tiktok/callback"
+    logout_path: str = "/auth/tiktok/logout"
+    login_redirect: str = "/"
+    error_redirect: str | None = None
+
+    pkce: PkceEncoding | None = None
+    disable_auto_auth: bool = False
+
+    cookie_name: str = "tiktok_session"
+    cookie_domain: str | None = None
+    cookie_path: str = "/"
+    cookie_max_age: int = 14 * 24 * 3600
+    cookie_secure: bool | None = None
+    flow_max_age: int = _FLOW_MAX_AGE_LIMIT
+
+    http_timeout: float = 10.0
+
+    authorize_url: str = "https://www.tiktok.com/v2/auth/authorize/"
+    token_url: str = "https://open.tiktokapis.com/v2/oauth/token/"
+    userinfo_url: str = "https://open.tiktokapis.com/v2/user/info/"
+    revoke_url: str = "https://open.tiktokapis.com/v2/oauth/revoke/"
+
+    # Derived once; not constructor arguments.
+    secret_keys: tuple[str, ...] = field(init=False)
+    secure_cookies: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        _require_text("client_key", self.client_key, "the Client key from the TikTok app console")
+        _require_text(
+            "client_secret", self.client_secret, "the Client secret from the TikTok app console"
+        )
+        keys = _secret_keys(self.secret_key)
+        scopes = _scopes(self.scopes)
+        _check_redirect_uri(self.redirect_uri)
+        for name in ("login_path", "callback_path", "logout_path"):
+            _check_path(name, getattr(self, name))
+        if len({self.login_path, self.callback_path, self.logout_path}) != 3:
+            raise ValueError(
+                "login_path, callback_path and logout_path must be three different paths"
+            )
+        if not urlsplit(self.redirect_uri).path.endswith(self.callback_path):
+            raise ValueError(
+                f"redirect_uri {self.redirect_uri!r} must end with callback_path "
+                f"{self.callback_path!r}: TikTok sends the browser back to redirect_uri, and the "
+                "middleware answers there; set callback_path to the redirect_uri's path"
+            )
+        _check_local_target("login_redirect", self.login_redirect)
+        if self.error_redirect is not None:
+            _check_local_target("error_redirect", self.error_redirect)
+        if self.pkce not in (None, "hex", "base64url"):
+            raise ValueError('pkce must be None, "hex" (TikTok\'s desktop encoding) or "base64url"')
+        if not self.cookie_name or not self.cookie_name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError("cookie_name must be a non-empty name of letters, digits, '_' or '-'")
+        if not self.cookie_path.startswith("/"):
+            raise ValueError("cookie_path must start with '/'")
+        if self.cookie_max_age <= 0:
+            raise ValueError("cookie_max_age must be a positive number of seconds")
+        if not 0 < self.flow_max_age <= _FLOW_MAX_AGE_LIMIT:
+            raise ValueError(f"flow_max_age must be between 1 and {_FLOW_MAX_AGE_LIMIT} seconds")
+        if not self.http_timeout > 0:
+            raise ValueError("http_timeout must be a positive number of seconds")
+        for name in ("authorize_url", "token_url", "userinfo_url", "revoke_url"):
+            _check_endpoint(name, getattr(self, name))
+
+        https = urlsplit(self.redirect_uri).scheme == "https"
+        if self.cookie_secure is False and https:
+            raise ValueError(
+                "cookie_secure=False with an https redirect_uri would send the session cookie over "
+                "plain http; leave cookie_secure=None"
+            )
+        set_ = object.__setattr__  # frozen: derived fields are set once, here
+        set_(self, "scopes", scopes)
+        set_(self, "secret_keys", keys)
+        set_(self, "secure_cookies", https if self.cookie_secure is None else self.cookie_secure)
+
+    def replace(self, **changes: object) -> TikTokSettings:
+        """A copy with some settings changed (validated again)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in dataclasses.fields(self):
+            if not f.init:
+                continue
+            value = getattr(self, f.name)
+            parts.append(f"{f.name}={'***' if f.name in _SECRET_FIELDS else repr(value)}")
+        return f"TikTokSettings({', '.join(parts)})"
+
+
+def _require_text(name: str, value: object, what: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be set to {what}")
+
+
+def _secret_keys(value: str | Sequence[str]) -> tuple[str, ...]:
+    keys = (value,) if isinstance(value, str) else tuple(value)
+    if not keys:
+        raise ValueError("secret_key must be a string or a non-empty sequence of strings")
+    for key in keys:
+        if not isinstance(key, str) or len(key) < _MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"every secret_key must be a string of at least {_MIN_SECRET_KEY_LENGTH} "
+                'characters; generate one with: python -c "import secrets; '
+                'print(secrets.token_urlsafe(48))"'
+            )
+    return keys
+
+
+def _scopes(value: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise ValueError(
+            'scopes must be a sequence of scope names, e.g. ("user.info.basic", '
+            '"user.info.profile"), not one string'
+        )
+    scopes = tuple(value)
+    if not scopes:
+        raise ValueError('scopes must not be empty; TikTok login needs "user.info.basic"')
+    for scope in scopes:
+        if not isinstance(scope, str) or not scope or "," in scope or " " in scope:
+            raise ValueError(
+                f"scope {scope!r} is not a TikTok scope name such as 'user.info.basic'"
+            )
+    if "user.info.basic" not in scopes:
+        raise ValueError('scopes must include "user.info.basic": TikTok login needs it')
+    return tuple(dict.fromkeys(scopes))
+
+
+def _check_redirect_uri(uri: str) -> None:
+    fix = (
+        "redirect_uri must be an absolute https URL without query or fragment, registered in the "
+        "TikTok app console (plain http is allowed only for localhost, 127.0.0.1 and [::1])"
+    )
+    if not isinstance(uri, str):
+        raise ValueError(fix)
+    parts = urlsplit(uri)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"{fix}; got {uri!r}")
+    if parts.query or parts.fragment or "?" in uri or "#" in uri:
+        raise ValueError(f"{fix}; {uri!r} has a query or fragment")
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+        raise ValueError(f"{fix}; {uri!r} is plain http on a non-loopback host")
+    if len(uri) >= 512:
+        raise ValueError(f"{fix}; TikTok accepts fewer than 512 characters")
+
+
+def _check_path(name: str, path: str) -> None:
+    if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
+        raise ValueError(f"{name} must be a path starting with a single '/', got {path!r}")
+
+
+def _check_local_target(name: str, target: str) -> None:
+    if (
+        not isinstance(target, str)
+        or not target.startswith("/")
+        or target.startswith(("//", "/\\"))
+    ):
+        raise ValueError(f"{name} must be a path on this site starting with '/', got {target!r}")
+
+
+def _check_endpoint(name: str, url: str) -> None:
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"{name} must be an absolute http(s) URL, got {url!r}")
