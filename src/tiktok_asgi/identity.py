@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadData
@@ -12,7 +13,7 @@ from .cookies import CookieSpec, Headers, Signer, read_cookie
 from .settings import TikTokSettings
 from .user import TikTokUser
 
-__all__ = ["IdentityCookie"]
+__all__ = ["Identity", "IdentityCookie"]
 
 logger = logging.getLogger("tiktok_asgi")
 
@@ -21,6 +22,14 @@ MAX_COOKIE_BYTES = 3800
 # Optional, bulky fields given up first when a profile would not fit.
 _DROPPABLE = ("avatar_large_url", "avatar_url_100", "bio_description", "profile_deep_link")
 _CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What a valid identity cookie says: the user, and the server-side login session (if any)."""
+
+    user: TikTokUser
+    session_id: str | None = None
 
 
 class IdentityCookie:
@@ -40,11 +49,13 @@ class IdentityCookie:
         )
         self._signer = Signer(settings.secret_keys, salt="tiktok-asgi.identity")
         self._needle = f"{settings.cookie_name}=".encode("latin-1")
-        self._cache: dict[str, tuple[float, TikTokUser]] = {}
+        self._cache: dict[str, tuple[float, Identity]] = {}
 
-    def encode(self, user: TikTokUser) -> str:
-        """The ``Set-Cookie`` header value that signs ``user`` in."""
-        payload: dict[str, Any] = user.to_dict()
+    def encode(self, identity: Identity) -> str:
+        """The ``Set-Cookie`` header value that signs ``identity`` in."""
+        payload: dict[str, Any] = identity.user.to_dict()
+        if identity.session_id is not None:
+            payload["sid"] = identity.session_id
         value = self._signer.dumps(payload)
         for name in _DROPPABLE:
             if len(self.spec.name) + 1 + len(value) <= MAX_COOKIE_BYTES:
@@ -59,8 +70,8 @@ class IdentityCookie:
     def clear(self) -> str:
         return self.spec.clear()
 
-    def read(self, headers: Headers) -> TikTokUser | None:
-        """The signed-in user, or ``None`` for no, tampered, expired or garbage cookies."""
+    def read(self, headers: Headers) -> Identity | None:
+        """The signed-in identity, or ``None`` for no, tampered, expired or garbage cookies."""
         value = read_cookie(headers, self._needle)
         if not value:
             return None
@@ -72,10 +83,13 @@ class IdentityCookie:
             return None
         try:
             payload, signed_at = self._signer.loads(value, max_age=self.spec.max_age)
-            user = TikTokUser.from_dict(payload)
+            sid = payload.get("sid")
+            identity = Identity(
+                TikTokUser.from_dict(payload), sid if isinstance(sid, str) else None
+            )
         except (BadData, TypeError, ValueError, KeyError, AttributeError):
             return None
         if len(self._cache) >= _CACHE_SIZE:
             del self._cache[next(iter(self._cache))]
-        self._cache[value] = (signed_at, user)
-        return user
+        self._cache[value] = (signed_at, identity)
+        return identity

@@ -4,31 +4,34 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._http import AsyncBaseTransport, SharedTransport
 from .cookies import read_cookies
 from .errors import AuthorizationDenied, CallbackError, TikTokAuthError
 from .flow import FlowCookies
-from .identity import IdentityCookie
+from .identity import Identity, IdentityCookie
 from .provider import TikTokOAuthApp, reaching_tiktok
 from .redirects import safe_next
-from .responses import error_response, redirect
+from .responses import error_response, redirect, refuse_anonymous, secure, wants_json
 from .settings import TikTokSettings
+from .tokens import LoginSession, TokenManager, TokenStore
 from .user import TikTokUser
 
-__all__ = ["TikTokAuthMiddleware"]
+__all__ = ["LoadUser", "OnLogin", "TikTokAuthMiddleware"]
 
 logger = logging.getLogger("tiktok_asgi")
 
 _Handler = Callable[[Scope], Awaitable[Response]]
+OnLogin = Callable[[TikTokUser, Mapping[str, Any]], Awaitable[TikTokUser | None]]
+LoadUser = Callable[[TikTokUser], Awaitable[TikTokUser | None]]
 _ERROR_CODE = re.compile(r"[a-z0-9_.]{1,64}")
 _MAX_DESCRIPTION = 300
 
@@ -48,15 +51,34 @@ class TikTokAuthMiddleware:
         *,
         settings: TikTokSettings,
         transport: AsyncBaseTransport | None = None,
+        on_login: OnLogin | None = None,
+        load_user: LoadUser | None = None,
+        token_store: TokenStore | None = None,
+        revoke_on_logout: bool | None = None,
     ) -> None:
         if not isinstance(settings, TikTokSettings):
             raise TypeError("settings must be a TikTokSettings instance")
+        for name, hook in (("on_login", on_login), ("load_user", load_user)):
+            if hook is not None and not callable(hook):
+                raise TypeError(f"{name} must be an async callable")
+        if revoke_on_logout and token_store is None:
+            raise ValueError("revoke_on_logout needs a token_store: without one no token is kept")
         self.app = app
         self.settings = settings
         self._transport = SharedTransport(transport)
         self._oauth = TikTokOAuthApp(settings, self._transport)
         self._identity = IdentityCookie(settings)
         self._flows = FlowCookies(settings)
+        self._on_login = on_login
+        self._load_user = load_user
+        self._tokens = (
+            TokenManager(settings, token_store, self._oauth, self._transport)
+            if token_store is not None
+            else None
+        )
+        self._revoke_on_logout = token_store is not None and revoke_on_logout is not False
+        self._per_request_hooks = load_user is not None or token_store is not None
+        self._protected = tuple((p, p.rstrip("/") + "/") for p in settings.protected_paths)
         self._routes: dict[str, tuple[str, _Handler]] = {
             settings.login_path: ("GET", self._login),
             settings.callback_path: ("GET", self._callback),
@@ -76,14 +98,57 @@ class TikTokAuthMiddleware:
                 receive = self._watch_lifespan(receive)
             await self.app(scope, receive, send)
             return
-        user = self._identity.read(scope["headers"])
+        identity = self._identity.read(scope["headers"])
+        if identity is not None and self._per_request_hooks:
+            await self._call_with_hooks(identity, scope, receive, send)
+            return
+        if identity is None:
+            scope["user"] = UnauthenticatedUser()
+            scope["auth"] = AuthCredentials()
+            if self._protected and self._is_protected(scope["path"]):
+                await refuse_anonymous(scope, receive, send, self.settings.login_path)
+                return
+        else:
+            user = identity.user
+            scope["user"] = user
+            scope["auth"] = AuthCredentials(("authenticated", *user.granted_scopes))
+        await self.app(scope, receive, send)
+
+    def _is_protected(self, path: str) -> bool:
+        return any(path == exact or path.startswith(below) for exact, below in self._protected)
+
+    async def _call_with_hooks(
+        self, identity: Identity, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Signed-in requests when ``load_user`` or a token store is configured."""
+        user: TikTokUser | None = identity.user
+        if self._load_user is not None:
+            user = await self._load_user(identity.user)
+        session: LoginSession | None = None
         if user is None:
             scope["user"] = UnauthenticatedUser()
             scope["auth"] = AuthCredentials()
         else:
             scope["user"] = user
             scope["auth"] = AuthCredentials(("authenticated", *user.granted_scopes))
-        await self.app(scope, receive, send)
+            if self._tokens is not None and identity.session_id is not None:
+                session = LoginSession(self._tokens, identity.session_id)
+                scope[LoginSession.SCOPE_KEY] = session
+        if user is None and self._protected and self._is_protected(scope["path"]):
+            await refuse_anonymous(scope, receive, send, self.settings.login_path)
+            return
+        clear = self._identity.clear().encode("latin-1")
+
+        async def send_signing_out(message: Message) -> None:
+            # A user that load_user refused, or whose refresh TikTok rejected, is signed out.
+            if message["type"] == "http.response.start" and (
+                user is None or (session is not None and session.signed_out)
+            ):
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"set-cookie", clear)]
+            await send(message)
+
+        await self.app(scope, receive, send_signing_out)
 
     def _watch_lifespan(self, receive: Receive) -> Receive:
         async def watched() -> Any:
@@ -116,7 +181,11 @@ class TikTokAuthMiddleware:
         if rv.get("code_verifier"):
             flow["code_verifier"] = rv["code_verifier"]
         logger.info("login_started", extra={"event": "login_started"})
-        return redirect(rv["url"], [self._flows.start(rv["state"], flow)])
+        cookie = self._flows.start(rv["state"], flow)
+        if wants_json(request.headers):
+            # Single-page apps navigate themselves; the flow cookie is set all the same.
+            return secure(JSONResponse({"authorization_url": rv["url"]}), [cookie])
+        return redirect(rv["url"], [cookie])
 
     async def _callback(self, scope: Scope) -> Response:
         request = Request(scope)
@@ -131,7 +200,8 @@ class TikTokAuthMiddleware:
             flow, _ = self._flows.finish(state, cookies)
             if not query.get("code"):
                 raise CallbackError("invalid_request", "The sign-in answer carries no code.")
-            user = await self._complete(scope, state or "", flow, query.get("scopes"))
+            user, token = await self._complete(scope, state or "", flow, query.get("scopes"))
+            identity = await self._accept(user, token)
         except TikTokAuthError as exc:
             logger.warning(
                 "login_failed code=%s log_id=%s",
@@ -142,16 +212,15 @@ class TikTokAuthMiddleware:
             return error_response(exc, self.settings, request.headers, clears)
         logger.info(
             "login_succeeded open_id=%s",
-            user.open_id,
-            extra={"event": "login_succeeded", "open_id": user.open_id},
+            identity.user.open_id,
+            extra={"event": "login_succeeded", "open_id": identity.user.open_id},
         )
-        return redirect(
-            flow.get("next") or self.settings.login_redirect, [*clears, self._identity.encode(user)]
-        )
+        target = flow.get("next") or self.settings.login_redirect
+        return redirect(target, [*clears, self._identity.encode(identity)])
 
     async def _complete(
         self, scope: Scope, state: str, flow: dict[str, Any], callback_scopes: str | None
-    ) -> TikTokUser:
+    ) -> tuple[TikTokUser, dict[str, Any]]:
         # Authlib reads the pending login from request.session: hand it a private dict, over a
         # copy of the scope, so the host application's own session is never touched.
         session: dict[str, Any] = {}
@@ -164,7 +233,21 @@ class TikTokAuthMiddleware:
             token = await self._oauth.authorize_access_token(Request({**scope, "session": session}))
         granted = _granted_scopes(token.get("scope"), self.settings.scopes, callback_scopes)
         async with reaching_tiktok("user info endpoint"):
-            return await self._oauth.userinfo(token, granted)
+            return await self._oauth.userinfo(token, granted), dict(token)
+
+    async def _accept(self, user: TikTokUser, token: dict[str, Any]) -> Identity:
+        """``on_login`` may persist, enrich or refuse the user; a token store keeps the tokens."""
+        if self._on_login is not None:
+            accepted = await self._on_login(user, token)
+            if accepted is None:
+                raise TikTokAuthError(
+                    "login_rejected", "This TikTok account may not sign in here.", status_code=403
+                )
+            if not isinstance(accepted, TikTokUser):
+                raise TypeError("on_login must return a TikTokUser or None")
+            user = accepted
+        session_id = await self._tokens.save(token) if self._tokens is not None else None
+        return Identity(user, session_id)
 
     async def _logout(self, scope: Scope) -> Response:
         request = Request(scope)
@@ -174,6 +257,9 @@ class TikTokAuthMiddleware:
             )
             return error_response(error, self.settings, request.headers)
         target = safe_next(request.query_params.get("next"), self.settings.login_redirect)
+        identity = self._identity.read(scope["headers"])
+        if self._tokens is not None and identity is not None and identity.session_id is not None:
+            await self._tokens.end(identity.session_id, revoke=self._revoke_on_logout)
         logger.info("logout", extra={"event": "logout"})
         return redirect(target, [self._identity.clear()], status_code=303)
 

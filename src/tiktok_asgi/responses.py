@@ -8,11 +8,12 @@ from urllib.parse import urlencode
 
 from starlette.datastructures import Headers
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from .errors import TikTokAuthError
 from .settings import TikTokSettings
 
-__all__ = ["error_response", "redirect"]
+__all__ = ["error_response", "redirect", "refuse_anonymous", "secure", "wants_json"]
 
 _SECURITY_HEADERS = {
     "cache-control": "no-store",
@@ -38,7 +39,7 @@ _TITLES = {
 }
 
 
-def _secure(response: Response, set_cookies: Sequence[str]) -> Response:
+def secure(response: Response, set_cookies: Sequence[str]) -> Response:
     for name, value in _SECURITY_HEADERS.items():
         response.headers[name] = value
     for cookie in set_cookies:
@@ -47,7 +48,7 @@ def _secure(response: Response, set_cookies: Sequence[str]) -> Response:
 
 
 def redirect(location: str, set_cookies: Sequence[str] = (), *, status_code: int = 302) -> Response:
-    return _secure(RedirectResponse(location, status_code=status_code), set_cookies)
+    return secure(RedirectResponse(location, status_code=status_code), set_cookies)
 
 
 def wants_json(headers: Headers) -> bool:
@@ -63,7 +64,7 @@ def error_response(
 ) -> Response:
     """JSON for API clients, a redirect to ``error_redirect`` if set, else a small HTML page."""
     if wants_json(headers):
-        return _secure(JSONResponse(error.as_dict(), status_code=error.status_code), set_cookies)
+        return secure(JSONResponse(error.as_dict(), status_code=error.status_code), set_cookies)
     if settings.error_redirect is not None:
         sep = "&" if "?" in settings.error_redirect else "?"
         target = f"{settings.error_redirect}{sep}{urlencode({'error': error.code})}"
@@ -84,4 +85,22 @@ def error_response(
     )
     response = HTMLResponse(page, status_code=error.status_code)
     response.headers["content-security-policy"] = _HTML_CSP
-    return _secure(response, set_cookies)
+    return secure(response, set_cookies)
+
+
+async def refuse_anonymous(scope: Scope, receive: Receive, send: Send, login_path: str) -> None:
+    """A protected path without a signed-in user: browsers go to login (and come back), other
+    clients get 401 JSON, WebSockets are closed with 1008 (policy violation)."""
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008, "reason": "login_required"})
+        return
+    headers = Headers(scope=scope)
+    if "text/html" in headers.get("accept", "") and scope["method"] in ("GET", "HEAD"):
+        here = scope["path"] + (
+            f"?{scope['query_string'].decode('latin-1')}" if scope["query_string"] else ""
+        )
+        response = redirect(f"{login_path}?{urlencode({'next': here})}")
+    else:
+        error = TikTokAuthError("login_required", "Sign in with TikTok first.", status_code=401)
+        response = secure(JSONResponse(error.as_dict(), status_code=401), ())
+    await response(scope, receive, send)

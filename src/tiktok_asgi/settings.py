@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
@@ -37,6 +38,7 @@ class TikTokSettings:
     logout_path: str = "/auth/tiktok/logout"
     login_redirect: str = "/"
     error_redirect: str | None = None
+    protected_paths: Sequence[str] = ()
 
     pkce: PkceEncoding | None = None
     disable_auto_auth: bool = False
@@ -82,6 +84,9 @@ class TikTokSettings:
         _check_local_target("login_redirect", self.login_redirect)
         if self.error_redirect is not None:
             _check_local_target("error_redirect", self.error_redirect)
+        protected = tuple(self.protected_paths)
+        for prefix in protected:
+            _check_path("protected_paths entry", prefix)
         if self.pkce not in (None, "hex", "base64url"):
             raise ValueError('pkce must be None, "hex" (TikTok\'s desktop encoding) or "base64url"')
         if not self.cookie_name or not self.cookie_name.replace("_", "").replace("-", "").isalnum():
@@ -105,8 +110,24 @@ class TikTokSettings:
             )
         set_ = object.__setattr__  # frozen: derived fields are set once, here
         set_(self, "scopes", scopes)
+        set_(self, "protected_paths", protected)
         set_(self, "secret_keys", keys)
         set_(self, "secure_cookies", https if self.cookie_secure is None else self.cookie_secure)
+
+    @classmethod
+    def from_env(
+        cls,
+        prefix: str = "TIKTOK_",
+        env_file: str | os.PathLike[str] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> TikTokSettings:
+        """Settings from ``TIKTOK_*`` environment variables and an optional ``.env`` file.
+
+        A missing or malformed variable raises ``ValueError`` naming the variable and the fix.
+        """
+        from .env import settings_from_env
+
+        return settings_from_env(prefix, env_file, environ)
 
     def replace(self, **changes: object) -> TikTokSettings:
         """A copy with some settings changed (validated again)."""

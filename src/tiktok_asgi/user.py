@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from starlette.authentication import BaseUser
@@ -36,7 +36,8 @@ class TikTokUser(BaseUser):
     """A TikTok account signed in to this app; ``None`` marks what its scopes did not grant.
 
     ``identity`` is ``open_id`` (stable per app); ``union_id`` is shared by the apps of one
-    developer account. ``extra`` is a small JSON mapping the application may attach at login.
+    developer account. ``extra`` is a small JSON mapping the application may attach at login
+    (``on_login``), e.g. its own user id; it travels in the signed identity cookie.
     """
 
     open_id: str
@@ -54,6 +55,7 @@ class TikTokUser(BaseUser):
     likes_count: int | None = None
     video_count: int | None = None
     granted_scopes: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=True)
 
     @property
     def is_authenticated(self) -> bool:
@@ -78,14 +80,19 @@ class TikTokUser(BaseUser):
         data: dict[str, Any] = {k: getattr(self, k) for k in _FIELD_NAMES}
         data = {k: v for k, v in data.items() if v is not None}
         data["granted_scopes"] = list(self.granted_scopes)
+        if self.extra:
+            data["extra"] = dict(self.extra)
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TikTokUser:
         values = {k: data[k] for k in _FIELD_NAMES if k in data}
-        return cls(**values, granted_scopes=tuple(data.get("granted_scopes", ())))
+        extra = data.get("extra") or {}
+        if not isinstance(extra, dict):
+            raise ValueError("extra must be a JSON object")
+        return cls(**values, granted_scopes=tuple(data.get("granted_scopes", ())), extra=extra)
 
 
 _FIELD_NAMES: tuple[str, ...] = tuple(
-    f.name for f in fields(TikTokUser) if f.name not in ("granted_scopes",)
+    f.name for f in fields(TikTokUser) if f.name not in ("granted_scopes", "extra")
 )

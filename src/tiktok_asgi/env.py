@@ -1,0 +1,90 @@
+"""Settings from environment variables (and an optional ``.env`` file)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from starlette.config import Config
+
+from .settings import TikTokSettings
+
+__all__ = ["settings_from_env"]
+
+_REQUIRED_HELP = {
+    "client_key": "the Client key from the TikTok app console",
+    "client_secret": "the Client secret from the TikTok app console",
+    "redirect_uri": "the callback URL registered in the TikTok app console",
+    "secret_key": "one or more random keys of 32+ characters, comma-separated, newest last",
+}
+_LIST_FIELDS = frozenset({"scopes", "secret_key", "protected_paths"})
+_BOOLS = {"1": True, "true": True, "yes": True, "on": True}
+_BOOLS |= {"0": False, "false": False, "no": False, "off": False}
+
+
+def _as_list(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _as_bool(value: str) -> bool:
+    try:
+        return _BOOLS[value.strip().lower()]
+    except KeyError:
+        raise ValueError("expected true/false, 1/0, yes/no or on/off") from None
+
+
+def _converter(field: dataclasses.Field[Any]) -> Callable[[str], Any]:
+    if field.name in _LIST_FIELDS:
+        return _as_list
+    kind = field.default
+    if field.name == "cookie_secure" or isinstance(kind, bool):
+        return _as_bool
+    if isinstance(kind, int):
+        return int
+    if isinstance(kind, float):
+        return float
+    return str
+
+
+def settings_from_env(
+    prefix: str = "TIKTOK_",
+    env_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> TikTokSettings:
+    """Read every setting from ``<prefix><NAME>`` (e.g. ``TIKTOK_CLIENT_KEY``).
+
+    Lists (``SCOPES``, ``SECRET_KEY``, ``PROTECTED_PATHS``) are comma-separated; booleans accept
+    true/false, 1/0, yes/no, on/off; an empty value means "unset" for optional settings. Real
+    environment variables win over the ``.env`` file.
+    """
+    if env_file is not None and not Path(env_file).is_file():
+        raise ValueError(f"env_file {os.fspath(env_file)!r} does not exist; create it or pass None")
+    config = Config(
+        None if env_file is None else Path(env_file),
+        environ=os.environ if environ is None else environ,
+        env_prefix=prefix,
+    )
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(TikTokSettings):
+        if not field.init:
+            continue
+        variable = prefix + field.name.upper()
+        raw = config(field.name.upper(), default=None)
+        if raw is None or raw.strip() == "":
+            if field.name in _REQUIRED_HELP:
+                raise ValueError(f"{variable} is not set: set it to {_REQUIRED_HELP[field.name]}")
+            continue
+        try:
+            value = _converter(field)(raw)
+        except ValueError as exc:
+            raise ValueError(f"{variable}={raw!r} is malformed: {exc}") from None
+        if field.name == "secret_key" and len(value) == 1:
+            value = value[0]
+        values[field.name] = value
+    try:
+        return TikTokSettings(**values)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (from the {prefix}* environment variables)") from None
