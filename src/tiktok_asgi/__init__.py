@@ -1,4 +1,9 @@
-"""Sign in with TikTok for any ASGI application."""
+"""Sign in with TikTok for any ASGI application.
+
+Wrap an app with :class:`TikTokAuthMiddleware` configured by one :class:`TikTokSettings`; every
+request then carries ``scope["user"]`` (a :class:`TikTokUser` or Starlette's
+``UnauthenticatedUser``) and ``scope["auth"]``.
+"""
 
 from .errors import (
     AuthorizationDenied,
@@ -8,13 +13,17 @@ from .errors import (
     TikTokAuthError,
     TikTokUnavailable,
 )
-from .middleware import TikTokAuthMiddleware
+from .middleware import LoadUser, OnLogin, TikTokAuthMiddleware
 from .settings import TikTokSettings
+from .tokens import MemoryTokenStore, TokenStore, TokenStoreError, get_access_token
 from .user import TikTokUser
 
 __all__ = [
     "AuthorizationDenied",
     "CallbackError",
+    "LoadUser",
+    "MemoryTokenStore",
+    "OnLogin",
     "StateError",
     "TikTokAPIError",
     "TikTokAuthError",
@@ -22,6 +31,9 @@ __all__ = [
     "TikTokSettings",
     "TikTokUnavailable",
     "TikTokUser",
+    "TokenStore",
+    "TokenStoreError",
+    "get_access_token",
 ]
 
 __version__ = "0.1.0"
