@@ -47,9 +47,9 @@ class FlowCookies:
         value = self._signer.dumps({"state": state, "data": dict(data)})
         return self.spec.header(value, name=self._name(state))
 
-    def finish(self, state: str | None, cookies: Mapping[str, str]) -> tuple[dict[str, Any], str]:
-        """The pending login's data and the header clearing its cookie; :class:`StateError` if
-        ``state`` does not belong to a login this browser started in the last ``flow_max_age``."""
+    def finish(self, state: str | None, cookies: Mapping[str, str]) -> dict[str, Any]:
+        """The pending login's data; :class:`StateError` if ``state`` does not belong to a login
+        this browser started in the last ``flow_max_age`` (see :meth:`clear` for its cookie)."""
         if not state:
             raise StateError("state_missing", "The sign-in answer carries no state.")
         if len(state) > _MAX_STATE_LENGTH or not state.isascii():
@@ -62,7 +62,6 @@ class FlowCookies:
                 "No sign-in started in this browser matches this answer. Cookies may be blocked, "
                 "or the sign-in began on another site address or in another browser.",
             )
-        clear = self.spec.clear(name=name)
         try:
             payload, _ = self._signer.loads(value, max_age=self.spec.max_age)
         except SignatureExpired:
@@ -79,7 +78,8 @@ class FlowCookies:
         ):
             raise StateError("state_mismatch", "The sign-in answer does not match this browser.")
         self._consume(name)
-        return payload["data"], clear
+        data: dict[str, Any] = payload["data"]
+        return data
 
     def clear(self, state: str | None, cookies: Mapping[str, str]) -> list[str]:
         """Headers clearing the cookie of ``state`` if this browser has it (used on ``?error=``)."""

@@ -197,11 +197,12 @@ class TikTokAuthMiddleware:
             error = query.get("error")
             if error is not None:
                 raise _denied(error, query.get("error_description"))
-            flow, _ = self._flows.finish(state, cookies)
+            flow = self._flows.finish(state, cookies)
             if not query.get("code"):
                 raise CallbackError("invalid_request", "The sign-in answer carries no code.")
             user, token = await self._complete(scope, state or "", flow, query.get("scopes"))
             identity = await self._accept(user, token)
+            cookie = self._identity_cookie(identity)
         except TikTokAuthError as exc:
             logger.warning(
                 "login_failed code=%s log_id=%s",
@@ -216,7 +217,18 @@ class TikTokAuthMiddleware:
             extra={"event": "login_succeeded", "open_id": identity.user.open_id},
         )
         target = flow.get("next") or self.settings.login_redirect
-        return redirect(target, [*clears, self._identity.encode(identity)])
+        return redirect(target, [*clears, cookie])
+
+    def _identity_cookie(self, identity: Identity) -> str:
+        try:
+            return self._identity.encode(identity)
+        except ValueError:
+            # Only an oversized ``extra`` from on_login can do this: a bug of the host app.
+            raise TikTokAuthError(
+                "identity_too_large",
+                "The signed-in profile does not fit in a cookie; keep on_login's extra small.",
+                status_code=500,
+            ) from None
 
     async def _complete(
         self, scope: Scope, state: str, flow: dict[str, Any], callback_scopes: str | None
