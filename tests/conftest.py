@@ -1,0 +1,107 @@
+"""Shared helpers: a small Starlette app behind the middleware, and a signed-in browser."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocket
+
+from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
+from tiktok_asgi._http import AsyncBaseTransport
+from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator
+
+BASE_URL = "https://testserver"
+
+
+def describe(conn: HTTPConnection) -> dict[str, Any]:
+    """What the application sees of ``scope["user"]`` and ``scope["auth"]``, as JSON."""
+    user = conn.user
+    return {
+        "authenticated": user.is_authenticated,
+        "display_name": user.display_name,
+        "identity": user.identity if user.is_authenticated else None,
+        "user_class": type(user).__name__,
+        "user": user.to_dict() if isinstance(user, TikTokUser) else None,
+        "scopes": list(conn.auth.scopes),
+    }
+
+
+async def _home(request: Request) -> JSONResponse:
+    return JSONResponse({"page": "home", **describe(request)})
+
+
+async def _me(request: Request) -> JSONResponse:
+    return JSONResponse(describe(request))
+
+
+async def _ws(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.send_json(describe(websocket))
+    await websocket.close()
+
+
+def make_starlette(**starlette_kwargs: Any) -> Starlette:
+    """The bare application: ``/`` and ``/me`` echo the user as JSON, ``/ws`` does it over a
+    WebSocket."""
+    return Starlette(
+        routes=[Route("/", _home), Route("/me", _me), WebSocketRoute("/ws", _ws)],
+        **starlette_kwargs,
+    )
+
+
+def make_app(
+    settings: TikTokSettings,
+    transport: AsyncBaseTransport | None = None,
+    **middleware_kwargs: Any,
+) -> TikTokAuthMiddleware:
+    """The test application wrapped in the middleware."""
+    return TikTokAuthMiddleware(
+        make_starlette(), settings=settings, transport=transport, **middleware_kwargs
+    )
+
+
+def start_login(client: TestClient, settings: TikTokSettings, next: str | None = None) -> str:
+    """GET the login path; the authorize URL it redirects to."""
+    params = {"next": next} if next is not None else {}
+    response = client.get(settings.login_path, params=params, follow_redirects=False)
+    assert response.status_code == 302, response.text
+    location: str = response.headers["location"]
+    return location
+
+
+def sign_in(
+    client: TestClient,
+    settings: TikTokSettings,
+    emulator: TikTokEmulator,
+    *,
+    user: EmulatorUser | None = None,
+    scopes: Sequence[str] | None = None,
+    next: str | None = None,
+) -> str:
+    """Login → consent at the emulator → callback; the final redirect target."""
+    authorize_url = start_login(client, settings, next)
+    callback_url = emulator.approve(authorize_url, user=user, scopes=scopes)
+    response = client.get(callback_url, follow_redirects=False)
+    assert response.status_code == 302, response.text
+    location: str = response.headers["location"]
+    return location
+
+
+def signed_in_client(
+    app: Any,
+    settings: TikTokSettings,
+    emulator: TikTokEmulator,
+    *,
+    user: EmulatorUser | None = None,
+    scopes: Sequence[str] | None = None,
+) -> TestClient:
+    """A browser (TestClient on ``https://testserver``) signed in through the full flow."""
+    client = TestClient(app, base_url=BASE_URL)
+    sign_in(client, settings, emulator, user=user, scopes=scopes)
+    return client
