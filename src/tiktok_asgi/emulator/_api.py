@@ -1,0 +1,123 @@
+"""``GET /v2/user/info/`` and ``POST /v2/video/list/``: the API envelope, scopes, rate limits."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tiktok_asgi.emulator._config import FIELD_SCOPES
+from tiktok_asgi.emulator._core import Core, parse_pairs
+from tiktok_asgi.emulator._responses import envelope, envelope_error
+from tiktok_asgi.emulator._state import Grant
+from tiktok_asgi.emulator._users import EmulatorUser
+from tiktok_asgi.emulator._videos import VIDEO_FIELDS, Video, page_of_videos, video_json, videos_of
+
+__all__ = ["avatar_url", "userinfo", "video_list"]
+
+AVATAR_SIZES = {"avatar_url": 168, "avatar_url_100": 100, "avatar_large_url": 720}
+MAX_VIDEO_COUNT = 20
+
+
+class _Refused(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def avatar_url(request: Request, user: EmulatorUser, size: int = 168) -> str:
+    """An absolute URL of the user's avatar on this emulator (mount prefix included)."""
+    return f"{request.url_for('avatar', open_id=user.open_id)}?size={size}"
+
+
+def _gate(core: Core, request: Request, endpoint: str) -> tuple[Grant, EmulatorUser]:
+    """Rate limit, then the bearer token: the checks every API call passes first."""
+    clock = core.config.clock
+    retry = core.state.throttle(endpoint, core.config.rate_limit)
+    if retry is not None:
+        headers = {"Retry-After": str(retry)}
+        raise _Refused(envelope_error("rate_limit_exceeded", clock, headers=headers))
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    grant = core.state.grant_for(token.strip()) if scheme.lower() == "bearer" else None
+    user = core.find_user(grant.open_id) if grant is not None else None
+    if grant is None or user is None:
+        raise _Refused(envelope_error("access_token_invalid", clock))
+    return grant, user
+
+
+def _fields(core: Core, request: Request, known: frozenset[str]) -> list[str]:
+    values = parse_pairs(request.scope.get("query_string", b"")).get("fields", [])
+    if len(values) != 1 or not values[0]:
+        message = "The request must have exactly one fields parameter, e.g. fields=open_id."
+        raise _Refused(envelope_error("invalid_params", core.config.clock, message))
+    fields = list(dict.fromkeys(values[0].split(",")))
+    unknown = [f for f in fields if f not in known]
+    if unknown:
+        message = f"Invalid fields: {','.join(unknown)!r}."
+        raise _Refused(envelope_error("invalid_params", core.config.clock, message))
+    return fields
+
+
+def _user_json(request: Request, user: EmulatorUser, fields: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in fields:
+        if name in AVATAR_SIZES:
+            out[name] = avatar_url(request, user, AVATAR_SIZES[name])
+        elif name == "profile_deep_link":
+            out[name] = f"https://vm.tiktok.com/@{user.username}"
+        else:
+            out[name] = getattr(user, name)
+    return out
+
+
+async def userinfo(core: Core, request: Request, body: bytes) -> Response:
+    try:
+        grant, user = _gate(core, request, "userinfo")
+        fields = _fields(core, request, frozenset(FIELD_SCOPES))
+    except _Refused as refused:
+        return refused.response
+    if any(FIELD_SCOPES[f] not in grant.scopes for f in fields):
+        return envelope_error("scope_not_authorized", core.config.clock)
+    return envelope({"user": _user_json(request, user, fields)}, core.config.clock)
+
+
+def _paging(core: Core, request: Request, body: bytes) -> tuple[int | None, int]:
+    def bad(message: str) -> _Refused:
+        return _Refused(envelope_error("invalid_params", core.config.clock, message))
+
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        raise bad("Content-Type must be application/json.")
+    try:
+        payload = json.loads(body or b"{}")
+    except ValueError:
+        raise bad("The request body is not valid JSON.") from None
+    if not isinstance(payload, dict):
+        raise bad("The request body must be a JSON object.")
+    max_count = payload.get("max_count", MAX_VIDEO_COUNT)
+    cursor = payload.get("cursor")
+    if type(max_count) is not int or not 1 <= max_count <= MAX_VIDEO_COUNT:
+        raise bad(f"max_count must be an integer from 1 to {MAX_VIDEO_COUNT}.")
+    if cursor is not None and (type(cursor) is not int or cursor < 0):
+        raise bad("cursor must be a non-negative integer (a UTC timestamp in milliseconds).")
+    return cursor, max_count
+
+
+async def video_list(core: Core, request: Request, body: bytes) -> Response:
+    try:
+        grant, user = _gate(core, request, "video_list")
+        if "video.list" not in grant.scopes:
+            return envelope_error("scope_not_authorized", core.config.clock)
+        fields = _fields(core, request, VIDEO_FIELDS)
+        cursor, max_count = _paging(core, request, body)
+    except _Refused as refused:
+        return refused.response
+    page, next_cursor, has_more = page_of_videos(videos_of(user), cursor, max_count)
+
+    def cover(video: Video) -> str:
+        return str(request.url_for("cover", video_id=video.id))
+
+    videos = [video_json(v, user, fields, cover) for v in page]
+    data = {"videos": videos, "cursor": next_cursor, "has_more": has_more}
+    return envelope(data, core.config.clock)

@@ -1,0 +1,249 @@
+"""TikTokEmulator: an offline, strict TikTok Login Kit v2, usable in-process, mounted or served."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from starlette.types import Receive, Scope, Send
+
+from tiktok_asgi.emulator._app import build_app
+from tiktok_asgi.emulator._authorize import (
+    AuthorizeRequest,
+    EmulatorRejected,
+    denied_redirect,
+    validate_authorize,
+)
+from tiktok_asgi.emulator._config import (
+    DEFAULT_REDIRECT_URIS,
+    DEFAULT_SCOPES,
+    EmulatorConfig,
+    PkceMode,
+)
+from tiktok_asgi.emulator._core import Core, parse_pairs, record_of
+from tiktok_asgi.emulator._faults import Fault
+from tiktok_asgi.emulator._state import ENDPOINTS, EmulatorState, RecordedRequest
+from tiktok_asgi.emulator._transport import EmulatorTransport
+from tiktok_asgi.emulator._users import EmulatorUser, sample_users
+from tiktok_asgi.emulator._web import grant
+
+if TYPE_CHECKING:
+    from tiktok_asgi._http import AsyncBaseTransport
+    from tiktok_asgi.settings import TikTokSettings
+
+__all__ = ["TEST_SECRET_KEY", "TikTokEmulator"]
+
+TEST_SECRET_KEY = "emulator-test-secret-key-never-use-in-production"  # 48 characters
+_AUTHORIZE_PATH = "/v2/auth/authorize/"
+
+
+class TikTokEmulator:
+    """A fake TikTok that enforces what TikTok enforces. The object is itself an ASGI app.
+
+    Use :meth:`transport` for in-process HTTP, mount it (``Mount("/tiktok", app=emu)``) or serve
+    it (``python -m tiktok_asgi.emulator``). :meth:`approve` and :meth:`deny` play the person on
+    the consent page; :attr:`requests`, :meth:`inject` and the ``clock`` let tests look inside.
+    """
+
+    def __init__(
+        self,
+        *,
+        client_key: str = "emulator-client-key",
+        client_secret: str = "emulator-client-secret",  # noqa: S107 - a public test value
+        redirect_uris: Sequence[str] = DEFAULT_REDIRECT_URIS,
+        approved_scopes: Sequence[str] = DEFAULT_SCOPES,
+        users: Sequence[EmulatorUser] | None = None,
+        access_token_ttl: int = 86400,
+        refresh_token_ttl: int = 31536000,
+        code_ttl: int = 600,
+        pkce: PkceMode = "any",
+        token_error_status: int = 200,
+        rate_limit: int | None = 600,
+        app_name: str = "Emulated App",
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        config = EmulatorConfig(
+            client_key=client_key,
+            client_secret=client_secret,
+            redirect_uris=list(redirect_uris),
+            approved_scopes=tuple(approved_scopes),
+            access_token_ttl=access_token_ttl,
+            refresh_token_ttl=refresh_token_ttl,
+            code_ttl=code_ttl,
+            pkce=pkce,
+            token_error_status=token_error_status,
+            rate_limit=rate_limit,
+            app_name=app_name,
+            clock=clock or time.time,
+        )
+        state = EmulatorState(config.clock, access_token_ttl, refresh_token_ttl, code_ttl)
+        self._core = Core(config, state)
+        self._core.add_users(sample_users() if users is None else users)
+        self._app = build_app(self._core)
+        self._transport = EmulatorTransport(self._core, self._app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+    def __repr__(self) -> str:
+        return f"TikTokEmulator(client_key={self.client_key!r}, users={len(self.users)})"
+
+    # Configuration
+
+    @property
+    def client_key(self) -> str:
+        return self._core.config.client_key
+
+    @property
+    def client_secret(self) -> str:
+        return self._core.config.client_secret
+
+    @property
+    def redirect_uris(self) -> tuple[str, ...]:
+        return tuple(self._core.config.redirect_uris)
+
+    @property
+    def approved_scopes(self) -> tuple[str, ...]:
+        return self._core.config.approved_scopes
+
+    def register_redirect_uri(self, uri: str) -> None:
+        """Add a redirect URI, as in the app console (exact match, at most 10)."""
+        self._core.config.register_redirect_uri(uri)
+
+    @property
+    def users(self) -> tuple[EmulatorUser, ...]:
+        return self._core.users()
+
+    def add_user(self, user: EmulatorUser) -> None:
+        """Another account that can sign in (open_id and username must be new)."""
+        self._core.add_users([user])
+
+    def user(self, key: str) -> EmulatorUser:
+        """A user by open_id or username (``@`` optional)."""
+        found = self._core.find_user(key)
+        if found is None:
+            raise LookupError(f"the emulator has no user {key!r}")
+        return found
+
+    # Three ways in
+
+    def transport(self) -> AsyncBaseTransport:
+        """An HTTP transport answering for TikTok's hosts in-process; share it freely."""
+        return self._transport
+
+    def settings(
+        self,
+        redirect_uri: str = DEFAULT_REDIRECT_URIS[0],
+        *,
+        secret_key: str = TEST_SECRET_KEY,
+        base_url: str | None = None,
+        **overrides: Any,
+    ) -> TikTokSettings:
+        """Middleware settings wired to this emulator.
+
+        ``base_url`` (e.g. ``"http://127.0.0.1:8790"`` or a mount such as
+        ``"https://testserver/tiktok"``) points the endpoint URLs at it; without it the real
+        TikTok URLs stay, for use with :meth:`transport`. ``redirect_uri`` is registered here
+        if needed, and ``callback_path`` follows its path unless overridden.
+        """
+        from tiktok_asgi.settings import TikTokSettings
+
+        self.register_redirect_uri(redirect_uri)
+        values: dict[str, Any] = {
+            "client_key": self.client_key,
+            "client_secret": self.client_secret,
+            "redirect_uri": redirect_uri,
+            "secret_key": secret_key,
+            "scopes": self.approved_scopes,
+            "callback_path": urlsplit(redirect_uri).path,
+        }
+        if base_url is not None:
+            base = base_url.rstrip("/")
+            values.update(
+                authorize_url=f"{base}{_AUTHORIZE_PATH}",
+                token_url=f"{base}/v2/oauth/token/",
+                userinfo_url=f"{base}/v2/user/info/",
+                revoke_url=f"{base}/v2/oauth/revoke/",
+            )
+        values.update(overrides)
+        return TikTokSettings(**values)
+
+    # The consent step, for tests
+
+    def _authorize_request(self, authorize_url: str) -> AuthorizeRequest:
+        parts = urlsplit(authorize_url)
+        if not parts.path.endswith(_AUTHORIZE_PATH):
+            raise EmulatorRejected(
+                "not_found", f"{parts.path!r} is not {_AUTHORIZE_PATH!r} (trailing slash included)"
+            )
+        headers = [("host", parts.netloc)] if parts.netloc else []
+        self._core.state.record(
+            record_of("authorize", "GET", parts.path, parts.query, headers, b"", None)
+        )
+        try:
+            return validate_authorize(parse_pairs(parts.query), self._core.config)
+        except UnicodeDecodeError:
+            raise EmulatorRejected("invalid_request", "The URL is not UTF-8.") from None
+
+    def approve(
+        self,
+        authorize_url: str,
+        user: str | EmulatorUser | None = None,
+        scopes: Sequence[str] | None = None,
+    ) -> str:
+        """Consent as ``user`` (first user if None) to ``scopes`` (None: all requested).
+
+        Validates ``authorize_url`` as ``GET /v2/auth/authorize/`` would (raising
+        :class:`EmulatorRejected`) and returns the redirect TikTok would send:
+        ``<redirect_uri>?code=…&scopes=a,b&state=…``. ``user.info.basic`` is always granted when
+        requested (the page cannot untick it). Injected faults do not apply here.
+        """
+        request = self._authorize_request(authorize_url)
+        if isinstance(user, EmulatorUser):
+            person = self.user(user.open_id)
+        elif user is None:
+            if not self.users:
+                raise LookupError("the emulator has no users")
+            person = self.users[0]
+        else:
+            person = self.user(user)
+        return grant(self._core, request, person, scopes)
+
+    def deny(self, authorize_url: str) -> str:
+        """Press Cancel: ``<redirect_uri>?error=access_denied&error_description=…&state=…``."""
+        return denied_redirect(self._authorize_request(authorize_url))
+
+    # Looking inside
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request that reached an endpoint, oldest first (a copy)."""
+        return self._core.state.recorded()
+
+    def count(self, endpoint: str, grant_type: str | None = None) -> int:
+        """How many requests reached ``endpoint`` (optionally only of one ``grant_type``)."""
+        _check_endpoint(endpoint)
+        return sum(
+            1
+            for r in self.requests
+            if r.endpoint == endpoint
+            and (grant_type is None or r.form.get("grant_type") == [grant_type])
+        )
+
+    def inject(self, endpoint: str, fault: Fault, times: int | None = 1) -> None:
+        """Answer the next ``times`` requests to ``endpoint`` with ``fault`` (None: until cleared).
+
+        Several injections queue up in order.
+        """
+        _check_endpoint(endpoint)
+        self._core.state.inject(endpoint, fault, times)
+
+    def clear_faults(self) -> None:
+        self._core.state.clear_faults()
+
+
+def _check_endpoint(endpoint: str) -> None:
+    if endpoint not in ENDPOINTS:
+        raise ValueError(f"endpoint must be one of {', '.join(ENDPOINTS)}; got {endpoint!r}")

@@ -1,0 +1,125 @@
+"""``POST /v2/oauth/token/`` and ``POST /v2/oauth/revoke/``, as strict as TikTok."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from tiktok_asgi.emulator._core import Core, is_form, parse_pairs, single
+from tiktok_asgi.emulator._pkce import verifier_matches
+from tiktok_asgi.emulator._responses import flat_error
+from tiktok_asgi.emulator._state import Grant, OAuthFailure
+
+__all__ = ["revoke", "token"]
+
+_CLIENT = frozenset({"client_key", "client_secret"})
+_ALLOWED = {
+    "authorization_code": _CLIENT | {"grant_type", "code", "redirect_uri", "code_verifier"},
+    "refresh_token": _CLIENT | {"grant_type", "refresh_token"},
+    "revoke": _CLIENT | {"token"},
+}
+
+Form = dict[str, list[str]]
+
+
+def _form(request: Request, body: bytes) -> Form:
+    if not is_form(request.headers.get("content-type")):
+        raise OAuthFailure(
+            "invalid_request", "Content-Type must be application/x-www-form-urlencoded."
+        )
+    try:
+        return parse_pairs(body)
+    except UnicodeDecodeError:
+        raise OAuthFailure("invalid_request", "The request body is not UTF-8.") from None
+
+
+def _authenticate(core: Core, request: Request, form: Form) -> None:
+    """Client credentials travel in the body; TikTok reads neither Basic auth nor client_id."""
+    key, secret = single(form, "client_key"), single(form, "client_secret")
+    if key is None:
+        if request.headers.get("authorization", "").lower().startswith("basic "):
+            raise OAuthFailure(
+                "invalid_client",
+                "Client credentials must be sent in the request body as client_key and "
+                "client_secret; HTTP Basic authentication is not supported.",
+            )
+        hint = " (TikTok does not read client_id)" if "client_id" in form else ""
+        raise OAuthFailure("invalid_client", f"Parameter client_key is missing{hint}.")
+    if key != core.config.client_key:
+        raise OAuthFailure("invalid_client", "Client key is invalid.")
+    if secret != core.config.client_secret:
+        raise OAuthFailure("invalid_client", "Client secret is invalid.")
+
+
+def _only(form: Form, kind: str) -> None:
+    unexpected = sorted(set(form) - _ALLOWED[kind])
+    if unexpected:
+        raise OAuthFailure("invalid_request", f"Unexpected parameter: {', '.join(unexpected)}.")
+
+
+def _require(form: Form, name: str) -> str:
+    value = single(form, name)
+    if value is None:
+        raise OAuthFailure("invalid_request", f"Parameter {name} is missing.")
+    return value
+
+
+def _code_grant(core: Core, form: Form) -> Grant:
+    _only(form, "authorization_code")
+    code = _require(form, "code")
+    redirect_uri = _require(form, "redirect_uri")
+    verifier = single(form, "code_verifier")
+    mode = core.config.pkce
+
+    def pkce_ok(challenge: str | None) -> bool:
+        if challenge is None:
+            return verifier is None
+        return verifier is not None and verifier_matches(verifier, challenge, mode)
+
+    return core.state.exchange_code(code, redirect_uri, pkce_ok)
+
+
+def _refresh_grant(core: Core, form: Form) -> Grant:
+    _only(form, "refresh_token")
+    return core.state.refresh(_require(form, "refresh_token"))
+
+
+async def token(core: Core, request: Request, body: bytes) -> Response:
+    clock = core.config.clock
+    try:
+        form = _form(request, body)
+        _authenticate(core, request, form)
+        grant_type = _require(form, "grant_type")
+        if grant_type == "authorization_code":
+            grant = _code_grant(core, form)
+        elif grant_type == "refresh_token":
+            grant = _refresh_grant(core, form)
+        else:
+            raise OAuthFailure("unsupported_grant_type", f"Grant type {grant_type} is invalid.")
+    except OAuthFailure as exc:
+        return flat_error(exc.error, exc.description, core.config.token_error_status, clock)
+    now = clock()
+    return JSONResponse(
+        {
+            "access_token": grant.access_token,
+            "expires_in": round(grant.access_expires_at - now),
+            "open_id": grant.open_id,
+            "refresh_expires_in": round(grant.refresh_expires_at - now),
+            "refresh_token": grant.refresh_token,
+            "scope": ",".join(grant.scopes),
+            "token_type": "Bearer",
+        },
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
+
+
+async def revoke(core: Core, request: Request, body: bytes) -> Response:
+    try:
+        form = _form(request, body)
+        _authenticate(core, request, form)
+        _only(form, "revoke")
+        core.state.revoke(_require(form, "token"))
+    except OAuthFailure as exc:
+        status = core.config.token_error_status
+        return flat_error(exc.error, exc.description, status, core.config.clock)
+    return JSONResponse({})

@@ -1,0 +1,144 @@
+"""TikTok's response shapes: the flat OAuth error, the API envelope, and injected faults."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from tiktok_asgi.emulator._faults import Fault
+from tiktok_asgi.emulator._pages import error_page, gateway_page, html_page_response
+
+__all__ = [
+    "ENVELOPE_ENDPOINTS",
+    "DroppedConnection",
+    "envelope",
+    "envelope_error",
+    "fault_response",
+    "flat_error",
+    "new_log_id",
+]
+
+ENVELOPE_ENDPOINTS = frozenset({"userinfo", "video_list"})
+ENVELOPE_STATUS = {
+    "access_token_invalid": 401,
+    "scope_not_authorized": 401,
+    "scope_permission_missed": 400,
+    "invalid_params": 400,
+    "rate_limit_exceeded": 429,
+    "internal_error": 500,
+}
+ENVELOPE_MESSAGES = {
+    "access_token_invalid": "The access token is invalid or not found in the request.",
+    "scope_not_authorized": (
+        "The user did not authorize the scope required for completing this request."
+    ),
+    "rate_limit_exceeded": (
+        "API rate limit was exceeded, only a limited number of requests are allowed "
+        "in a given time window."
+    ),
+    "internal_error": "Something went wrong. Please try again later.",
+}
+Clock = Callable[[], float]
+
+
+def new_log_id(clock: Clock) -> str:
+    """A request id shaped like TikTok's: a 14-digit UTC timestamp and 20 hex digits."""
+    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(clock()))
+    return stamp + secrets.token_hex(10).upper()
+
+
+def flat_error(error: str, description: str, status: int, clock: Clock) -> JSONResponse:
+    """The token and revoke endpoints' error: ``{error, error_description, log_id}``."""
+    body = {"error": error, "error_description": description, "log_id": new_log_id(clock)}
+    return JSONResponse(body, status_code=status)
+
+
+def envelope(data: Mapping[str, Any], clock: Clock) -> JSONResponse:
+    """A successful API answer: ``{data, error: {code: "ok"}}``."""
+    error = {"code": "ok", "message": "", "log_id": new_log_id(clock)}
+    return JSONResponse({"data": dict(data), "error": error})
+
+
+def envelope_error(
+    code: str,
+    clock: Clock,
+    message: str | None = None,
+    *,
+    status: int | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """An API error inside the envelope; the HTTP status follows TikTok's table unless given."""
+    error = {
+        "code": code,
+        "message": message if message is not None else ENVELOPE_MESSAGES.get(code, code),
+        "log_id": new_log_id(clock),
+    }
+    return JSONResponse(
+        {"data": {}, "error": error},
+        status_code=status if status is not None else ENVELOPE_STATUS.get(code, 400),
+        headers=dict(headers or {}),
+    )
+
+
+class DroppedConnection(Response):
+    """Promises one byte of body and sends none, so an HTTP server drops the connection."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"1")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+
+
+def fault_response(fault: Fault, endpoint: str, clock: Clock) -> Response:
+    """The answer an injected fault gives instead of the endpoint's own (not for latency)."""
+    kind = fault.kind
+    if kind in ("status", "timeout"):
+        return _status_response(fault)
+    if kind == "malformed_json":
+        body = '{"access_token": "act.trunc'
+        return Response(body, status_code=fault.status_code, media_type="application/json")
+    if kind == "html_error_page":
+        return html_page_response(gateway_page(fault.status_code), fault.status_code)
+    if kind == "empty_body":
+        return Response(b"", status_code=fault.status_code, media_type="application/json")
+    if kind == "rate_limited":
+        retry = {"Retry-After": str(fault.retry_after)}
+        if endpoint in ENVELOPE_ENDPOINTS:
+            return envelope_error("rate_limit_exceeded", clock, status=429, headers=retry)
+        response = flat_error(
+            "rate_limit_exceeded", ENVELOPE_MESSAGES["rate_limit_exceeded"], 429, clock
+        )
+        response.headers.update(retry)
+        return response
+    if kind == "error_body":
+        message = fault.message or ENVELOPE_MESSAGES.get(fault.error, fault.error)
+        if endpoint in ENVELOPE_ENDPOINTS:
+            return envelope_error(fault.error, clock, message, status=fault.status_code)
+        if endpoint == "authorize":
+            page = error_page(fault.error, message, new_log_id(clock))
+            return html_page_response(page, fault.status_code)
+        return flat_error(fault.error, message, fault.status_code, clock)
+    if kind == "connection_refused":
+        return DroppedConnection()
+    raise AssertionError(f"fault kind {kind!r} has no response")  # pragma: no cover
+
+
+def _status_response(fault: Fault) -> Response:
+    body = fault.body
+    if body is None:
+        return html_page_response(gateway_page(fault.status_code), fault.status_code)
+    if isinstance(body, Mapping):
+        return Response(json.dumps(body), fault.status_code, media_type="application/json")
+    media = fault.content_type
+    if media is None:
+        text = body.decode(errors="replace") if isinstance(body, bytes) else body
+        media = "text/html; charset=utf-8" if text.lstrip().startswith("<") else "text/plain"
+    return Response(body, status_code=fault.status_code, headers={"content-type": media})

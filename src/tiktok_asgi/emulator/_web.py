@@ -1,0 +1,138 @@
+"""The browser-facing routes: the consent page and its form, avatars, covers, the index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from tiktok_asgi.emulator._api import avatar_url
+from tiktok_asgi.emulator._authorize import (
+    AUTHORIZE_PARAMS,
+    AuthorizeRequest,
+    EmulatorRejected,
+    choose_scopes,
+    denied_redirect,
+    granted_redirect,
+    validate_authorize,
+)
+from tiktok_asgi.emulator._avatars import avatar_svg, cover_svg
+from tiktok_asgi.emulator._consent import consent_page
+from tiktok_asgi.emulator._core import Core, is_form, parse_pairs
+from tiktok_asgi.emulator._pages import error_page, html_page_response, index_page
+from tiktok_asgi.emulator._responses import new_log_id
+from tiktok_asgi.emulator._users import EmulatorUser
+
+__all__ = ["authorize_form", "authorize_page", "avatar", "cover", "grant", "index"]
+
+_IMAGE_HEADERS = {
+    "Cache-Control": "public, max-age=3600",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+}
+
+
+def grant(
+    core: Core, request: AuthorizeRequest, user: EmulatorUser, chosen: Iterable[str] | None
+) -> str:
+    """The person's yes: issue a code, return the URL TikTok sends the browser to."""
+    scopes = choose_scopes(request, chosen)
+    code = core.state.issue_code(user.open_id, scopes, request.redirect_uri, request.code_challenge)
+    return granted_redirect(request, code, scopes)
+
+
+def _rejected(core: Core, exc: EmulatorRejected) -> Response:
+    page = error_page(exc.error, exc.description, new_log_id(core.config.clock))
+    return html_page_response(page, 400)
+
+
+def _origin(uri: str) -> str:
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _consent(core: Core, request: Request, auth: AuthorizeRequest, problem: str | None) -> Response:
+    page = consent_page(
+        app_name=core.config.app_name,
+        request=auth,
+        users=core.users(),
+        avatar_url=lambda user: avatar_url(request, user, 100),
+        action=request.url_for("authorize").path,
+        problem=problem,
+    )
+    status = 400 if problem else 200
+    return html_page_response(page, status, form_targets=[_origin(auth.redirect_uri)])
+
+
+async def authorize_page(core: Core, request: Request, body: bytes) -> Response:
+    try:
+        params = parse_pairs(request.scope.get("query_string", b""))
+        auth = validate_authorize(params, core.config)
+    except UnicodeDecodeError:
+        return _rejected(core, EmulatorRejected("invalid_request", "The URL is not UTF-8."))
+    except EmulatorRejected as exc:
+        return _rejected(core, exc)
+    return _consent(core, request, auth, None)
+
+
+async def authorize_form(core: Core, request: Request, body: bytes) -> Response:
+    """The consent form, re-validated in full: the hidden fields are as untrusted as a URL."""
+    try:
+        if not is_form(request.headers.get("content-type")):
+            raise EmulatorRejected("invalid_request", "The consent form must be form-encoded.")
+        form = parse_pairs(body)
+        carried = (*AUTHORIZE_PARAMS, "client_secret", "client_id")
+        auth = validate_authorize({k: form[k] for k in carried if k in form}, core.config)
+    except UnicodeDecodeError:
+        return _rejected(core, EmulatorRejected("invalid_request", "The form is not UTF-8."))
+    except EmulatorRejected as exc:
+        return _rejected(core, exc)
+    no_store = {"Cache-Control": "no-store"}
+    action = form.get("action", [""])
+    if action == ["cancel"]:
+        return RedirectResponse(denied_redirect(auth), status_code=302, headers=no_store)
+    if action != ["authorize"]:
+        return _consent(core, request, auth, "Choose Authorize or Cancel.")
+    users = form.get("user", [])
+    user = core.find_user(users[0]) if len(users) == 1 else None
+    if user is None:
+        return _consent(core, request, auth, "Choose an account to continue.")
+    try:
+        target = grant(core, auth, user, form.get("granted", []))
+    except ValueError as exc:
+        return _rejected(core, EmulatorRejected("invalid_scope", str(exc)))
+    return RedirectResponse(target, status_code=302, headers=no_store)
+
+
+async def avatar(core: Core, request: Request) -> Response:
+    user = core.find_user(request.path_params["open_id"])
+    size_raw = request.query_params.get("size", "168")
+    size = int(size_raw) if size_raw.isdigit() else 0
+    if user is None or not 16 <= size <= 1080:
+        return Response("Not Found", status_code=404, media_type="text/plain")
+    svg = avatar_svg(user.open_id, user.initials, size)
+    return Response(svg, media_type="image/svg+xml", headers=_IMAGE_HEADERS)
+
+
+async def cover(core: Core, request: Request) -> Response:
+    video_id = request.path_params["video_id"]
+    if not video_id.isdigit():
+        return Response("Not Found", status_code=404, media_type="text/plain")
+    svg = cover_svg(video_id, f"Video {video_id[-6:]}")
+    return Response(svg, media_type="image/svg+xml", headers=_IMAGE_HEADERS)
+
+
+async def index(core: Core, request: Request) -> Response:
+    names = {
+        "authorize": "authorize",
+        "token": "token",
+        "revoke": "revoke",
+        "user info": "userinfo",
+        "video list": "video_list",
+    }
+    endpoints = {label: str(request.url_for(name)) for label, name in names.items()}
+    config = core.config
+    page = index_page(config.app_name, config.client_key, endpoints, config.redirect_uris)
+    return html_page_response(page)
