@@ -32,6 +32,8 @@ logger = logging.getLogger("tiktok_asgi")
 _Handler = Callable[[Scope], Awaitable[Response]]
 OnLogin = Callable[[TikTokUser, Mapping[str, Any]], Awaitable[TikTokUser | None]]
 LoadUser = Callable[[TikTokUser], Awaitable[TikTokUser | None]]
+# The login path, in every http and websocket scope, for adapters that send browsers to it.
+LOGIN_PATH_SCOPE_KEY = "tiktok_asgi.login_path"
 _ERROR_CODE = re.compile(r"[a-z0-9_.]{1,64}")
 _MAX_DESCRIPTION = 300
 
@@ -98,6 +100,7 @@ class TikTokAuthMiddleware:
                 receive = self._watch_lifespan(receive)
             await self.app(scope, receive, send)
             return
+        scope[LOGIN_PATH_SCOPE_KEY] = self.settings.login_path
         identity = self._identity.read(scope["headers"])
         if identity is not None and self._per_request_hooks:
             await self._call_with_hooks(identity, scope, receive, send)
