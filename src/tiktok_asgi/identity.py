@@ -19,8 +19,15 @@ logger = logging.getLogger("tiktok_asgi")
 
 # Browsers drop cookies over 4096 bytes (name + value); stay clear of that.
 MAX_COOKIE_BYTES = 3800
-# Optional, bulky fields given up first when a profile would not fit.
-_DROPPABLE = ("avatar_large_url", "avatar_url_100", "bio_description", "profile_deep_link")
+# Optional, bulky fields given up first when a profile would not fit. Avatar URLs are signed CDN
+# URLs of unbounded length that expire anyway: even the main one goes before a sign-in fails.
+_DROPPABLE = (
+    "avatar_large_url",
+    "avatar_url_100",
+    "bio_description",
+    "profile_deep_link",
+    "avatar_url",
+)
 _CACHE_SIZE = 4096
 
 
