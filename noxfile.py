@@ -39,7 +39,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", ".[redis]", "mypy>=1.11")
+    session.install("-e", ".[redis,fastapi,quart]", "mypy>=1.11")
     session.run("mypy", "--strict", "src")
 
 
