@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
@@ -115,4 +115,3 @@ class EmulatorConfig:
         if len(self.redirect_uris) >= MAX_REDIRECT_URIS:
             raise ValueError(f"TikTok registers at most {MAX_REDIRECT_URIS} redirect URIs")
         self.redirect_uris.append(uri)
-

@@ -64,6 +64,9 @@ class TikTokEmulator:
         app_name: str = "Emulated App",
         clock: Callable[[], float] | None = None,
     ) -> None:
+        for name, value in (("redirect_uris", redirect_uris), ("approved_scopes", approved_scopes)):
+            if isinstance(value, str):
+                raise ValueError(f"{name} must be a sequence of strings, not one string")
         config = EmulatorConfig(
             client_key=client_key,
             client_secret=client_secret,

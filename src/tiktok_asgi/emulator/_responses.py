@@ -140,5 +140,6 @@ def _status_response(fault: Fault) -> Response:
     media = fault.content_type
     if media is None:
         text = body.decode(errors="replace") if isinstance(body, bytes) else body
-        media = "text/html; charset=utf-8" if text.lstrip().startswith("<") else "text/plain"
+        media = "text/html" if text.lstrip().startswith("<") else "text/plain"
+        media += "; charset=utf-8"
     return Response(body, status_code=fault.status_code, headers={"content-type": media})

@@ -1,0 +1,168 @@
+"""The emulator served over real HTTP on 127.0.0.1: as a subprocess and in-loop under uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlencode
+
+import pytest
+import uvicorn
+from tests.emulator.helpers import callback_params
+
+from tiktok_asgi._http import AsyncClient, TransportError
+from tiktok_asgi.emulator import Fault, TikTokEmulator
+from tiktok_asgi.emulator.__main__ import main
+
+CALLBACK = "http://127.0.0.1:8123/auth/tiktok/callback"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until_listening(port: int, proc: subprocess.Popen[str], limit: float = 20) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the server exited early: {proc.communicate()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("the server did not start listening in time")
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    command = [
+        sys.executable, "-m", "tiktok_asgi.emulator", "--host", "127.0.0.1", "--port", str(port),
+        "--client-key", "local-key", "--client-secret", "local-secret",
+        "--redirect-uri", CALLBACK, "--scopes", "user.info.basic,user.info.profile",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    proc = subprocess.Popen(  # noqa: S603 - a fixed command line
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_until_listening(port, proc)
+        yield f"http://127.0.0.1:{port}", proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+async def test_round_trip_over_http(server: tuple[str, subprocess.Popen[str]]) -> None:
+    base, _proc = server
+    query = {
+        "client_key": "local-key",
+        "scope": "user.info.basic,user.info.profile",
+        "response_type": "code",
+        "redirect_uri": CALLBACK,
+        "state": "s1",
+    }
+    async with AsyncClient(base_url=base, trust_env=False, timeout=10) as client:
+        page = await client.get("/v2/auth/authorize/", params=query)
+        assert page.status_code == 200
+        assert "Authorize</button>" in page.text
+        form = urlencode([*query.items(), ("user", "mayacooks"), ("action", "authorize")])
+        consent = await client.post(
+            "/v2/auth/authorize/",
+            content=form,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert consent.status_code == 302
+        params = callback_params(consent.headers["location"])
+        assert params["scopes"] == "user.info.basic"
+        token = await client.post(
+            "/v2/oauth/token/",
+            data={
+                "client_key": "local-key",
+                "client_secret": "local-secret",
+                "code": params["code"],
+                "grant_type": "authorization_code",
+                "redirect_uri": CALLBACK,
+            },
+        )
+        access = token.json()["access_token"]
+        info = await client.get(
+            "/v2/user/info/",
+            params={"fields": "open_id,display_name,avatar_url"},
+            headers={"Authorization": f"Bearer {access}"},
+        )
+        user = info.json()["data"]["user"]
+        assert user["display_name"] == "Maya Chen"
+        assert user["avatar_url"].startswith(f"{base}/avatars/")
+        assert (await client.get(user["avatar_url"])).status_code == 200
+
+
+def test_startup_banner_names_url_and_credentials(
+    server: tuple[str, subprocess.Popen[str]],
+) -> None:
+    base, proc = server
+    proc.terminate()
+    out, _err = proc.communicate(timeout=10)
+    assert f"TikTok emulator at {base}" in out
+    assert "local-key" in out
+    assert "local-secret" in out
+    assert CALLBACK in out
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[tuple[TikTokEmulator, str]]:
+    emu = TikTokEmulator()
+    port = free_port()
+    config = uvicorn.Config(emu, host="127.0.0.1", port=port, log_level="critical", lifespan="off")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    try:
+        yield emu, f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+async def test_connection_refused_drops_the_connection_over_http(
+    served: tuple[TikTokEmulator, str],
+) -> None:
+    emu, base = served
+    emu.inject("token", Fault.connection_refused())
+    async with AsyncClient(base_url=base, trust_env=False, timeout=5) as client:
+        with pytest.raises(TransportError):
+            await client.post("/v2/oauth/token/", data={"code": "x"})
+        after = await client.post("/v2/oauth/token/", data={"code": "x"})
+    assert after.json()["error"] == "invalid_client"
+
+
+def test_missing_uvicorn_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    with pytest.raises(SystemExit) as exited:
+        main(["--port", "1"])
+    assert 'pip install "tiktok-asgi[demo]"' in str(exited.value.code)
+
+
+def test_invalid_configuration_exits_with_the_reason() -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--redirect-uri", "http://example.com/cb"])
+    assert "https" in str(exited.value.code)
