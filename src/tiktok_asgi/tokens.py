@@ -171,17 +171,25 @@ class TokenManager:
         await self._write(session_id, TokenRecord.from_response(token, time.time()))
         return session_id
 
-    async def access_token(self, session_id: str) -> str:
-        """A valid access token, refreshed first if it expires within a minute."""
+    async def access_token(self, session_id: str, *, rejected: str | None = None) -> str:
+        """A valid access token, refreshed first if it expires within a minute.
+
+        ``rejected`` is a token TikTok just refused: it is refreshed even if not yet due, unless
+        another request (in any process sharing the store) already replaced it.
+        """
+
+        def usable(record: TokenRecord) -> bool:
+            return record.fresh(time.time()) and record.access_token != rejected
+
         record = await self._read(session_id)
-        if record.fresh(time.time()):
+        if usable(record):
             return record.access_token
         local = self._locks.get(session_id)
         if local is None:
             local = self._locks[session_id] = asyncio.Lock()
         async with local, self._store_call(self.store.lock(_key(session_id), self._lock_timeout())):
             record = await self._read(session_id)  # another request may have refreshed it
-            if record.fresh(time.time()):
+            if usable(record):
                 return record.access_token
             record = await self._refresh(session_id, record)
         return record.access_token
@@ -304,9 +312,10 @@ class LoginSession:
         self.session_id = session_id
         self.signed_out = False
 
-    async def access_token(self) -> str:
+    async def access_token(self, *, rejected: str | None = None) -> str:
+        """A valid access token for this login session (see :meth:`TokenManager.access_token`)."""
         try:
-            return await self.manager.access_token(self.session_id)
+            return await self.manager.access_token(self.session_id, rejected=rejected)
         except TikTokAuthError as exc:
             if exc.code == "login_required":
                 self.signed_out = True  # the middleware clears the identity cookie

@@ -1,0 +1,263 @@
+"""Fixtures for token tests: a real redis-server, an app that calls TikTok as the user, and a
+signed-in async browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tests.core.helpers import identity_serializer
+from tiktok_asgi import TikTokAuthError, TikTokAuthMiddleware, TikTokSettings, get_access_token
+from tiktok_asgi.api import tiktok_api
+from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator
+from tiktok_asgi.tokens import TokenRecord, TokenStore, _fernet
+
+BASE_URL = "https://testserver"
+KEY_PREFIX = "tiktok_asgi:token:"
+VIDEO_FIELDS = "id,title,create_time"
+
+
+# The application under test ------------------------------------------------------------------
+
+
+async def _token(request: Request) -> JSONResponse:
+    return JSONResponse({"access_token": await get_access_token(request)})
+
+
+async def _videos(request: Request) -> JSONResponse:
+    data = await tiktok_api(request).post(
+        "/v2/video/list/", params={"fields": VIDEO_FIELDS}, json={"max_count": 3}
+    )
+    return JSONResponse(data)
+
+
+async def _tiktok_error(conn: HTTPConnection, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TikTokAuthError)
+    return JSONResponse(exc.as_dict(), status_code=exc.status_code)
+
+
+def make_api_app() -> Starlette:
+    """``/token`` answers the user's access token, ``/videos`` their first videos."""
+    return Starlette(
+        routes=[Route("/token", _token), Route("/videos", _videos)],
+        exception_handlers={TikTokAuthError: _tiktok_error},
+    )
+
+
+def wrap(
+    settings: TikTokSettings, store: TokenStore, emulator: TikTokEmulator | None, **kwargs: Any
+) -> TikTokAuthMiddleware:
+    return TikTokAuthMiddleware(
+        make_api_app(),
+        settings=settings,
+        transport=emulator.transport() if emulator is not None else None,
+        token_store=store,
+        **kwargs,
+    )
+
+
+# A browser -------------------------------------------------------------------------------------
+
+
+def browser(app: Any) -> httpx2.AsyncClient:
+    return httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=app), base_url=BASE_URL, timeout=30
+    )
+
+
+async def sign_in(
+    client: httpx2.AsyncClient,
+    settings: TikTokSettings,
+    emulator: TikTokEmulator,
+    user: EmulatorUser | None = None,
+) -> None:
+    """Login → consent at the emulator → callback, leaving the identity cookie in ``client``."""
+    response = await client.get(settings.login_path)
+    assert response.status_code == 302, response.text
+    callback = emulator.approve(response.headers["location"], user=user)
+    response = await client.get(callback)
+    assert response.status_code == 302, response.text
+    assert client.cookies.get(settings.cookie_name)
+
+
+def session_id(client: httpx2.AsyncClient, settings: TikTokSettings) -> str:
+    """The login-session id the identity cookie carries (read independently of the middleware)."""
+    payload = identity_serializer(settings).loads(client.cookies[settings.cookie_name])
+    sid = payload["sid"]
+    assert isinstance(sid, str)
+    return sid
+
+
+def store_key(sid: str) -> str:
+    return KEY_PREFIX + sid
+
+
+async def read_record(store: TokenStore, settings: TikTokSettings, sid: str) -> dict[str, Any]:
+    blob = await store.get(store_key(sid))
+    assert blob is not None, "no token record"
+    record: dict[str, Any] = json.loads(_fernet(settings.secret_keys).decrypt(blob))
+    return record
+
+
+async def expire_access_token(store: TokenStore, settings: TikTokSettings, sid: str) -> str:
+    """Make the stored access token look expired (as if its hours had passed); returns it."""
+    record = await read_record(store, settings, sid)
+    record["expires_at"] = time.time() - 1
+    blob = _fernet(settings.secret_keys).encrypt(json.dumps(record).encode())
+    await store.set(store_key(sid), blob, TokenRecord(**record).ttl(time.time()))
+    token: str = record["access_token"]
+    return token
+
+
+def cleared(response: httpx2.Response, settings: TikTokSettings) -> bool:
+    """Whether the response clears the identity cookie."""
+    return any(
+        h.startswith(f"{settings.cookie_name}=;") and "Max-Age=0" in h
+        for h in response.headers.get_list("set-cookie")
+    )
+
+
+# A real redis-server --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    """One ``redis-server`` on 127.0.0.1, in a temporary directory, that tests may stop."""
+
+    def __init__(self, executable: str, directory: Path) -> None:
+        self.executable = executable
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        assert self.process is None
+        self.process = subprocess.Popen(  # noqa: S603 (a fixed argument list, no shell)
+            [
+                self.executable,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.process.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("redis-server did not start within 10 seconds")
+
+    def pause(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def shutdown_saving(self) -> None:
+        """Stop the server after writing its data to disk; :meth:`start` loads it again."""
+        assert self.process is not None
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(b"SHUTDOWN SAVE\r\n")
+            s.recv(64)  # the server closes the connection once it has saved
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def stop(self) -> None:
+        """Stop the server; with ``--save ""`` its data is gone (a restart starts empty)."""
+        if self.process is None:
+            return
+        process, self.process = self.process, None
+        process.send_signal(signal.SIGCONT)  # a paused server cannot act on SIGTERM
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def redis_executable() -> str:
+    found = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
+    )
+    if found is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("redis-server is required under CI=true: apt-get install redis-server")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    return found
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A fresh redis-server for one test, always terminated afterwards."""
+    server = RedisServer(redis_executable(), tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def redis_store(redis_server: RedisServer) -> AsyncIterator[Any]:
+    from tiktok_asgi.redis_store import RedisTokenStore
+
+    store = RedisTokenStore(redis_server.url, timeout=1.0)
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
+@pytest.fixture
+def emulator() -> TikTokEmulator:
+    return TikTokEmulator()
+
+
+@pytest.fixture
+def settings(emulator: TikTokEmulator) -> TikTokSettings:
+    return emulator.settings(http_timeout=5.0)

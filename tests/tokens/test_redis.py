@@ -1,0 +1,268 @@
+"""RedisTokenStore against a real redis-server: the store, shared refresh locks, outages."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from tests.tokens.conftest import (
+    RedisServer,
+    browser,
+    cleared,
+    expire_access_token,
+    read_record,
+    session_id,
+    sign_in,
+    store_key,
+    wrap,
+)
+from tiktok_asgi import TikTokSettings, TokenStore, TokenStoreError
+from tiktok_asgi.emulator import Fault, TikTokEmulator
+from tiktok_asgi.redis_store import RedisTokenStore
+
+pytestmark = pytest.mark.redis
+
+
+async def test_get_set_with_ttl_and_delete(redis_server: RedisServer) -> None:
+    store = RedisTokenStore(redis_server.url, key_prefix="app1:")
+    peek = Redis.from_url(redis_server.url)
+    try:
+        assert isinstance(store, TokenStore)
+        assert await store.get("k") is None
+        await store.set("k", b"\x00value\xff", ttl=120)
+        assert await store.get("k") == b"\x00value\xff"
+        assert await peek.get("app1:k") == b"\x00value\xff"
+        assert 118 <= await peek.ttl("app1:k") <= 120
+        await store.set("short", b"v", ttl=1)
+        await asyncio.sleep(1.2)
+        assert await store.get("short") is None
+        await store.delete("k")
+        assert await store.get("k") is None
+        assert await peek.exists("app1:k") == 0
+        await store.ping()
+    finally:
+        await store.aclose()
+        await peek.aclose()
+
+
+async def test_a_client_passed_in_stays_open(redis_server: RedisServer) -> None:
+    client = Redis.from_url(redis_server.url)
+    store = RedisTokenStore(client)
+    try:
+        await store.set("k", b"v", 60)
+        await store.aclose()
+        assert await client.get("k") == b"v"  # still usable: the caller owns it
+        assert "redis://" not in repr(store)
+    finally:
+        await client.aclose()
+
+
+async def test_a_decoding_client_is_refused_clearly(redis_server: RedisServer) -> None:
+    client = Redis.from_url(redis_server.url, decode_responses=True)
+    store = RedisTokenStore(client)
+    try:
+        await store.set("k", b"v", 60)
+        with pytest.raises(TokenStoreError, match="decode"):
+            await store.get("k")
+    finally:
+        await client.aclose()
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(TypeError, match=r"redis:// URL"):
+        RedisTokenStore(6379)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="timeout"):
+        RedisTokenStore("redis://127.0.0.1:1/0", timeout=0)
+
+
+async def test_the_lock_excludes_and_expires(redis_store: RedisTokenStore) -> None:
+    order: list[str] = []
+
+    async def hold(name: str, seconds: float) -> None:
+        async with redis_store.lock("sess", timeout=5):
+            order.append(f"{name}+")
+            await asyncio.sleep(seconds)
+            order.append(f"{name}-")
+
+    await asyncio.gather(hold("a", 0.3), hold("b", 0.0))
+    assert order in (["a+", "a-", "b+", "b-"], ["b+", "b-", "a+", "a-"])
+
+    # A holder that never lets go (a crashed process) blocks others at most the lease.
+    other = RedisTokenStore(redis_store.redis)
+    stuck = other.lock("crashed", timeout=0.5)
+    await stuck.__aenter__()
+    started = time.monotonic()
+    async with redis_store.lock("crashed", timeout=3):
+        waited = time.monotonic() - started
+    assert 0.3 <= waited < 2.5
+    with pytest.raises(TokenStoreError):  # the crashed holder's lease is gone
+        await stuck.__aexit__(None, None, None)
+
+
+async def test_a_lock_taken_too_long_is_a_store_error(redis_store: RedisTokenStore) -> None:
+    async with redis_store.lock("busy", timeout=10):
+        started = time.monotonic()
+        with pytest.raises(TokenStoreError, match="stayed taken"):
+            async with redis_store.lock("busy", timeout=0.4):
+                pass
+        assert time.monotonic() - started < 2
+
+
+async def test_tokens_in_redis_are_encrypted_with_the_refresh_lifetime_as_ttl(
+    redis_store: RedisTokenStore, emulator: TikTokEmulator, settings: TikTokSettings
+) -> None:
+    async with browser(wrap(settings, redis_store, emulator)) as client:
+        await sign_in(client, settings, emulator)
+        sid = session_id(client, settings)
+        assert (await client.get("/token")).status_code == 200
+    record = await read_record(redis_store, settings, sid)
+    keys = [k async for k in redis_store.redis.scan_iter("*")]
+    assert keys == [store_key(sid).encode()]
+    raw = await redis_store.redis.get(keys[0])
+    assert record["access_token"].encode() not in raw
+    assert record["refresh_token"].encode() not in raw
+    assert b"act." not in raw
+    assert b"rft." not in raw
+    assert 31536000 - 5 <= await redis_store.redis.ttl(keys[0]) <= 31536000
+
+
+async def test_two_instances_sharing_redis_refresh_once_for_fifty_requests(
+    redis_server: RedisServer, emulator: TikTokEmulator, settings: TikTokSettings
+) -> None:
+    stores = [RedisTokenStore(redis_server.url), RedisTokenStore(redis_server.url)]
+    apps = [wrap(settings, store, emulator) for store in stores]
+    try:
+        async with browser(apps[0]) as one, browser(apps[1]) as two:
+            await sign_in(one, settings, emulator)
+            two.cookies = one.cookies
+            sid = session_id(one, settings)
+            assert (await two.get("/token")).status_code == 200  # signed in through the other
+            await expire_access_token(stores[0], settings, sid)
+            emulator.inject("token", Fault.latency(0.3))
+            responses = await asyncio.gather(*(client.get("/videos") for client in [one, two] * 25))
+            record = await read_record(stores[1], settings, sid)
+    finally:
+        for store in stores:
+            await store.aclose()
+    assert [r.status_code for r in responses] == [200] * 50, {r.text for r in responses}
+    assert emulator.count("token", grant_type="refresh_token") == 1
+    calls = [r for r in emulator.requests if r.endpoint == "video_list"]
+    assert len(calls) == 50
+    assert {c.headers["authorization"] for c in calls} == {f"Bearer {record['access_token']}"}
+
+
+async def _timed_get(client: Any, path: str) -> tuple[Any, float]:
+    started = time.monotonic()
+    response = await client.get(path)
+    return response, time.monotonic() - started
+
+
+async def test_a_stalled_redis_is_503_within_the_timeout_and_nothing_is_lost(
+    redis_server: RedisServer, emulator: TikTokEmulator, settings: TikTokSettings
+) -> None:
+    store = RedisTokenStore(redis_server.url, timeout=0.5)
+    try:
+        async with browser(wrap(settings, store, emulator)) as client:
+            await sign_in(client, settings, emulator)
+            before = (await client.get("/token")).json()
+            redis_server.pause()  # SIGSTOP: connections accepted by the kernel, never answered
+            try:
+                for path in ("/token", "/videos", "/token"):
+                    response, elapsed = await _timed_get(client, path)
+                    assert response.status_code == 503, response.text
+                    assert response.json()["error"] == "token_store_unavailable"
+                    assert not cleared(response, settings)  # an outage is no sign-out
+                    assert elapsed < 1.5
+            finally:
+                redis_server.resume()
+            response = await client.get("/token")
+            assert response.status_code == 200, response.text
+            assert response.json() == before
+            assert (await client.get("/videos")).status_code == 200
+            assert emulator.count("token", grant_type="refresh_token") == 0
+    finally:
+        await store.aclose()
+
+
+async def test_logout_while_redis_stalls_still_signs_out(
+    redis_server: RedisServer,
+    emulator: TikTokEmulator,
+    settings: TikTokSettings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = RedisTokenStore(redis_server.url, timeout=0.5)
+    try:
+        async with browser(wrap(settings, store, emulator)) as client:
+            await sign_in(client, settings, emulator)
+            redis_server.pause()
+            try:
+                started = time.monotonic()
+                response = await client.post(settings.logout_path)
+                elapsed = time.monotonic() - started
+            finally:
+                redis_server.resume()
+    finally:
+        await store.aclose()
+    assert response.status_code == 303
+    assert cleared(response, settings)
+    assert elapsed < 2.5
+    assert any("token_delete_failed" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_stopped_redis_is_503_and_the_session_works_once_it_is_back(
+    redis_server: RedisServer, emulator: TikTokEmulator, settings: TikTokSettings
+) -> None:
+    store = RedisTokenStore(redis_server.url, timeout=0.5)
+    try:
+        async with browser(wrap(settings, store, emulator)) as client:
+            await sign_in(client, settings, emulator)
+            sid = session_id(client, settings)
+            before = (await client.get("/token")).json()
+            redis_server.shutdown_saving()  # the data survives on disk, as a real deployment's
+            for _ in range(3):
+                response, elapsed = await _timed_get(client, "/token")
+                assert response.status_code == 503
+                assert response.json()["error"] == "token_store_unavailable"
+                assert not cleared(response, settings)
+                assert elapsed < 2.0
+            # A refresh due while Redis is down must not lose the refresh token either.
+            redis_server.start()
+            await expire_access_token(store, settings, sid)
+            redis_server.shutdown_saving()
+            response, _ = await _timed_get(client, "/token")
+            assert response.status_code == 503
+            assert emulator.count("token", grant_type="refresh_token") == 0
+            redis_server.start()
+            response = await client.get("/token")
+            assert response.status_code == 200, response.text
+            assert response.json() != before  # refreshed now, with the kept refresh token
+            assert emulator.count("token", grant_type="refresh_token") == 1
+            assert (await client.get("/videos")).status_code == 200
+    finally:
+        await store.aclose()
+
+
+async def test_an_unreachable_redis_fails_fast(
+    emulator: TikTokEmulator, settings: TikTokSettings
+) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = RedisTokenStore(f"redis://127.0.0.1:{port}/0", timeout=0.5)
+    try:
+        async with browser(wrap(settings, store, emulator)) as client:
+            response = await client.get(settings.login_path)
+            callback = emulator.approve(response.headers["location"])
+            started = time.monotonic()
+            response = await client.get(callback, headers={"accept": "application/json"})
+            elapsed = time.monotonic() - started
+    finally:
+        await store.aclose()
+    assert response.status_code == 503
+    assert response.json()["error"] == "token_store_unavailable"
+    assert elapsed < 2.0
