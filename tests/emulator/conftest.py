@@ -10,8 +10,6 @@ from tests.emulator.helpers import Api, Clock
 from tiktok_asgi._http import AsyncClient
 from tiktok_asgi.emulator import TikTokEmulator
 
-pytest_plugins = ["pytester"]
-
 
 @pytest.fixture
 def clock() -> Clock:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+pytest_plugins = ["pytester"]
+
 
 def test_fixtures_are_available_without_configuration(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
