@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -213,3 +214,20 @@ async def test_unknown_avatar_is_404(api: Api) -> None:
         f"https://open.tiktokapis.com/avatars/{user.open_id}.svg?size=9999"
     )
     assert too_big.status_code == 404
+
+
+async def test_concurrent_logins_of_many_users_stay_apart() -> None:
+    users = EmulatorUser.generate(200)
+    emu = TikTokEmulator(users=users, rate_limit=None)
+    async with AsyncClient(transport=emu.transport()) as client:
+        api = Api(emu, client)
+
+        async def login_as(user: EmulatorUser) -> str:
+            redirect = emu.approve(authorize_url(emu), user=user)
+            token = (await api.token(code=callback_params(redirect)["code"])).json()
+            info = await api.userinfo(token["access_token"], "open_id,username")
+            return str(info.json()["data"]["user"]["username"])
+
+        names = await asyncio.gather(*(login_as(u) for u in users))
+    assert names == [u.username for u in users]
+    assert emu.count("userinfo") == 200

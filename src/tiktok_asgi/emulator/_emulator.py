@@ -45,6 +45,11 @@ class TikTokEmulator:
     Use :meth:`transport` for in-process HTTP, mount it (``Mount("/tiktok", app=emu)``) or serve
     it (``python -m tiktok_asgi.emulator``). :meth:`approve` and :meth:`deny` play the person on
     the consent page; :attr:`requests`, :meth:`inject` and the ``clock`` let tests look inside.
+
+    ``pkce`` picks the accepted challenge encodings; ``token_error_status`` is the HTTP status of
+    token and revoke errors (TikTok's is 200); ``rate_limit`` counts requests per endpoint for the
+    whole app over a sliding minute (None turns it off, e.g. for load tests); ``clock`` replaces
+    ``time.time`` for every expiry.
     """
 
     def __init__(
