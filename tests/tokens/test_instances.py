@@ -1,0 +1,222 @@
+"""Two application processes (uvicorn on loopback) sharing one Redis, TikTok served over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+import pytest
+import uvicorn
+
+from tests.tokens.conftest import RedisServer, expire_access_token, free_port, session_id
+from tiktok_asgi import TikTokSettings
+from tiktok_asgi.emulator import TEST_SECRET_KEY, Fault, TikTokEmulator
+from tiktok_asgi.redis_store import RedisTokenStore
+
+pytestmark = pytest.mark.redis
+
+ROOT = Path(__file__).resolve().parents[2]
+SCOPES = "user.info.basic,video.list"
+
+
+@pytest.fixture
+def tiktok_server() -> Iterator[tuple[TikTokEmulator, str]]:
+    """The emulator served by uvicorn on 127.0.0.1 (in a thread, so the test can look inside)."""
+    emulator = TikTokEmulator()
+    port = free_port()
+    config = uvicorn.Config(
+        emulator,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ws="none",
+        http="h11",
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="tiktok-emulator", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive(), "the emulator server stopped"
+            assert time.monotonic() < deadline, "the emulator server did not start"
+            time.sleep(0.02)
+        yield emulator, f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@dataclass
+class Instance:
+    name: str
+    url: str
+    settings: TikTokSettings
+    process: subprocess.Popen[bytes]
+
+
+def _start_instance(
+    name: str, emulator: TikTokEmulator, tiktok_url: str, redis_url: str, log: Path
+) -> Instance:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = emulator.settings(
+        f"{url}/auth/tiktok/callback", base_url=tiktok_url, scopes=tuple(SCOPES.split(","))
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "INSTANCE_NAME": name,
+        "TOKENS_REDIS_URL": redis_url,
+        "TIKTOK_CLIENT_KEY": settings.client_key,
+        "TIKTOK_CLIENT_SECRET": settings.client_secret,
+        "TIKTOK_REDIRECT_URI": settings.redirect_uri,
+        "TIKTOK_SECRET_KEY": TEST_SECRET_KEY,
+        "TIKTOK_SCOPES": SCOPES,
+        "TIKTOK_HTTP_TIMEOUT": "5",
+        "TIKTOK_AUTHORIZE_URL": settings.authorize_url,
+        "TIKTOK_TOKEN_URL": settings.token_url,
+        "TIKTOK_USERINFO_URL": settings.userinfo_url,
+        "TIKTOK_REVOKE_URL": settings.revoke_url,
+    }
+    command = [
+        sys.executable, "-m", "uvicorn", "tests.tokens.instance_app:app",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603 - a fixed command line
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    return Instance(name, url, settings, process)
+
+
+def _wait_ready(instance: Instance, log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if instance.process.poll() is not None:
+            raise AssertionError(f"{instance.name} exited: {log.read_text()}")
+        try:
+            port = int(instance.url.rsplit(":", 1)[1])
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"{instance.name} did not start listening in time: {log.read_text()}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture
+def instances(
+    tiktok_server: tuple[TikTokEmulator, str], redis_server: RedisServer, tmp_path: Path
+) -> Iterator[list[Instance]]:
+    emulator, tiktok_url = tiktok_server
+    started: list[Instance] = []
+    try:
+        for name in ("a", "b"):
+            started.append(
+                _start_instance(
+                    name, emulator, tiktok_url, redis_server.url, tmp_path / f"{name}.log"
+                )
+            )
+        for instance in started:
+            _wait_ready(instance, tmp_path / f"{instance.name}.log")
+        yield started
+    finally:
+        for instance in started:
+            _stop(instance.process)
+
+
+@pytest.fixture
+async def shared_store(redis_server: RedisServer) -> AsyncIterator[RedisTokenStore]:
+    store = RedisTokenStore(redis_server.url)
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
+async def test_sign_in_on_one_instance_refresh_once_across_both_and_log_out_anywhere(
+    instances: list[Instance],
+    tiktok_server: tuple[TikTokEmulator, str],
+    shared_store: RedisTokenStore,
+) -> None:
+    emulator, _ = tiktok_server
+    a, b = instances
+    async with httpx2.AsyncClient(timeout=30) as client:
+        for instance in instances:
+            response = await client.get(f"{instance.url}/health")
+            assert response.text == instance.name
+
+        # Sign in through instance a.
+        response = await client.get(f"{a.url}{a.settings.login_path}")
+        assert response.status_code == 302
+        callback = emulator.approve(response.headers["location"])
+        assert callback.startswith(f"{a.url}/auth/tiktok/callback?")
+        response = await client.get(callback)
+        assert response.status_code == 302, response.text
+        sid = session_id(client, a.settings)
+
+        # The cookie works on instance b: same key, the token comes from the shared Redis.
+        token_a = (await client.get(f"{a.url}/token")).json()
+        token_b = (await client.get(f"{b.url}/token")).json()
+        assert token_a == token_b
+        assert token_b["access_token"].startswith("act.")
+        response = await client.get(f"{b.url}/videos")
+        assert response.status_code == 200, response.text
+        assert response.json()["instance"] == "b"
+
+        # The access token expires; fifty calls spread over both instances.
+        await expire_access_token(shared_store, a.settings, sid)
+        emulator.inject("token", Fault.latency(0.3))
+        responses = await asyncio.gather(
+            *(client.get(f"{instance.url}/videos") for instance in [a, b] * 25)
+        )
+        assert [r.status_code for r in responses] == [200] * 50, {r.text for r in responses}
+        assert {r.json()["instance"] for r in responses} == {"a", "b"}
+        assert emulator.count("token", grant_type="refresh_token") == 1
+        fresh = (await client.get(f"{a.url}/token")).json()
+        assert fresh != token_a
+        assert (await client.get(f"{b.url}/token")).json() == fresh
+
+        # Sign out through b: revoked at TikTok, gone from Redis, refused by a too.
+        cookie = client.cookies[a.settings.cookie_name]
+        response = await client.post(f"{b.url}{b.settings.logout_path}")
+        assert response.status_code == 303
+        assert emulator.count("revoke") == 1
+        (revoke,) = [r for r in emulator.requests if r.endpoint == "revoke"]
+        assert revoke.form["token"] == [fresh["access_token"]]
+        assert [k async for k in shared_store.redis.scan_iter("tiktok_asgi:*")] == []
+        assert a.settings.cookie_name not in client.cookies
+        response = await client.get(
+            f"{a.url}/token", headers={"cookie": f"{a.settings.cookie_name}={cookie}"}
+        )
+        assert response.status_code == 401
+        assert response.json()["error"] == "login_required"
+        direct = await client.get(
+            a.settings.userinfo_url,
+            params={"fields": "open_id"},
+            headers={"authorization": f"Bearer {fresh['access_token']}"},
+        )
+        assert direct.status_code == 401
+    for instance in instances:
+        assert instance.process.poll() is None  # both still serving
