@@ -5,6 +5,7 @@ request then carries ``scope["user"]`` (a :class:`TikTokUser` or Starlette's
 ``UnauthenticatedUser``) and ``scope["auth"]``.
 """
 
+from .api import TikTokAPI, TikTokRateLimited, tiktok_api
 from .errors import (
     AuthorizationDenied,
     CallbackError,
@@ -25,15 +26,18 @@ __all__ = [
     "MemoryTokenStore",
     "OnLogin",
     "StateError",
+    "TikTokAPI",
     "TikTokAPIError",
     "TikTokAuthError",
     "TikTokAuthMiddleware",
+    "TikTokRateLimited",
     "TikTokSettings",
     "TikTokUnavailable",
     "TikTokUser",
     "TokenStore",
     "TokenStoreError",
     "get_access_token",
+    "tiktok_api",
 ]
 
 __version__ = "0.1.0"

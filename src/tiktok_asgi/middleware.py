@@ -141,17 +141,26 @@ class TikTokAuthMiddleware:
             await refuse_anonymous(scope, receive, send, self.settings.login_path)
             return
         clear = self._identity.clear().encode("latin-1")
+        started = False
 
         async def send_signing_out(message: Message) -> None:
+            nonlocal started
             # A user that load_user refused, or whose refresh TikTok rejected, is signed out.
-            if message["type"] == "http.response.start" and (
-                user is None or (session is not None and session.signed_out)
-            ):
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"set-cookie", clear)]
+            if message["type"] == "http.response.start":
+                started = True
+                if user is None or (session is not None and session.signed_out):
+                    message["headers"] = [*message.get("headers", ()), (b"set-cookie", clear)]
             await send(message)
 
-        await self.app(scope, receive, send_signing_out)
+        try:
+            await self.app(scope, receive, send_signing_out)
+        except TikTokAuthError as exc:
+            # get_access_token() or tiktok_api() failed in a view that did not handle it:
+            # answer with the middleware's error shape instead of letting it become a 500.
+            if started or scope["type"] != "http":
+                raise
+            response = error_response(exc, self.settings, Headers(scope=scope))
+            await response(scope, receive, send_signing_out)
 
     def _watch_lifespan(self, receive: Receive) -> Receive:
         async def watched() -> Any:
