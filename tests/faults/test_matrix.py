@@ -1,0 +1,209 @@
+"""TikTok's bad days: every call we make, times every way it can fail, each cell a defined outcome.
+
+Calls: the token exchange and the user info of a sign-in, a token refresh, the revoke of a
+logout, an API call through ``tiktok_api``. Faults come from the emulator's fault injection.
+For every cell: the answer (status, code, ``log_id`` when TikTok gave one), no identity created,
+nothing stored half-way, and the time spent bounded by ``http_timeout``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import httpx2
+import pytest
+
+from tests.tokens.conftest import (
+    browser,
+    cleared,
+    expire_access_token,
+    read_record,
+    session_id,
+    sign_in,
+    wrap,
+)
+from tiktok_asgi import MemoryTokenStore, TikTokSettings
+from tiktok_asgi.emulator import Fault, TikTokEmulator
+
+TIMEOUT = 1.0  # http_timeout of every cell
+JSON = {"accept": "application/json"}
+
+FAULTS: dict[str, Fault] = {
+    "5xx": Fault.status(503),
+    "connection_refused": Fault.connection_refused(),
+    "timeout": Fault.timeout(60),
+    "malformed_json": Fault.malformed_json(),
+    "html_error_page": Fault.html_error_page(),
+    "200_error_body": Fault.error_body("internal_error"),
+    "429_retry_after": Fault.rate_limited(retry_after=30),
+    "empty_body": Fault.empty_body(),
+}
+# fault -> (status, error code, TikTok gave a log_id) for the token, user info, refresh and API
+# calls. A rate limit on the sign-in or a refresh is TikTok refusing: 502 with its code and
+# log_id; on an API call it is 429 (``TikTokRateLimited``), raised at once when Retry-After
+# exceeds ``max_retry_wait`` (5 s) instead of sleeping 30 s.
+EXPECTED: dict[str, tuple[int, str, bool]] = {
+    "5xx": (502, "server_error", False),
+    "connection_refused": (503, "tiktok_unavailable", False),
+    "timeout": (504, "tiktok_unavailable", False),
+    "malformed_json": (502, "invalid_response", False),
+    "html_error_page": (502, "server_error", False),
+    "200_error_body": (502, "internal_error", True),
+    "429_retry_after": (502, "rate_limit_exceeded", True),
+    "empty_body": (502, "invalid_response", False),
+}
+API_EXPECTED = {**EXPECTED, "429_retry_after": (429, "rate_limit_exceeded", True)}
+
+
+@pytest.fixture
+def emulator() -> TikTokEmulator:
+    return TikTokEmulator(rate_limit=None)
+
+
+@pytest.fixture
+def settings(emulator: TikTokEmulator) -> TikTokSettings:
+    return emulator.settings(http_timeout=TIMEOUT)
+
+
+def _bounded(started: float) -> float:
+    elapsed = time.monotonic() - started
+    assert elapsed < TIMEOUT + 2, elapsed
+    return elapsed
+
+
+def _check_error(response: httpx2.Response, expected: tuple[int, str, bool]) -> dict[str, Any]:
+    status, code, has_log_id = expected
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert body["error"] == code
+    assert bool(body["log_id"]) is has_log_id
+    assert body["error_description"]
+    return body
+
+
+def _no_identity(response: httpx2.Response, settings: TikTokSettings) -> None:
+    for header in response.headers.get_list("set-cookie"):
+        name, _, rest = header.partition("=")
+        assert not (name == settings.cookie_name and rest.split(";")[0]), header
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("endpoint", ["token", "userinfo"])
+async def test_sign_in(
+    emulator: TikTokEmulator,
+    settings: TikTokSettings,
+    caplog: pytest.LogCaptureFixture,
+    endpoint: str,
+    fault: str,
+) -> None:
+    store = MemoryTokenStore()
+    caplog.set_level(logging.INFO, logger="tiktok_asgi")
+    async with browser(wrap(settings, store, emulator)) as client:
+        login = await client.get(settings.login_path)
+        callback = emulator.approve(login.headers["location"])
+        emulator.inject(endpoint, FAULTS[fault])
+        started = time.monotonic()
+        response = await client.get(callback, headers=JSON)
+        _bounded(started)
+        body = _check_error(response, EXPECTED[fault])
+        _no_identity(response, settings)
+        assert settings.cookie_name not in client.cookies
+        assert len(store) == 0  # no token kept for a sign-in that failed
+        assert (await client.get("/token", headers=JSON)).status_code == 401
+    (failed,) = [r for r in caplog.records if getattr(r, "event", None) == "login_failed"]
+    assert failed.code == body["error"]  # type: ignore[attr-defined]
+    assert failed.log_id == body["log_id"]  # type: ignore[attr-defined]
+    assert not [r for r in caplog.records if getattr(r, "event", None) == "login_succeeded"]
+    if endpoint == "userinfo":  # the code was spent on a token exchange that succeeded
+        assert emulator.count("token") == 1
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+async def test_refresh(emulator: TikTokEmulator, settings: TikTokSettings, fault: str) -> None:
+    store = MemoryTokenStore()
+    async with browser(wrap(settings, store, emulator)) as client:
+        await sign_in(client, settings, emulator)
+        sid = session_id(client, settings)
+        await expire_access_token(store, settings, sid)
+        before = await read_record(store, settings, sid)
+        emulator.inject("token", FAULTS[fault])
+        started = time.monotonic()
+        response = await client.get("/token", headers=JSON)
+        _bounded(started)
+        _check_error(response, EXPECTED[fault])
+        # A transient failure keeps the session and the old record, untouched.
+        assert not cleared(response, settings)
+        assert await read_record(store, settings, sid) == before
+        # TikTok recovers: the next request refreshes.
+        after = await client.get("/token", headers=JSON)
+        assert after.status_code == 200
+        assert after.json()["access_token"] != before["access_token"]
+    assert emulator.count("token", "refresh_token") == 2
+
+
+async def test_a_refused_refresh_signs_out(
+    emulator: TikTokEmulator, settings: TikTokSettings
+) -> None:
+    store = MemoryTokenStore()
+    async with browser(wrap(settings, store, emulator)) as client:
+        await sign_in(client, settings, emulator)
+        sid = session_id(client, settings)
+        await expire_access_token(store, settings, sid)
+        emulator.inject("token", Fault.error_body("invalid_grant"))
+        response = await client.get("/token", headers=JSON)
+        _check_error(response, (401, "login_required", True))
+        assert cleared(response, settings)
+        assert await store.get("tiktok_asgi:token:" + sid) is None
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+async def test_revoke(
+    emulator: TikTokEmulator,
+    settings: TikTokSettings,
+    caplog: pytest.LogCaptureFixture,
+    fault: str,
+) -> None:
+    """Logout never depends on TikTok: the session ends locally; the failed revoke is logged."""
+    store = MemoryTokenStore()
+    caplog.set_level(logging.INFO, logger="tiktok_asgi")
+    async with browser(wrap(settings, store, emulator, revoke_on_logout=True)) as client:
+        await sign_in(client, settings, emulator)
+        sid = session_id(client, settings)
+        emulator.inject("revoke", FAULTS[fault])
+        started = time.monotonic()
+        response = await client.post(settings.logout_path, headers=JSON)
+        _bounded(started)
+        assert response.status_code == 303
+        assert cleared(response, settings)
+        assert await store.get("tiktok_asgi:token:" + sid) is None
+        assert (await client.get("/token", headers=JSON)).status_code == 401
+    _, code, has_log_id = EXPECTED[fault]
+    (failed,) = [r for r in caplog.records if r.getMessage().startswith("revoke_failed")]
+    assert failed.code == code  # type: ignore[attr-defined]
+    assert bool(failed.log_id) is has_log_id  # type: ignore[attr-defined]
+    assert emulator.count("revoke") == 1
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+async def test_api_call(emulator: TikTokEmulator, settings: TikTokSettings, fault: str) -> None:
+    store = MemoryTokenStore()
+    async with browser(wrap(settings, store, emulator)) as client:
+        await sign_in(client, settings, emulator)
+        sid = session_id(client, settings)
+        before = await read_record(store, settings, sid)
+        emulator.inject("video_list", FAULTS[fault])
+        started = time.monotonic()
+        response = await client.get("/videos", headers=JSON)
+        _bounded(started)
+        _check_error(response, API_EXPECTED[fault])
+        assert not cleared(response, settings)
+        assert await read_record(store, settings, sid) == before
+        assert (await client.get("/videos", headers=JSON)).status_code == 200
+    assert emulator.count("video_list") == 2  # no retry except the bounded 429 policy
+
+
+def test_the_matrix_is_complete() -> None:
+    assert set(FAULTS) == set(EXPECTED) == set(API_EXPECTED)
+    assert len(FAULTS) == 8
