@@ -1,0 +1,97 @@
+"""What the framework adapters share: who is signed in, and the words for refusing a request.
+
+The FastAPI and Quart adapters are thin shells over these functions, so that both answer with
+the same codes, descriptions and JSON shape as the middleware itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import urlencode
+
+from starlette.datastructures import Headers
+from starlette.types import Scope
+
+from .errors import TikTokAuthError
+from .middleware import LOGIN_PATH_SCOPE_KEY
+from .settings import TikTokSettings
+from .user import TikTokUser
+
+__all__ = [
+    "WS_POLICY_VIOLATION",
+    "browser_login_url",
+    "check_scopes",
+    "insufficient_scope_error",
+    "login_required_error",
+    "missing_scopes",
+    "setting_default",
+    "user_in",
+]
+
+WS_POLICY_VIOLATION = 1008
+
+
+def setting_default(name: str) -> str:
+    """The default of one string setting of :class:`TikTokSettings`."""
+    return str(TikTokSettings.__dataclass_fields__[name].default)
+
+
+_DEFAULT_LOGIN_PATH = setting_default("login_path")
+
+
+def user_in(scope: Scope) -> TikTokUser | None:
+    """The signed-in TikTok user of an ``http`` or ``websocket`` scope, or None."""
+    if "user" not in scope:
+        raise RuntimeError(
+            "no user in the ASGI scope: wrap the application with TikTokAuthMiddleware "
+            "(app.add_middleware(TikTokAuthMiddleware, settings=...) in Starlette and FastAPI, "
+            "app.asgi_app = TikTokAuthMiddleware(app.asgi_app, settings=...) in Quart)"
+        )
+    user = scope["user"]
+    return user if isinstance(user, TikTokUser) else None
+
+
+def missing_scopes(user: TikTokUser, scopes: Iterable[str]) -> tuple[str, ...]:
+    """The ``scopes`` that ``user`` did not grant, in the order asked for."""
+    granted = set(user.granted_scopes)
+    return tuple(s for s in scopes if s not in granted)
+
+
+def login_required_error() -> TikTokAuthError:
+    """Nobody is signed in (401), worded as the middleware's ``protected_paths`` refusal."""
+    return TikTokAuthError("login_required", "Sign in with TikTok first.", status_code=401)
+
+
+def insufficient_scope_error(missing: Iterable[str]) -> TikTokAuthError:
+    """The user is signed in but did not grant a TikTok scope this needs (403)."""
+    names = ", ".join(missing)
+    return TikTokAuthError(
+        "insufficient_scope",
+        f"This needs the TikTok scope {names}, which was not granted. Sign in again and allow it.",
+        status_code=403,
+    )
+
+
+def check_scopes(scopes: tuple[str, ...]) -> tuple[str, ...]:
+    """Validate the arguments of a ``require_scopes``: names, not one comma-joined string."""
+    if not scopes:
+        raise ValueError('require_scopes needs at least one scope name, e.g. "user.info.stats"')
+    for scope in scopes:
+        if not isinstance(scope, str) or not scope or "," in scope or " " in scope:
+            raise ValueError(
+                f"{scope!r} is not one TikTok scope name; pass each scope as its own argument"
+            )
+    return scopes
+
+
+def browser_login_url(scope: Scope) -> str | None:
+    """Where to send an anonymous browser (login with ``next`` back here), or None when the
+    request is not a page load (then the answer is 401 JSON), as for ``protected_paths``."""
+    if scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD"):
+        return None
+    if "text/html" not in Headers(scope=scope).get("accept", ""):
+        return None
+    login_path = scope.get(LOGIN_PATH_SCOPE_KEY) or _DEFAULT_LOGIN_PATH
+    query = scope.get("query_string", b"")
+    here = scope["path"] + (f"?{query.decode('latin-1')}" if query else "")
+    return f"{login_path}?{urlencode({'next': here})}"

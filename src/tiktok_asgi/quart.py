@@ -1,0 +1,115 @@
+"""Quart helpers for the signed-in TikTok user (``pip install "tiktok-asgi[quart]"``).
+
+::
+
+    from quart import Quart
+    from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings
+    from tiktok_asgi.quart import current_user, login_required, require_scopes
+
+    app = Quart(__name__)
+    app.asgi_app = TikTokAuthMiddleware(app.asgi_app, settings=TikTokSettings.from_env())
+
+    @app.get("/me")
+    @login_required
+    async def me() -> dict[str, str]:
+        user = current_user()
+        ...
+
+Wrapping ``app.asgi_app`` (not ``app``) keeps ``app`` a Quart app for its CLI. The decorators
+refuse as the middleware's ``protected_paths`` do: a browser loading a page is sent to the login
+path with ``next``, other requests get ``401 login_required`` JSON, and websockets are closed
+with code 1008. ``require_scopes`` answers ``403 insufficient_scope`` naming the missing scope.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
+
+from quart import Response, has_request_context, has_websocket_context, request, websocket
+from starlette.types import Scope
+
+from ._adapter import (
+    WS_POLICY_VIOLATION,
+    browser_login_url,
+    check_scopes,
+    insufficient_scope_error,
+    login_required_error,
+    missing_scopes,
+    user_in,
+)
+from .errors import TikTokAuthError
+from .responses import _SECURITY_HEADERS
+from .user import TikTokUser
+
+__all__ = ["current_user", "login_required", "require_scopes"]
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def _scope() -> Scope:
+    if has_websocket_context():
+        return cast(Scope, websocket.scope)
+    if has_request_context():
+        return cast(Scope, request.scope)
+    raise RuntimeError("current_user() works only while Quart handles a request or a websocket")
+
+
+def current_user() -> TikTokUser | None:
+    """The signed-in :class:`TikTokUser` of the current request or websocket, or None."""
+    return user_in(_scope())
+
+
+def _secured(response: Response) -> Response:
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers[name] = value
+    return response
+
+
+async def _refuse(scope: Scope, error: TikTokAuthError) -> Response | None:
+    if scope["type"] == "websocket":
+        await websocket.close(WS_POLICY_VIOLATION, error.code)
+        return None
+    if error.code == "login_required":
+        target = browser_login_url(scope)
+        if target is not None:
+            return _secured(Response("", status=302, headers={"location": target}))
+    # The same bytes as the middleware's JSON answers (Starlette's JSONResponse rendering).
+    body = json.dumps(error.as_dict(), ensure_ascii=False, separators=(",", ":"))
+    return _secured(Response(body, status=error.status_code, content_type="application/json"))
+
+
+def login_required(view: F) -> F:
+    """Run the async view only for a signed-in user (HTTP and websocket views alike)."""
+
+    @functools.wraps(view)
+    async def guarded(*args: Any, **kwargs: Any) -> Any:
+        scope = _scope()
+        if user_in(scope) is None:
+            return await _refuse(scope, login_required_error())
+        return await view(*args, **kwargs)
+
+    return cast(F, guarded)
+
+
+def require_scopes(*scopes: str) -> Callable[[F], F]:
+    """Like :func:`login_required`, and the user must have granted every one of ``scopes``."""
+    wanted = check_scopes(scopes)
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        async def guarded(*args: Any, **kwargs: Any) -> Any:
+            scope = _scope()
+            user = user_in(scope)
+            if user is None:
+                return await _refuse(scope, login_required_error())
+            missing = missing_scopes(user, wanted)
+            if missing:
+                return await _refuse(scope, insufficient_scope_error(missing))
+            return await view(*args, **kwargs)
+
+        return cast(F, guarded)
+
+    return decorate
