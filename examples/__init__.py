@@ -1,0 +1,1 @@
+"""Runnable example applications; each module's docstring says how to start it."""

@@ -1,0 +1,116 @@
+"""Sign in with TikTok in a FastAPI app.
+
+Run it from the repository root, then open http://127.0.0.1:8000::
+
+    uvicorn examples.fastapi_app:app
+
+With ``TIKTOK_CLIENT_KEY`` (and the other ``TIKTOK_*`` variables) set, it talks to TikTok.
+Without, it signs in against the TikTok emulator mounted at ``/tiktok`` in this same app.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse
+
+from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
+from tiktok_asgi.emulator import TikTokEmulator
+from tiktok_asgi.fastapi import CurrentUser, OptionalUser, install, require_scopes
+
+ORIGIN = os.environ.get("EXAMPLE_ORIGIN", "http://127.0.0.1:8000")
+
+
+class Accounts:
+    """A tiny in-memory "database" of this app's own users, and the two login hooks."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}  # TikTok open_id -> this app's user id
+        self.banned: set[str] = set()
+        self._next_id = itertools.count(1)
+
+    async def on_login(self, user: TikTokUser, token: Mapping[str, Any]) -> TikTokUser | None:
+        """At sign-in: refuse banned accounts, find or create the app user, keep its id."""
+        if user.open_id in self.banned:
+            return None  # 403 login_rejected
+        if user.open_id not in self.ids:
+            self.ids[user.open_id] = next(self._next_id)
+        return dataclasses.replace(user, extra={"app_user_id": self.ids[user.open_id]})
+
+    async def load_user(self, user: TikTokUser) -> TikTokUser | None:
+        """On every request: a banned account is signed out at once."""
+        return None if user.open_id in self.banned else user
+
+
+def create_app(
+    settings: TikTokSettings, emulator: TikTokEmulator | None = None, **middleware_options: Any
+) -> FastAPI:
+    """The application; ``emulator`` is mounted at ``/tiktok`` when given."""
+    accounts = Accounts()
+    app = FastAPI(title="Sign in with TikTok (FastAPI example)")
+    app.state.accounts = accounts
+    app.add_middleware(
+        TikTokAuthMiddleware,
+        settings=settings,
+        on_login=accounts.on_login,
+        load_user=accounts.load_user,
+        **middleware_options,
+    )
+    install(app)  # the middleware's JSON errors; 401/403 documented in /docs
+    if emulator is not None:
+        app.mount("/tiktok", emulator)
+
+    @app.get("/", response_class=HTMLResponse)
+    async def home(user: OptionalUser) -> str:
+        if user is None:
+            return f'<p><a href="{settings.login_path}?next=/me">Sign in with TikTok</a></p>'
+        return (
+            f"<p>Hello {user.display_name}! <a href='/me'>/me</a> <a href='/stats'>/stats</a> "
+            f"<a href='/docs'>/docs</a></p><form method='post' action='{settings.logout_path}'>"
+            "<button>Sign out</button></form>"
+        )
+
+    @app.get("/me")
+    async def me(user: CurrentUser) -> dict[str, Any]:
+        return {
+            "open_id": user.open_id,
+            "display_name": user.display_name,
+            "app_user_id": user.extra.get("app_user_id"),
+            "scopes": list(user.granted_scopes),
+        }
+
+    @app.get("/stats")
+    async def stats(
+        user: Annotated[TikTokUser, Depends(require_scopes("user.info.stats"))],
+    ) -> dict[str, int | None]:
+        return {"followers": user.follower_count, "likes": user.likes_count}
+
+    @app.websocket("/ws")
+    async def echo(websocket: WebSocket, user: CurrentUser) -> None:
+        await websocket.accept()
+        await websocket.send_json({"hello": user.display_name})
+        try:
+            async for text in websocket.iter_text():
+                await websocket.send_json({"echo": text, "from": user.open_id})
+        except WebSocketDisconnect:
+            pass
+
+    return app
+
+
+def _configure() -> tuple[TikTokSettings, TikTokEmulator | None]:
+    if os.environ.get("TIKTOK_CLIENT_KEY"):
+        return TikTokSettings.from_env(), None
+    emulator = TikTokEmulator()
+    settings = emulator.settings(
+        redirect_uri=f"{ORIGIN}/auth/tiktok/callback", base_url=f"{ORIGIN}/tiktok"
+    )
+    return settings, emulator
+
+
+app = create_app(*_configure())

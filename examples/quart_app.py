@@ -1,0 +1,140 @@
+"""Sign in with TikTok in a Quart app: ``current_user()``, ``@login_required``, ``@require_scopes``.
+
+Run it from the repository root, then open http://127.0.0.1:8000::
+
+    hypercorn examples.quart_app:app --bind 127.0.0.1:8000
+
+With ``TIKTOK_CLIENT_KEY`` (and the other ``TIKTOK_*`` variables) set, it talks to TikTok.
+Without, it signs in against the TikTok emulator served at ``/tiktok`` by this same app.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+from collections.abc import Mapping
+from typing import Any, cast
+
+from quart import Quart, websocket
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
+from tiktok_asgi.emulator import TikTokEmulator
+from tiktok_asgi.quart import current_user, login_required, require_scopes
+
+ORIGIN = os.environ.get("EXAMPLE_ORIGIN", "http://127.0.0.1:8000")
+
+
+class Accounts:
+    """A tiny in-memory "database" of this app's own users, and the two login hooks."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}  # TikTok open_id -> this app's user id
+        self.banned: set[str] = set()
+        self._next_id = itertools.count(1)
+
+    async def on_login(self, user: TikTokUser, token: Mapping[str, Any]) -> TikTokUser | None:
+        """At sign-in: refuse banned accounts, find or create the app user, keep its id."""
+        if user.open_id in self.banned:
+            return None  # 403 login_rejected
+        if user.open_id not in self.ids:
+            self.ids[user.open_id] = next(self._next_id)
+        return dataclasses.replace(user, extra={"app_user_id": self.ids[user.open_id]})
+
+    async def load_user(self, user: TikTokUser) -> TikTokUser | None:
+        """On every request: a banned account is signed out at once."""
+        return None if user.open_id in self.banned else user
+
+
+def mount(prefix: str, inner: ASGIApp, outer: ASGIApp) -> ASGIApp:
+    """Send ``prefix`` and everything below it to ``inner`` (as Starlette's ``Mount`` does),
+    the rest, lifespan included, to ``outer``."""
+
+    async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] in ("http", "websocket") and (
+            path == prefix or path.startswith(prefix + "/")
+        ):
+            scope = {**scope, "root_path": scope.get("root_path", "") + prefix}
+            await inner(scope, receive, send)
+        else:
+            await outer(scope, receive, send)
+
+    return dispatch
+
+
+def create_app(
+    settings: TikTokSettings, emulator: TikTokEmulator | None = None, **middleware_options: Any
+) -> Quart:
+    """The application; ``emulator`` is served at ``/tiktok`` when given."""
+    accounts = Accounts()
+    app = Quart(__name__)
+    app.extensions["accounts"] = accounts
+
+    @app.get("/")
+    async def home() -> str:
+        user = current_user()
+        if user is None:
+            return f'<p><a href="{settings.login_path}?next=/me">Sign in with TikTok</a></p>'
+        return (
+            f"<p>Hello {user.display_name}! <a href='/me'>/me</a> <a href='/stats'>/stats</a>"
+            f"</p><form method='post' action='{settings.logout_path}'>"
+            "<button>Sign out</button></form>"
+        )
+
+    @app.get("/me")
+    @login_required
+    async def me() -> dict[str, Any]:
+        user = current_user()
+        assert user is not None  # login_required let the request through
+        return {
+            "open_id": user.open_id,
+            "display_name": user.display_name,
+            "app_user_id": user.extra.get("app_user_id"),
+            "scopes": list(user.granted_scopes),
+        }
+
+    @app.get("/stats")
+    @require_scopes("user.info.stats")
+    async def stats() -> dict[str, int | None]:
+        user = current_user()
+        assert user is not None
+        return {"followers": user.follower_count, "likes": user.likes_count}
+
+    @app.websocket("/ws")
+    @login_required
+    async def echo() -> None:
+        user = current_user()
+        assert user is not None
+        await websocket.accept()
+        await websocket.send_json({"hello": user.display_name})
+        while True:
+            text = await websocket.receive()
+            await websocket.send_json({"echo": text, "from": user.open_id})
+
+    # Wrap asgi_app, not app: app stays a Quart app (its CLI and test client keep working).
+    asgi: ASGIApp = TikTokAuthMiddleware(
+        cast(ASGIApp, app.asgi_app),  # Quart types ASGI with hypercorn's TypedDicts
+        settings=settings,
+        on_login=accounts.on_login,
+        load_user=accounts.load_user,
+        **middleware_options,
+    )
+    if emulator is not None:
+        asgi = mount("/tiktok", emulator, asgi)
+    app.asgi_app = asgi  # type: ignore[method-assign, assignment]
+    return app
+
+
+def _configure() -> tuple[TikTokSettings, TikTokEmulator | None]:
+    if os.environ.get("TIKTOK_CLIENT_KEY"):
+        return TikTokSettings.from_env(), None
+    emulator = TikTokEmulator()
+    settings = emulator.settings(
+        redirect_uri=f"{ORIGIN}/auth/tiktok/callback", base_url=f"{ORIGIN}/tiktok"
+    )
+    return settings, emulator
+
+
+app = create_app(*_configure())

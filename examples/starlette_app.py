@@ -1,0 +1,141 @@
+"""Sign in with TikTok in a Starlette app: ``request.user``, ``request.auth``, ``@requires``.
+
+Run it from the repository root, then open http://127.0.0.1:8000::
+
+    uvicorn examples.starlette_app:app
+
+With ``TIKTOK_CLIENT_KEY`` (and the other ``TIKTOK_*`` variables) set, it talks to TikTok.
+Without, it signs in against the TikTok emulator mounted at ``/tiktok`` in this same app.
+Everything under ``/app`` is protected by the ``protected_paths`` setting, without decorators.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.authentication import requires
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
+from tiktok_asgi.emulator import TikTokEmulator
+
+ORIGIN = os.environ.get("EXAMPLE_ORIGIN", "http://127.0.0.1:8000")
+
+
+class Accounts:
+    """A tiny in-memory "database" of this app's own users, and the two login hooks."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}  # TikTok open_id -> this app's user id
+        self.banned: set[str] = set()
+        self._next_id = itertools.count(1)
+
+    async def on_login(self, user: TikTokUser, token: Mapping[str, Any]) -> TikTokUser | None:
+        """At sign-in: refuse banned accounts, find or create the app user, keep its id."""
+        if user.open_id in self.banned:
+            return None  # 403 login_rejected
+        if user.open_id not in self.ids:
+            self.ids[user.open_id] = next(self._next_id)
+        return dataclasses.replace(user, extra={"app_user_id": self.ids[user.open_id]})
+
+    async def load_user(self, user: TikTokUser) -> TikTokUser | None:
+        """On every request: a banned account is signed out at once."""
+        return None if user.open_id in self.banned else user
+
+
+async def home(request: Request) -> HTMLResponse:
+    if not request.user.is_authenticated:
+        return HTMLResponse('<p><a href="/auth/tiktok/login?next=/app">Sign in with TikTok</a></p>')
+    return HTMLResponse(
+        f"<p>Hello {request.user.display_name}! <a href='/me'>/me</a> <a href='/stats'>/stats</a>"
+        " <a href='/app'>/app</a></p><form method='post' action='/auth/tiktok/logout'>"
+        "<button>Sign out</button></form>"
+    )
+
+
+@requires("authenticated", status_code=401)
+async def me(request: Request) -> JSONResponse:
+    user: TikTokUser = request.user
+    return JSONResponse(
+        {
+            "open_id": user.open_id,
+            "display_name": user.display_name,
+            "app_user_id": user.extra.get("app_user_id"),
+            "scopes": list(request.auth.scopes),  # "authenticated" + the granted TikTok scopes
+        }
+    )
+
+
+@requires(["authenticated", "user.info.stats"])  # 403 unless the stats scope was granted
+async def stats(request: Request) -> JSONResponse:
+    user: TikTokUser = request.user
+    return JSONResponse({"followers": user.follower_count, "likes": user.likes_count})
+
+
+async def dashboard(request: Request) -> JSONResponse:
+    # No decorator: protected_paths=("/app",) lets only signed-in users reach /app and /app/...
+    return JSONResponse({"dashboard_for": request.user.identity})
+
+
+@requires("authenticated")
+async def echo(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.send_json({"hello": websocket.user.display_name})
+    try:
+        while True:
+            text = await websocket.receive_text()
+            await websocket.send_json({"echo": text, "from": websocket.user.identity})
+    except WebSocketDisconnect:
+        pass
+
+
+def create_app(
+    settings: TikTokSettings, emulator: TikTokEmulator | None = None, **middleware_options: Any
+) -> Starlette:
+    """The application; ``emulator`` is mounted at ``/tiktok`` when given."""
+    accounts = Accounts()
+    settings = settings.replace(protected_paths=(*settings.protected_paths, "/app"))
+    routes: list[BaseRoute] = [
+        Route("/", home),
+        Route("/me", me),
+        Route("/stats", stats),
+        Route("/app", dashboard),
+        Route("/app/{page}", dashboard),
+        WebSocketRoute("/ws", echo),
+    ]
+    if emulator is not None:
+        routes.append(Mount("/tiktok", app=emulator))
+    middleware = [
+        Middleware(
+            TikTokAuthMiddleware,
+            settings=settings,
+            on_login=accounts.on_login,
+            load_user=accounts.load_user,
+            **middleware_options,
+        )
+    ]
+    app = Starlette(routes=routes, middleware=middleware)
+    app.state.accounts = accounts
+    return app
+
+
+def _configure() -> tuple[TikTokSettings, TikTokEmulator | None]:
+    if os.environ.get("TIKTOK_CLIENT_KEY"):
+        return TikTokSettings.from_env(), None
+    emulator = TikTokEmulator()
+    settings = emulator.settings(
+        redirect_uri=f"{ORIGIN}/auth/tiktok/callback", base_url=f"{ORIGIN}/tiktok"
+    )
+    return settings, emulator
+
+
+app = create_app(*_configure())
