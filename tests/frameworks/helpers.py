@@ -1,0 +1,124 @@
+"""Helpers for the framework tests: WebSocket cookies, and a real server driven like a browser."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlencode, urljoin
+
+from starlette.testclient import TestClient
+
+from tiktok_asgi import TikTokSettings
+from tiktok_asgi._http import httpx2
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def ws_headers(client: TestClient, settings: TikTokSettings) -> dict[str, str]:
+    """The identity cookie as a header: the TestClient's ws:// URL would not carry a Secure one."""
+    cookie = client.cookies.get(settings.cookie_name)
+    return {"cookie": f"{settings.cookie_name}={cookie}"} if cookie else {}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def served(command: Sequence[str], port: int) -> Iterator[str]:
+    """Run ``command`` (a server listening on 127.0.0.1:``port``) with the example falling back
+    to its mounted emulator; yield its origin; stop it afterwards."""
+    origin = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIKTOK_")}
+    env["EXAMPLE_ORIGIN"] = origin
+    process = subprocess.Popen(  # noqa: S603 - a fixed command line
+        [sys.executable, "-m", *command],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if process.poll() is not None:
+                output = process.stdout.read().decode() if process.stdout else ""
+                raise AssertionError(f"the server exited early:\n{output}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise AssertionError("the server did not start within 20 s") from None
+                time.sleep(0.05)
+        yield origin
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a hung server
+            process.kill()
+            process.wait(timeout=5)
+        if process.stdout:
+            process.stdout.close()
+
+
+class ConsentForm(HTMLParser):
+    """The emulator's consent page as a browser sees it: the form's action and its fields."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action = ""
+        self.hidden: list[tuple[str, str]] = []
+        self.users: list[str] = []
+        self.optional_scopes: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.action = a["action"]
+        elif tag == "input" and a.get("type") == "hidden":
+            self.hidden.append((a["name"], a["value"]))
+        elif tag == "input" and a.get("type") == "radio" and a.get("name") == "user":
+            self.users.append(a["value"])
+        elif tag == "input" and a.get("type") == "checkbox" and a.get("name") == "granted":
+            self.optional_scopes.append(a["value"])
+
+
+def browser_sign_in(
+    browser: httpx2.Client, origin: str, *, user_index: int = 0, untick: Sequence[str] = ()
+) -> httpx2.Response:
+    """Sign in as a person would: login link, consent page, Authorize; the callback's answer."""
+    login = browser.get(f"{origin}/auth/tiktok/login", params={"next": "/me"})
+    assert login.status_code == 302, login.text
+    authorize_url = login.headers["location"]
+    assert authorize_url.startswith(f"{origin}/tiktok/v2/auth/authorize/?")
+    page = browser.get(authorize_url)
+    assert page.status_code == 200, page.text
+    form = ConsentForm()
+    form.feed(page.text)
+    fields = [
+        *form.hidden,
+        ("user", form.users[user_index]),
+        *(("granted", s) for s in form.optional_scopes if s not in untick),
+        ("action", "authorize"),
+    ]
+    consent = browser.post(
+        urljoin(authorize_url, form.action),
+        content=urlencode(fields),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert consent.status_code == 302, consent.text
+    callback_url = consent.headers["location"]
+    assert callback_url.startswith(f"{origin}/auth/tiktok/callback?")
+    return browser.get(callback_url)

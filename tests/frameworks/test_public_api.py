@@ -1,0 +1,56 @@
+"""The public names, pinned: adding or removing one is a deliberate change."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import tiktok_asgi
+
+PUBLIC = {
+    "tiktok_asgi": [
+        "AuthorizationDenied",
+        "CallbackError",
+        "LoadUser",
+        "MemoryTokenStore",
+        "OnLogin",
+        "StateError",
+        "TikTokAPI",
+        "TikTokAPIError",
+        "TikTokAuthError",
+        "TikTokAuthMiddleware",
+        "TikTokRateLimited",
+        "TikTokSettings",
+        "TikTokUnavailable",
+        "TikTokUser",
+        "TokenStore",
+        "TokenStoreError",
+        "get_access_token",
+        "tiktok_api",
+    ],
+    "tiktok_asgi.fastapi": [
+        "CurrentUser",
+        "OptionalUser",
+        "TikTokHTTPException",
+        "install",
+        "optional_user",
+        "require_scopes",
+        "require_user",
+        "tiktok_exception_handler",
+    ],
+    "tiktok_asgi.quart": ["current_user", "login_required", "require_scopes"],
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_all_is_pinned(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    assert sorted(module.__all__) == sorted(PUBLIC[module_name])
+    assert len(set(module.__all__)) == len(module.__all__)
+    for name in module.__all__:
+        assert getattr(module, name) is not None, name
+
+
+def test_version() -> None:
+    assert isinstance(tiktok_asgi.__version__, str)
