@@ -12,6 +12,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
+from tests.security.secret_scan import secret_scan  # noqa: F401 (session-wide log scan)
 from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
 from tiktok_asgi._http import AsyncBaseTransport
 from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator
