@@ -1,0 +1,125 @@
+"""The demo application: one page behind the middleware, and the emulator mounted beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tiktok_asgi.demo._pages import FAVICON_SVG, home_page
+from tiktok_asgi.demo._setup import EMULATOR_MOUNT, DemoSetup, demo_setup
+from tiktok_asgi.middleware import TikTokAuthMiddleware
+from tiktok_asgi.user import TikTokUser
+
+__all__ = ["CanonicalHost", "build_app", "create_app", "page_headers"]
+
+_IMAGE_HEADERS = {
+    "Cache-Control": "public, max-age=86400",
+    "Content-Security-Policy": "default-src 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def page_headers(*, emulated: bool) -> dict[str, str]:
+    """Headers of the demo's own pages: no script at all, images and styles from here only.
+
+    A real TikTok account's avatar is an https URL on TikTok's CDN, so images may come from
+    any https origin then.
+    """
+    images = "'self' data:" if emulated else "'self' data: https:"
+    return {
+        "Content-Security-Policy": (
+            f"default-src 'none'; img-src {images}; style-src 'unsafe-inline'; "
+            "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        ),
+        "Cache-Control": "no-store",
+        "Vary": "Cookie",
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "same-origin",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    }
+
+
+class CanonicalHost:
+    """Sends browsers that arrive under another name to ``origin``.
+
+    The login's flow cookie belongs to the host name the browser used, and TikTok returns to
+    the redirect URI's host: a login started at ``localhost`` and finished at ``127.0.0.1``
+    would fail as a state mismatch. Redirecting first keeps both on one name.
+    """
+
+    def __init__(self, app: ASGIApp, origin: str) -> None:
+        parts = urlsplit(origin)
+        self.app = app
+        self.origin = origin
+        self._hosts = {parts.netloc.lower()}
+        if parts.port == 80:
+            self._hosts.add(parts.netloc.lower().removesuffix(":80"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = Headers(scope=scope).get("host", "").lower()
+            if host not in self._hosts:
+                response: Response
+                if scope["method"] in ("GET", "HEAD"):
+                    query = scope["query_string"].decode("latin-1")
+                    target = f"{self.origin}{scope['path']}" + (f"?{query}" if query else "")
+                    response = RedirectResponse(target, status_code=307)
+                else:
+                    response = PlainTextResponse(f"Use {self.origin}/", status_code=400)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def build_app(setup: DemoSetup) -> ASGIApp:
+    """The demo's ASGI app for ``setup``."""
+    settings = setup.settings
+    emulator = setup.emulator
+    headers = page_headers(emulated=emulator is not None)
+
+    async def home(request: Request) -> Response:
+        user = request.user if isinstance(request.user, TikTokUser) else None
+        page = home_page(
+            user=user,
+            requested=settings.scopes,
+            login_path=settings.login_path,
+            logout_path=settings.logout_path,
+            redirect_uri=settings.redirect_uri,
+            emulator_mount=EMULATOR_MOUNT if emulator is not None else None,
+            emulator_users=emulator.users if emulator is not None else (),
+        )
+        return HTMLResponse(page, headers=headers)
+
+    async def favicon(request: Request) -> Response:
+        return Response(FAVICON_SVG, media_type="image/svg+xml", headers=_IMAGE_HEADERS)
+
+    routes: list[BaseRoute] = [
+        Route("/", home, methods=["GET"], name="home"),
+        Route("/favicon.ico", favicon, methods=["GET"], name="favicon"),
+    ]
+    if emulator is not None:
+        routes.append(Mount(EMULATOR_MOUNT, app=emulator, name="tiktok"))
+    app: ASGIApp = TikTokAuthMiddleware(Starlette(routes=routes), settings=settings)
+    if emulator is not None:
+        app = CanonicalHost(app, setup.origin)
+    return app
+
+
+def create_app(
+    host: str = "127.0.0.1", port: int = 8000, environ: Mapping[str, str] | None = None
+) -> tuple[ASGIApp, DemoSetup]:
+    """The demo as served at ``http://<host>:<port>``: the app and how it was set up.
+
+    Raises ``ValueError`` naming the fix when the ``TIKTOK_*`` variables are incomplete or wrong.
+    """
+    setup = demo_setup(host, port, environ)
+    return build_app(setup), setup

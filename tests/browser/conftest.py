@@ -1,0 +1,70 @@
+"""The demo served by uvicorn in a subprocess on 127.0.0.1, and Debian's Chromium via Playwright.
+
+Without ``/usr/bin/chromium``, the playwright package or uvicorn these tests are skipped on a
+developer machine, and fail under ``CI=true``: CI installs all three.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.browser.helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DemoServer,
+    Problems,
+    serve_demo,
+    unavailable,
+)
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    """The demo on ``http://127.0.0.1:<free port>/``, for every test of a module."""
+    yield from serve_demo("127.0.0.1", tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, kept off the network apart from loopback."""
+    if not CHROMIUM.is_file():
+        unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("the playwright package is not installed (pip install playwright)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def problems() -> Problems:
+    return Problems()
+
+
+@pytest.fixture
+def context(browser: Browser, problems: Problems) -> Iterator[BrowserContext]:
+    """A fresh browser profile (no cookies) per test, checked for problems at the end."""
+    ctx = browser.new_context(viewport={"width": 760, "height": 640}, device_scale_factor=1)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+    assert problems.items == []
+
+
+@pytest.fixture
+def page(context: BrowserContext, problems: Problems) -> Page:
+    return problems.watch(context.new_page())
