@@ -38,6 +38,31 @@ _ERROR_CODE = re.compile(r"[a-z0-9_.]{1,64}")
 _MAX_DESCRIPTION = 300
 
 
+class _NoCredentials(AuthCredentials):
+    """``scope["auth"]`` of anonymous requests: one shared instance, so nothing can change it.
+
+    ``scopes`` is a new empty list at every read (a scope appended to it never reaches another
+    request); no attribute can be set. Sharing it saves an allocation per anonymous request.
+    """
+
+    def __init__(self) -> None:
+        """No per-instance state."""
+
+    @property
+    def scopes(self) -> list[str]:
+        return []
+
+    @scopes.setter
+    def scopes(self, value: Sequence[str]) -> None:
+        self.__setattr__("scopes", value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("the credentials of anonymous requests are shared and read-only")
+
+
+_NO_CREDENTIALS = _NoCredentials()
+
+
 class TikTokAuthMiddleware:
     """Sign in with TikTok for the wrapped ASGI app.
 
@@ -107,7 +132,7 @@ class TikTokAuthMiddleware:
             return
         if identity is None:
             scope["user"] = UnauthenticatedUser()
-            scope["auth"] = AuthCredentials()
+            scope["auth"] = _NO_CREDENTIALS
             if self._protected and self._is_protected(scope["path"]):
                 await refuse_anonymous(scope, receive, send, self.settings.login_path)
                 return
