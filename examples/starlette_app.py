@@ -11,10 +11,6 @@ Everything under ``/app`` is protected by the ``protected_paths`` setting, witho
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
-import os
-from collections.abc import Mapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -28,28 +24,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
 from tiktok_asgi.emulator import TikTokEmulator
 
-ORIGIN = os.environ.get("EXAMPLE_ORIGIN", "http://127.0.0.1:8000")
-
-
-class Accounts:
-    """A tiny in-memory "database" of this app's own users, and the two login hooks."""
-
-    def __init__(self) -> None:
-        self.ids: dict[str, int] = {}  # TikTok open_id -> this app's user id
-        self.banned: set[str] = set()
-        self._next_id = itertools.count(1)
-
-    async def on_login(self, user: TikTokUser, token: Mapping[str, Any]) -> TikTokUser | None:
-        """At sign-in: refuse banned accounts, find or create the app user, keep its id."""
-        if user.open_id in self.banned:
-            return None  # 403 login_rejected
-        if user.open_id not in self.ids:
-            self.ids[user.open_id] = next(self._next_id)
-        return dataclasses.replace(user, extra={"app_user_id": self.ids[user.open_id]})
-
-    async def load_user(self, user: TikTokUser) -> TikTokUser | None:
-        """On every request: a banned account is signed out at once."""
-        return None if user.open_id in self.banned else user
+from .accounts import Accounts, configure
 
 
 async def home(request: Request) -> HTMLResponse:
@@ -128,14 +103,4 @@ def create_app(
     return app
 
 
-def _configure() -> tuple[TikTokSettings, TikTokEmulator | None]:
-    if os.environ.get("TIKTOK_CLIENT_KEY"):
-        return TikTokSettings.from_env(), None
-    emulator = TikTokEmulator()
-    settings = emulator.settings(
-        redirect_uri=f"{ORIGIN}/auth/tiktok/callback", base_url=f"{ORIGIN}/tiktok"
-    )
-    return settings, emulator
-
-
-app = create_app(*_configure())
+app = create_app(*configure())
