@@ -48,3 +48,13 @@ def demo(session: nox.Session) -> None:
     """The demo app and the built-in TikTok emulator on http://127.0.0.1:8000."""
     session.install("-e", ".[demo]")
     session.run("python", "-m", "tiktok_asgi.demo", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks with their budgets; writes benchmarks/results.md (needs Debian's ``wrk``).
+
+    ``nox -s bench -- --quick`` for a short smoke run that writes nothing.
+    """
+    session.install("-e", ".[demo]")
+    session.run("python", "benchmarks/run.py", *session.posargs)

@@ -1,0 +1,249 @@
+"""Every benchmark in one run, a table with the budgets, and ``benchmarks/results.md``.
+
+    python benchmarks/run.py            # or: nox -s bench
+    python benchmarks/run.py --quick    # fewer rounds, shorter loads (a smoke test)
+
+Nothing here contacts another host: servers bind 127.0.0.1 on free ports and every loop is
+bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import callback
+import inprocess
+import server
+
+HERE = Path(__file__).resolve().parent
+LABELS = {
+    "bare": "(1) bare Starlette app",
+    "anonymous": "(2) TikTokAuthMiddleware, anonymous",
+    "signed_in": "(3) TikTokAuthMiddleware, signed in",
+    "session_auth": "(4) SessionMiddleware + AuthenticationMiddleware, signed in",
+    "noop": "(5) no-op pure-ASGI middleware",
+}
+SERVER_LABELS = ("bare", "anonymous", "bare_with_cookie", "signed_in")
+
+
+@dataclass
+class Row:
+    measure: str
+    figure: str
+    budget: str
+    met: bool
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    versions = ", ".join(
+        f"{name} {version(name)}" for name in ("starlette", "authlib", "httpx2", "uvicorn")
+    )
+    return (
+        f"{os.cpu_count()} CPUs (`nproc`: {len(os.sched_getaffinity(0))}), {cpu}; "
+        f"Python {platform.python_version()} ({platform.python_implementation()}); {versions}"
+    )
+
+
+def load_average() -> str:
+    with open("/proc/loadavg") as loadavg:
+        return loadavg.read().split()[0]
+
+
+def memory(requests: int) -> dict[str, Any]:
+    out = subprocess.run(  # noqa: S603
+        [sys.executable, str(HERE / "memory.py"), str(requests)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def stack_table(figures: dict[str, dict[str, dict[str, float]]]) -> list[str]:
+    lines = [
+        "| Stack | µs/request (Starlette app) | overhead over bare | × bare "
+        "| µs/request (trivial endpoint) | overhead over bare |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, label in LABELS.items():
+        s, t = figures["starlette"][name], figures["trivial"][name]
+        lines.append(
+            f"| {label} | {s['us']:.2f} | {s['over_bare']:+.2f} | {s['ratio']:.2f} "
+            f"| {t['us']:.2f} | {t['over_bare']:+.2f} |"
+        )
+    return lines
+
+
+def budget_rows(
+    inproc: dict[str, dict[str, dict[str, float]]],
+    cb: dict[str, float],
+    conns: dict[str, int],
+    srv: dict[str, float],
+    mem: dict[str, Any],
+) -> list[Row]:
+    t = inproc["trivial"]
+    anon = t["anonymous"]["over_noop"]
+    signed = t["signed_in"]["over_bare"]
+    theirs = t["session_auth"]["over_bare"]
+    beyond = cb["beyond_emulator_us"]
+    growth = mem["one_user_kib"]
+    return [
+        Row("Anonymous request: overhead over the no-op middleware", f"{anon:.2f} µs",
+            "≤ 1 µs", anon <= 1.0),
+        Row("Signed-in request: overhead over bare", f"{signed:.2f} µs", "≤ 8 µs", signed <= 8.0),
+        Row("Signed-in overhead / stack (4)'s overhead",
+            f"{signed:.2f} / {theirs:.2f} µs = {signed / theirs:.3f}", "≤ 0.25",
+            signed <= theirs / 4),
+        Row("Callback: time beyond the emulator's own handling",
+            f"{beyond:.0f} µs (callback {cb['callback_us']:.0f} µs, emulator "
+            f"{cb['emulator_us']:.0f} µs)", "≤ 1000 µs", beyond <= 1000),
+        Row(f"Connections to TikTok, {conns['sequential']} sequential sign-ins",
+            str(conns["sequential_connections"]), "1 (one host)",
+            conns["sequential_connections"] == 1),
+        Row(f"Connections to TikTok, {conns['bursts']} bursts of {conns['concurrent']} "
+            "concurrent sign-ins", str(conns["concurrent_connections"]),
+            f"≤ {min(conns['concurrent'], conns['pool_size'])} (concurrency, pool "
+            f"{conns['pool_size']})",
+            conns["concurrent_connections"] <= min(conns["concurrent"], conns["pool_size"])),
+        Row("Server throughput, anonymous / bare",
+            f"{srv['anonymous_ratio_cpu']:.3f} per CPU-second; wall clock "
+            f"{srv['anonymous_ratio']:.3f}", "≥ 0.97", srv["anonymous_ratio_cpu"] >= 0.97),
+        Row("Server throughput, signed in / bare",
+            f"{srv['signed_in_ratio_cpu']:.3f} per CPU-second; wall clock "
+            f"{srv['signed_in_ratio']:.3f}", "≥ 0.90", srv["signed_in_ratio_cpu"] >= 0.90),
+        Row(f"RSS growth over {mem['requests']:,} signed-in requests", f"{growth} KiB",
+            "≤ 1024 KiB", growth <= 1024),
+    ]  # fmt: skip
+
+
+def budget_table(rows: list[Row]) -> list[str]:
+    lines = ["| Measure | Figure | Budget | Met |", "|---|---|---|---|"]
+    lines += [f"| {r.measure} | {r.figure} | {r.budget} | {'yes' if r.met else '**no**'} |"
+              for r in rows]  # fmt: skip
+    return lines
+
+
+def report(
+    args: argparse.Namespace,
+    inproc: dict[str, dict[str, dict[str, float]]],
+    cb: dict[str, float],
+    conns: dict[str, int],
+    srv: dict[str, float],
+    mem: dict[str, Any],
+    seconds: float,
+    loads: tuple[str, str],
+) -> str:
+    rows = budget_rows(inproc, cb, conns, srv, mem)
+    parts = [
+        "# Benchmark results",
+        "",
+        f"Machine: {machine()}. Run of {time.strftime('%Y-%m-%d')}, {seconds:.0f} s"
+        f"{' (--quick)' if args.quick else ''}, load average {loads[0]} at the start and "
+        f"{loads[1]} at the end (the machine is shared: other processes slow every figure); "
+        "produced by `nox -s bench`.",
+        "",
+        "## Budgets",
+        "",
+        *budget_table(rows),
+        "",
+        "## Per-request cost, in process",
+        "",
+        f"The ASGI application is called directly ({args.requests:,} requests per stack and "
+        f"round around the Starlette app, {2 * args.requests:,} around the trivial endpoint, "
+        f"after a warm-up; {args.rounds} interleaved rounds, medians of the thread's CPU time; "
+        "overheads are "
+        "medians of per-round differences). The same stacks are measured twice: around a "
+        "Starlette application with one route, and around a trivial ASGI endpoint, where the "
+        "middleware's own cost is not hidden in the noise of the framework. The budgets use "
+        "the trivial-endpoint figures. Requests carry a browser's headers and four unrelated "
+        "cookies.",
+        "",
+        *stack_table(inproc),
+        "",
+        "## Sign-in",
+        "",
+        f"In process, {cb['sign_ins']:.0f} sign-ins against the emulator's in-process "
+        f"transport: login answer {cb['login_us']:.0f} µs, callback {cb['callback_us']:.0f} µs "
+        f"of which {cb['emulator_us']:.0f} µs inside the emulator (token and user-info "
+        "requests, timed at the transport).",
+        "",
+        "Over loopback (emulator on uvicorn at 127.0.0.1 behind a proxy counting accepted "
+        f"connections; the middleware's own pooled transport): {conns['sequential']} "
+        f"sequential sign-ins opened {conns['sequential_connections']} connection(s); "
+        f"{conns['bursts']} bursts of {conns['concurrent']} concurrent sign-ins opened "
+        f"{conns['concurrent_connections']}.",
+        "",
+        "## Server level",
+        "",
+        f"uvicorn (asyncio, h11, no access log) on 127.0.0.1, one process per stack, loaded "
+        f"by `wrk -t1 -c{args.connections} -d{args.seconds}s` from another process; "
+        f"{args.server_rounds} interleaved rounds, medians. Requests per second as wrk saw "
+        "them, and requests per CPU-second of the server process (user + system time from "
+        "/proc around each load). The budgets use the second: the server is CPU-bound under "
+        "this load, and its CPU time is far less disturbed than the wall clock by other "
+        "processes sharing the machine. Ratios are taken per round, then the median.",
+        "",
+        "| Configuration | requests/s | requests/CPU-s |",
+        "|---|---:|---:|",
+        *(f"| {name} | {srv[name]:.0f} | {srv[name + '_cpu']:.0f} |" for name in SERVER_LABELS),
+        "",
+        "## Memory",
+        "",
+        f"RSS growth after a warm-up, in a fresh process: {mem['requests']:,} requests with one "
+        f"identity cookie: {mem['one_user_kib']} KiB; {mem['many_users_requests']:,} requests "
+        f"rotating over {mem['distinct_users']:,} users' cookies (more than the verified-cookie "
+        f"cache holds): {mem['many_users_kib']} KiB.",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--no-write", action="store_true", help="do not write results.md")
+    args = parser.parse_args()
+    args.rounds, args.requests = (5, 500) if args.quick else (40, 1000)
+    args.server_rounds, args.seconds = (1, 1) if args.quick else (5, 3)
+    args.connections = 16
+    started, load_at_start = time.monotonic(), load_average()
+
+    print("in-process driver ...", flush=True)
+    inproc = inprocess.run(rounds=args.rounds, requests=args.requests, warmup=args.requests // 2)
+    print("sign-in path ...", flush=True)
+    cb = callback.in_process(sign_ins=30 if args.quick else 300)
+    conns = callback.connections()
+    print("server level (wrk) ...", flush=True)
+    srv = server.run(rounds=args.server_rounds, seconds=args.seconds, connections=args.connections)
+    print("memory ...", flush=True)
+    mem = memory(10_000 if args.quick else 100_000)
+
+    loads = (load_at_start, load_average())
+    text = report(args, inproc, cb, conns, srv, mem, time.monotonic() - started, loads)
+    print()
+    print(text)
+    if not args.no_write and not args.quick:
+        (HERE / "results.md").write_text(text, encoding="utf-8")
+        print(f"written to {HERE / 'results.md'}")
+
+
+if __name__ == "__main__":
+    main()
