@@ -1,0 +1,380 @@
+"""Start the server, sign browsers in, soak it with authenticated requests, read its figures.
+
+Everything binds 127.0.0.1; every loop is bounded in count and in time; the server process is
+always terminated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx2
+from itsdangerous import URLSafeTimedSerializer
+
+from stress.server import SECRET_KEY
+from tiktok_asgi.emulator import EmulatorUser
+
+ROOT = Path(__file__).resolve().parent.parent
+COOKIE = "tiktok_session"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stats(self) -> dict[str, int]:
+        response = httpx2.get(f"{self.url}/_stress/stats", timeout=30)
+        response.raise_for_status()
+        stats: dict[str, int] = response.json()
+        return stats
+
+
+@contextmanager
+def running_server(users: int, *, startup_timeout: float = 30) -> Iterator[Server]:
+    """``uvicorn`` serving :func:`stress.server.create_app` on a free loopback port."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "STRESS_PORT": str(port),
+        "STRESS_USERS": str(users),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "stress.server:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--backlog",
+        "1024",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603 (fixed argument list)
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited with {process.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the server did not start in time") from None
+                time.sleep(0.1)
+        yield Server(port, process)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+# Sign-ins ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class SignInResult:
+    attempted: int = 0
+    signed_in: int = 0
+    errors: list[str] = field(default_factory=list)
+    crossed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    cookies: list[str] = field(default_factory=list)
+
+
+def _take_cookies(response: httpx2.Response, jar: dict[str, str]) -> None:
+    for header in response.headers.get_list("set-cookie"):
+        name, _, rest = header.partition("=")
+        value = rest.split(";", 1)[0]
+        if value and "Max-Age=0" not in header:
+            jar[name] = value
+        else:
+            jar.pop(name, None)
+
+
+def _cookie_header(jar: dict[str, str]) -> dict[str, str]:
+    return {"cookie": "; ".join(f"{k}={v}" for k, v in jar.items())} if jar else {}
+
+
+async def _one_sign_in(client: httpx2.AsyncClient, user: EmulatorUser) -> tuple[str, str]:
+    """One browser: login, consent as ``user``, callback, ``/me``; its cookie and ``open_id``."""
+    jar: dict[str, str] = {}
+    login = await client.get("/auth/tiktok/login", params={"next": "/me"})
+    if login.status_code != 302:
+        raise AssertionError(f"login answered {login.status_code}")
+    _take_cookies(login, jar)
+    authorize = urlsplit(login.headers["location"])
+    form = [*parse_qsl(authorize.query), ("action", "authorize"), ("user", user.open_id)]
+    form.append(("granted", "user.info.basic"))
+    # The consent form of the emulator, mounted on this server (TikTok's page, offline).
+    consent = await client.post("/tiktok/v2/auth/authorize/", data=dict(form))
+    if consent.status_code != 302:
+        raise AssertionError(f"consent answered {consent.status_code}")
+    callback = urlsplit(consent.headers["location"])
+    back = await client.get(f"{callback.path}?{callback.query}", headers=_cookie_header(jar))
+    if back.status_code != 302 or back.headers.get("location") != "/me":
+        raise AssertionError(f"callback answered {back.status_code}: {back.text[:200]}")
+    _take_cookies(back, jar)
+    if COOKIE not in jar:
+        raise AssertionError("no identity cookie")
+    me = await client.get("/me", headers=_cookie_header({COOKIE: jar[COOKIE]}))
+    data = me.json()
+    return jar[COOKIE], str(data.get("open_id"))
+
+
+async def sign_in_many(
+    url: str, users: int, concurrency: int, *, time_limit: float = 600
+) -> SignInResult:
+    """``users`` distinct emulator users sign in, ``concurrency`` at a time, each in its own
+    cookie jar; every ``/me`` must name that browser's own user."""
+    people = EmulatorUser.generate(users)
+    result = SignInResult(attempted=users)
+    cookies: list[str | None] = [None] * users
+    gate = asyncio.Semaphore(concurrency)
+    limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    started = time.monotonic()
+    async with httpx2.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+
+        async def browser(i: int) -> None:
+            async with gate:
+                try:
+                    cookie, open_id = await _one_sign_in(client, people[i])
+                except Exception as exc:  # every failure is counted and reported
+                    result.errors.append(f"{people[i].username}: {type(exc).__name__}: {exc}")
+                    return
+                if open_id != people[i].open_id:
+                    result.crossed.append(f"{people[i].open_id} saw {open_id}")
+                    return
+                result.signed_in += 1
+                cookies[i] = cookie
+
+        await asyncio.wait_for(
+            asyncio.gather(*(browser(i) for i in range(users))), timeout=time_limit
+        )
+    result.seconds = time.monotonic() - started
+    result.cookies = [c for c in cookies if c is not None]
+    return result
+
+
+# Soak --------------------------------------------------------------------------------------------
+
+
+def minted_cookies(n: int) -> list[str]:
+    """``n`` distinct, validly signed identity cookies (the harness knows the server's key), to
+    push more distinct values through the middleware than its verification cache may hold."""
+    signer = URLSafeTimedSerializer(
+        [SECRET_KEY], salt="tiktok-asgi.identity", signer_kwargs={"digest_method": hashlib.sha256}
+    )
+    payloads = (
+        {"open_id": f"minted-{i}", "display_name": f"Minted {i}", "granted_scopes": []}
+        for i in range(n)
+    )
+    return [str(signer.dumps(p)) for p in payloads]
+
+
+@dataclass
+class SoakResult:
+    requests: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    tool: str = ""
+
+
+async def soak_python(
+    url: str, cookies: list[tuple[str, str]], total: int, concurrency: int, time_limit: float
+) -> SoakResult:
+    """``total`` GET ``/me``, cycling through ``(cookie, expected open_id)``; a wrong or
+    anonymous answer counts as an error."""
+    result = SoakResult(tool="httpx2")
+    counter = iter(range(total))
+    limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    started = time.monotonic()
+    async with httpx2.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+
+        async def worker() -> None:
+            for i in counter:
+                cookie, expected = cookies[i % len(cookies)]
+                response = await client.get(
+                    "/me", params={"expect": expected}, headers={"cookie": f"{COOKIE}={cookie}"}
+                )
+                result.requests += 1
+                body = response.json() if response.status_code == 200 else {}
+                if body.get("open_id") != expected or body.get("expect") != expected:
+                    result.errors += 1
+
+        await asyncio.wait_for(
+            asyncio.gather(*(worker() for _ in range(concurrency))), timeout=time_limit
+        )
+    result.seconds = time.monotonic() - started
+    return result
+
+
+_WRK_SCRIPT = """
+local cookies = {}
+local expected = {}
+local limit = tonumber(os.getenv("SOAK_PER_THREAD"))
+local n = 0
+local done_count = 0
+errors = 0
+for line in io.lines(os.getenv("SOAK_COOKIES")) do
+  local c, id = line:match("([^ ]+) ([^ ]+)")
+  cookies[#cookies + 1] = c
+  expected[#expected + 1] = id
+end
+request = function()
+  n = n + 1
+  local i = (n % #cookies) + 1
+  return wrk.format("GET", "/me?expect=" .. expected[i],
+    {["Cookie"] = "tiktok_session=" .. cookies[i]})
+end
+response = function(status, headers, body)
+  done_count = done_count + 1
+  local want = body:match('"expect":"([^"]*)"')
+  local got = body:match('"open_id":"([^"]*)"')
+  if status ~= 200 or want == nil or want ~= got then
+    errors = errors + 1
+  end
+  if done_count >= limit then wrk.thread:stop() end
+end
+"""
+
+_WRK_DONE = """
+local threads = {}
+setup = function(thread) threads[#threads + 1] = thread end
+done = function(summary, latency, requests)
+  local e = 0
+  for _, t in ipairs(threads) do e = e + t:get("errors") end
+  io.write(string.format("SOAK requests=%d errors=%d non2xx=%d socket_errors=%d\\n",
+    summary.requests, e, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+def soak_wrk(
+    url: str, cookies: list[tuple[str, str]], total: int, connections: int, time_limit: float
+) -> SoakResult | None:
+    """The soak through Debian's ``wrk`` (keep-alive connections), in rounds until ``total``
+    answers were checked or ``time_limit`` seconds passed. None if wrk is missing.
+
+    wrk runs for its whole ``-d`` even when every thread stopped early, so each round's duration
+    is sized from the rate of the previous one (the first round lasts 10 s).
+    """
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return None
+    result = SoakResult(tool="wrk")
+    started = time.monotonic()
+    rate = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        cookie_file = Path(tmp) / "cookies.txt"
+        cookie_file.write_text("".join(f"{c} {i}\n" for c, i in cookies))
+        script = Path(tmp) / "soak.lua"
+        script.write_text(_WRK_SCRIPT + _WRK_DONE)
+        for _ in range(20):  # rounds, bounded
+            left = total - result.requests
+            time_left = time_limit - (time.monotonic() - started)
+            if left <= 0 or time_left < 2:
+                break
+            duration = 10.0 if rate == 0 else max(2.0, left / rate * 1.15 + 1)
+            duration = min(duration, time_left)
+            requests, errors, seconds = _wrk_round(
+                wrk, url, script, cookie_file, left, connections, duration
+            )
+            result.requests += requests
+            result.errors += errors
+            rate = requests / seconds if seconds > 0 else 0.0
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _wrk_round(
+    wrk: str,
+    url: str,
+    script: Path,
+    cookie_file: Path,
+    limit: int,
+    connections: int,
+    duration: float,
+) -> tuple[int, int, float]:
+    threads = 2
+    env = {
+        **os.environ,
+        "SOAK_COOKIES": str(cookie_file),
+        # Each wrk thread stops itself after its share; wrk reports the exact total.
+        "SOAK_PER_THREAD": str(-(-limit // threads)),
+    }
+    started = time.monotonic()
+    out = subprocess.run(  # noqa: S603 (fixed argument list)
+        [
+            wrk,
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{max(1, round(duration))}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            f"{url}/me",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+        check=True,
+    )
+    line = next(x for x in out.stdout.splitlines() if x.startswith("SOAK "))
+    fields = dict(part.split("=") for part in line.split()[1:])
+    errors = int(fields["errors"]) + int(fields["socket_errors"])
+    return int(fields["requests"]), errors, time.monotonic() - started
+
+
+def report(title: str, figures: dict[str, Any]) -> str:
+    width = max(len(k) for k in figures)
+    lines = [title, "-" * len(title)]
+    lines += [f"{k.ljust(width)}  {v}" for k, v in figures.items()]
+    return "\n".join(lines)
+
+
+def as_json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True)
