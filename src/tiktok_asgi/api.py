@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,8 +19,8 @@ from urllib.parse import urlsplit
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
-from ._http import AsyncClient, Response
-from .envelope import read_api_envelope
+from ._http import AsyncClient
+from .envelope import read_api_envelope, retry_after
 from .errors import TikTokAPIError
 from .provider import reaching_tiktok
 from .tokens import LoginSession, login_session
@@ -48,8 +47,13 @@ class TikTokRateLimited(TikTokAPIError):
     status_code = 429
 
     def __init__(self, description: str, *, log_id: str | None, retry_after: float | None) -> None:
-        super().__init__("rate_limit_exceeded", description, log_id=log_id)
-        self.retry_after = retry_after
+        super().__init__(
+            "rate_limit_exceeded",
+            description,
+            log_id=log_id,
+            status_code=429,
+            retry_after=retry_after,
+        )
 
 
 def api_base_url(userinfo_url: str) -> str:
@@ -122,7 +126,7 @@ class TikTokAPI:
                     return read_api_envelope(resp, what)
                 except TikTokAPIError as exc:
                     if exc.code == "rate_limit_exceeded" or resp.status_code == 429:
-                        wait = _retry_after(resp)
+                        wait = retry_after(resp)
                         if retries >= self.max_retries or (wait or 0) > self.max_retry_wait:
                             raise TikTokRateLimited(
                                 f"TikTok's rate limit for {path} was exceeded.",
@@ -150,17 +154,6 @@ class TikTokAPI:
         if not path.startswith("/") or path.startswith("//") or "://" in path:
             raise ValueError(f"path must be an API path such as '/v2/video/list/', got {path!r}")
         return self._base + path
-
-
-def _retry_after(resp: Response) -> float | None:
-    value = resp.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None  # an HTTP date: not worth parsing for a bounded retry
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def tiktok_api(

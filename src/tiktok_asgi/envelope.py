@@ -6,12 +6,36 @@ some successes' shapes differ by API version.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ._http import Response
 from .errors import TikTokAPIError
 
-__all__ = ["read_api_envelope", "read_oauth_response"]
+__all__ = ["read_api_envelope", "read_oauth_response", "retry_after"]
+
+
+def retry_after(resp: Response) -> float | None:
+    """TikTok's ``Retry-After`` in seconds (an HTTP date is ignored)."""
+    value = resp.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _failure(
+    resp: Response, code: str, description: str, log_id: str | None = None
+) -> TikTokAPIError:
+    """TikTok's error as ours: a rate limit on the app is "try later" (503), not a bad gateway."""
+    if resp.status_code == 429 or code == "rate_limit_exceeded":
+        return TikTokAPIError(
+            code, description, log_id=log_id, status_code=503, retry_after=retry_after(resp)
+        )
+    return TikTokAPIError(code, description, log_id=log_id)
 
 
 def _json_object(resp: Response, what: str) -> dict[str, Any]:
@@ -22,7 +46,7 @@ def _json_object(resp: Response, what: str) -> dict[str, Any]:
     if isinstance(body, dict):
         return body
     code = "server_error" if resp.status_code >= 500 else "invalid_response"
-    raise TikTokAPIError(code, f"TikTok's {what} answered HTTP {resp.status_code} without JSON")
+    raise _failure(resp, code, f"TikTok's {what} answered HTTP {resp.status_code} without JSON")
 
 
 def _log_id(value: Any) -> str | None:
@@ -38,14 +62,15 @@ def read_oauth_response(resp: Response, what: str, *, expect: str | None) -> dic
     error = body.get("error")
     if isinstance(error, str) and error:
         description = body.get("error_description")
-        raise TikTokAPIError(
+        raise _failure(
+            resp,
             error,
             description if isinstance(description, str) else "",
-            log_id=_log_id(body.get("log_id")),
+            _log_id(body.get("log_id")),
         )
     if resp.status_code >= 400:
         code = "server_error" if resp.status_code >= 500 else "invalid_response"
-        raise TikTokAPIError(code, f"TikTok's {what} answered HTTP {resp.status_code}")
+        raise _failure(resp, code, f"TikTok's {what} answered HTTP {resp.status_code}")
     if expect is not None and not isinstance(body.get(expect), str):
         raise TikTokAPIError(
             "invalid_response",
@@ -65,10 +90,11 @@ def read_api_envelope(resp: Response, what: str) -> dict[str, Any]:
     log_id = _log_id(error.get("log_id"))
     if code != "ok":
         message = error.get("message")
-        raise TikTokAPIError(
+        raise _failure(
+            resp,
             code if isinstance(code, str) and code else "invalid_response",
             message if isinstance(message, str) else "",
-            log_id=log_id,
+            log_id,
         )
     if resp.status_code >= 400:
         raise TikTokAPIError(

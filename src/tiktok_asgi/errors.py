@@ -7,11 +7,13 @@ Hierarchy::
     │                               state_invalid, state_reused           (400)
     ├── CallbackError               invalid_request: a callback without a code (400)
     ├── AuthorizationDenied         TikTok's ``?error=`` on the callback, e.g. access_denied (4xx)
-    ├── TikTokAPIError              TikTok answered with an error, incl. HTTP 200 + error (502)
+    ├── TikTokAPIError              TikTok answered with an error, incl. HTTP 200 + error (502;
+    │                               503 with ``retry_after`` when TikTok rate-limits the app)
     └── TikTokUnavailable           tiktok_unavailable: network failure (503) or timeout (504)
 
 ``description`` is safe to show to the person signing in; ``log_id`` is TikTok's request id,
-which TikTok support asks for. No error ever carries a token, a code or a secret.
+which TikTok support asks for; ``retry_after`` (seconds) is TikTok's hint on a rate limit. No
+error ever carries a token, a code or a secret.
 """
 
 from __future__ import annotations
@@ -38,11 +40,13 @@ class TikTokAuthError(Exception):
         *,
         log_id: str | None = None,
         status_code: int | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(f"{code}: {description}" if description else code)
         self.code = code
         self.description = description
         self.log_id = log_id
+        self.retry_after = retry_after
         if status_code is not None:
             self.status_code = status_code
 

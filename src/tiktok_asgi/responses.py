@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from urllib.parse import urlencode
 
@@ -63,6 +64,18 @@ def error_response(
     set_cookies: Sequence[str] = (),
 ) -> Response:
     """JSON for API clients, a redirect to ``error_redirect`` if set, else a small HTML page."""
+    response = _error_response(error, settings, headers, set_cookies)
+    if error.retry_after is not None and response.status_code >= 400:
+        response.headers["retry-after"] = str(math.ceil(error.retry_after))
+    return response
+
+
+def _error_response(
+    error: TikTokAuthError,
+    settings: TikTokSettings,
+    headers: Headers,
+    set_cookies: Sequence[str],
+) -> Response:
     if wants_json(headers):
         return secure(JSONResponse(error.as_dict(), status_code=error.status_code), set_cookies)
     if settings.error_redirect is not None:

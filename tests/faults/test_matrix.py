@@ -41,9 +41,9 @@ FAULTS: dict[str, Fault] = {
     "empty_body": Fault.empty_body(),
 }
 # fault -> (status, error code, TikTok gave a log_id) for the token, user info, refresh and API
-# calls. A rate limit on the sign-in or a refresh is TikTok refusing: 502 with its code and
-# log_id; on an API call it is 429 (``TikTokRateLimited``), raised at once when Retry-After
-# exceeds ``max_retry_wait`` (5 s) instead of sleeping 30 s.
+# calls. A rate limit on the sign-in or a refresh is TikTok asking the app to wait: 503 with its
+# code, log_id and Retry-After; on an API call it is 429 (``TikTokRateLimited``), raised at once
+# when Retry-After exceeds ``max_retry_wait`` (5 s) instead of sleeping 30 s.
 EXPECTED: dict[str, tuple[int, str, bool]] = {
     "5xx": (502, "server_error", False),
     "connection_refused": (503, "tiktok_unavailable", False),
@@ -51,7 +51,7 @@ EXPECTED: dict[str, tuple[int, str, bool]] = {
     "malformed_json": (502, "invalid_response", False),
     "html_error_page": (502, "server_error", False),
     "200_error_body": (502, "internal_error", True),
-    "429_retry_after": (502, "rate_limit_exceeded", True),
+    "429_retry_after": (503, "rate_limit_exceeded", True),
     "empty_body": (502, "invalid_response", False),
 }
 API_EXPECTED = {**EXPECTED, "429_retry_after": (429, "rate_limit_exceeded", True)}
