@@ -108,6 +108,10 @@ async def test_sign_in(
         response = await client.get(callback, headers=JSON)
         _bounded(started)
         body = _check_error(response, EXPECTED[fault])
+        if fault == "429_retry_after":  # TikTok's hint is passed on to the client
+            assert response.headers["retry-after"] == "30"
+        else:
+            assert "retry-after" not in response.headers
         _no_identity(response, settings)
         assert settings.cookie_name not in client.cookies
         assert len(store) == 0  # no token kept for a sign-in that failed
