@@ -1,23 +1,39 @@
-"""Serve one benchmark stack with uvicorn on 127.0.0.1: ``python serve.py STACK PORT``."""
+"""Serve benchmark stacks with uvicorn on 127.0.0.1: ``python serve.py STACK:PORT ...``.
+
+All stacks run in this one process, each on its own port: stacks measured in separate processes
+differ by more than the middleware costs (hash seeds, memory layout, scheduler placement).
+Only one stack is under load at a time, so the process's CPU time is that stack's.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import stacks
 import uvicorn
 
 
+async def serve(pairs: list[tuple[str, int]]) -> None:
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(
+                stacks.build(stack),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+            )
+        )
+        for stack, port in pairs
+    ]
+    await asyncio.gather(*(server.serve() for server in servers))
+
+
 def main() -> None:
-    stack, port = sys.argv[1], int(sys.argv[2])
-    uvicorn.run(
-        stacks.build(stack),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-    )
+    pairs = [(stack, int(port)) for stack, port in (arg.split(":") for arg in sys.argv[1:])]
+    asyncio.run(serve(pairs))
 
 
 if __name__ == "__main__":

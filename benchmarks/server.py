@@ -1,4 +1,4 @@
-"""Server level: uvicorn on 127.0.0.1 in its own process per stack, loaded by ``wrk``.
+"""Server level: uvicorn on 127.0.0.1 in a separate process, loaded by ``wrk``.
 
 Each configuration is loaded for a fixed, short duration over several interleaved rounds. Two
 figures per configuration, each a median over rounds:
@@ -8,6 +8,8 @@ figures per configuration, each a median over rounds:
   around each load): the server's capacity, far less disturbed by other processes on a shared
   machine than the wall clock. The server is CPU-bound under this load, so both measure the same
   thing when the machine is quiet.
+
+With two CPUs or more, every server runs on one CPU and wrk on another.
 
 Ratios are to the bare application under the same request headers, taken per round.
 """
@@ -60,6 +62,18 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.
     raise RuntimeError(f"no server on port {port} after {timeout} s")
 
 
+def _cpus() -> tuple[set[int], set[int]]:
+    """CPUs for the servers and for wrk: one each when there are two or more, so that neither
+    the scheduler's placement nor wrk competing with a server differs from stack to stack."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return set(cpus), set(cpus)
+    return {cpus[0]}, {cpus[1]}
+
+
+SERVER_CPUS, WRK_CPUS = _cpus()
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far."""
     with open(f"/proc/{pid}/stat") as stat:
@@ -68,13 +82,17 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def serving(stack: str) -> Iterator[tuple[int, int]]:
-    """``(port, pid)`` of a uvicorn process serving ``stack``."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(HERE / "serve.py"), stack, str(port)])  # noqa: S603
+def serving(names: tuple[str, ...]) -> Iterator[tuple[dict[str, int], int]]:
+    """One uvicorn process serving every stack in ``names``: ``({stack: port}, pid)``."""
+    ports = {name: free_port() for name in names}
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, str(HERE / "serve.py"), *(f"{n}:{p}" for n, p in ports.items())],
+        preexec_fn=lambda: os.sched_setaffinity(0, SERVER_CPUS),
+    )
     try:
-        wait_for_port(port, proc)
-        yield port, proc.pid
+        for port in ports.values():
+            wait_for_port(port, proc)
+        yield ports, proc.pid
     finally:
         proc.terminate()
         try:
@@ -94,7 +112,12 @@ def wrk(
             args += ["-H", f"{key.decode()}: {value.decode('latin-1')}"]
     args.append(f"http://127.0.0.1:{port}/")
     out = subprocess.run(  # noqa: S603
-        args, capture_output=True, text=True, timeout=seconds + 30, check=True
+        args,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
+        preexec_fn=lambda: os.sched_setaffinity(0, WRK_CPUS),
     ).stdout
     errors = _ERRORS.search(out)
     if errors:
@@ -115,7 +138,7 @@ def load(
     return rps, total / (cpu_seconds(pid) - before)
 
 
-def run(rounds: int = 5, seconds: int = 3, connections: int = 16) -> dict[str, float]:
+def run(rounds: int = 10, seconds: int = 2, connections: int = 16) -> dict[str, float]:
     """Per configuration ``<name>`` (requests/s) and ``<name>_cpu`` (requests/CPU-s), and
     ``anonymous_ratio``, ``signed_in_ratio`` and their ``_cpu`` twins, against bare."""
     if shutil.which("wrk") is None:
@@ -123,10 +146,10 @@ def run(rounds: int = 5, seconds: int = 3, connections: int = 16) -> dict[str, f
     headers = {name: stacks.headers_for(name) for name in ("anonymous", "signed_in")}
     wall: dict[str, list[float]] = {name: [] for name, _, _ in CONFIGS}
     cpu: dict[str, list[float]] = {name: [] for name, _, _ in CONFIGS}
-    with contextlib.ExitStack() as stack:
-        servers = {s: stack.enter_context(serving(s)) for s in ("bare", "anonymous", "signed_in")}
+    with serving(("bare", "anonymous", "signed_in")) as (ports, pid):
+        servers = {name: (port, pid) for name, port in ports.items()}
         for _, served, sent in CONFIGS:
-            load(servers[served], headers[sent], 1, connections)  # warm-up
+            load(servers[served], headers[sent], 2, connections)  # warm-up
         for r in range(rounds):
             order = CONFIGS[r % len(CONFIGS) :] + CONFIGS[: r % len(CONFIGS)]
             for name, served, sent in order:
