@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from types import MappingProxyType
 from typing import Any
 
 from starlette.authentication import BaseUser
@@ -56,6 +57,11 @@ class TikTokUser(BaseUser):
     video_count: int | None = None
     granted_scopes: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=True)
+
+    def __post_init__(self) -> None:
+        # The user of a verified cookie is shared by that cookie's requests: freeze ``extra`` so
+        # a view writing to it cannot change what the next request sees.
+        object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
 
     @property
     def is_authenticated(self) -> bool:

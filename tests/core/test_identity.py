@@ -337,3 +337,11 @@ def test_an_avatar_url_too_large_for_any_cookie_still_signs_in(
     assert me["identity"] == "huge-open-id"
     assert me["user"]["display_name"] == "Huge Avatar"
     assert "avatar_url" not in me["user"]  # given up rather than failing the sign-in
+
+
+def test_extra_is_read_only_because_a_verified_user_is_shared_between_requests() -> None:
+    user = TikTokUser(open_id="open-1", extra={"app_user_id": 7})
+    with pytest.raises(TypeError):
+        user.extra["app_user_id"] = 8  # type: ignore[index]
+    assert user.extra == {"app_user_id": 7}
+    assert user.to_dict()["extra"] == {"app_user_id": 7}
