@@ -7,13 +7,12 @@ the same codes, descriptions and JSON shape as the middleware itself.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import urlencode
 
-from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from .errors import TikTokAuthError
 from .middleware import LOGIN_PATH_SCOPE_KEY
+from .responses import login_redirect_target, login_required_error
 from .settings import TikTokSettings
 from .user import TikTokUser
 
@@ -57,11 +56,6 @@ def missing_scopes(user: TikTokUser, scopes: Iterable[str]) -> tuple[str, ...]:
     return tuple(s for s in scopes if s not in granted)
 
 
-def login_required_error() -> TikTokAuthError:
-    """Nobody is signed in (401), worded as the middleware's ``protected_paths`` refusal."""
-    return TikTokAuthError("login_required", "Sign in with TikTok first.", status_code=401)
-
-
 def insufficient_scope_error(missing: Iterable[str]) -> TikTokAuthError:
     """The user is signed in but did not grant a TikTok scope this needs (403)."""
     names = ", ".join(missing)
@@ -85,13 +79,6 @@ def check_scopes(scopes: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def browser_login_url(scope: Scope) -> str | None:
-    """Where to send an anonymous browser (login with ``next`` back here), or None when the
-    request is not a page load (then the answer is 401 JSON), as for ``protected_paths``."""
-    if scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD"):
-        return None
-    if "text/html" not in Headers(scope=scope).get("accept", ""):
-        return None
-    login_path = scope.get(LOGIN_PATH_SCOPE_KEY) or _DEFAULT_LOGIN_PATH
-    query = scope.get("query_string", b"")
-    here = scope["path"] + (f"?{query.decode('latin-1')}" if query else "")
-    return f"{login_path}?{urlencode({'next': here})}"
+    """Where to send an anonymous browser, or None (then the answer is 401 JSON), exactly as
+    for ``protected_paths``; follows the middleware's ``login_path``."""
+    return login_redirect_target(scope, scope.get(LOGIN_PATH_SCOPE_KEY) or _DEFAULT_LOGIN_PATH)

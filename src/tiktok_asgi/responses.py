@@ -14,7 +14,15 @@ from starlette.types import Receive, Scope, Send
 from .errors import TikTokAuthError
 from .settings import TikTokSettings
 
-__all__ = ["error_response", "redirect", "refuse_anonymous", "secure", "wants_json"]
+__all__ = [
+    "error_response",
+    "login_redirect_target",
+    "login_required_error",
+    "redirect",
+    "refuse_anonymous",
+    "secure",
+    "wants_json",
+]
 
 _SECURITY_HEADERS = {
     "cache-control": "no-store",
@@ -101,19 +109,32 @@ def _error_response(
     return secure(response, set_cookies)
 
 
+def login_redirect_target(scope: Scope, login_path: str) -> str | None:
+    """Where an anonymous page load goes: login, with ``next`` back here. ``None`` when the
+    request is not a browser loading a page (API calls get 401 JSON instead)."""
+    if scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD"):
+        return None
+    if "text/html" not in Headers(scope=scope).get("accept", ""):
+        return None
+    query = scope.get("query_string", b"")
+    here = scope["path"] + (f"?{query.decode('latin-1')}" if query else "")
+    return f"{login_path}?{urlencode({'next': here})}"
+
+
+def login_required_error() -> TikTokAuthError:
+    return TikTokAuthError("login_required", "Sign in with TikTok first.", status_code=401)
+
+
 async def refuse_anonymous(scope: Scope, receive: Receive, send: Send, login_path: str) -> None:
     """A protected path without a signed-in user: browsers go to login (and come back), other
     clients get 401 JSON, WebSockets are closed with 1008 (policy violation)."""
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1008, "reason": "login_required"})
         return
-    headers = Headers(scope=scope)
-    if "text/html" in headers.get("accept", "") and scope["method"] in ("GET", "HEAD"):
-        here = scope["path"] + (
-            f"?{scope['query_string'].decode('latin-1')}" if scope["query_string"] else ""
-        )
-        response = redirect(f"{login_path}?{urlencode({'next': here})}")
+    target = login_redirect_target(scope, login_path)
+    if target is not None:
+        response = redirect(target)
     else:
-        error = TikTokAuthError("login_required", "Sign in with TikTok first.", status_code=401)
+        error = login_required_error()
         response = secure(JSONResponse(error.as_dict(), status_code=401), ())
     await response(scope, receive, send)
