@@ -6,6 +6,7 @@ TikTok did not grant, never a redirect off the site, no CR/LF in response header
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
@@ -29,9 +30,11 @@ from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings
 from tiktok_asgi.emulator import TikTokEmulator
 
 EXAMPLES = 150
+# Developers' runs explore new inputs; CI replays a fixed set, so that a run is reproducible.
 PROPERTY = hsettings(
     max_examples=EXAMPLES,
     deadline=None,
+    derandomize=os.environ.get("CI") == "true",
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 CALLBACK_KEYS = ["code", "state", "scopes", "error", "error_description", "next", "scope"]
@@ -227,7 +230,13 @@ def test_an_altered_identity_cookie_is_nobody(
     me = _me(app, forged, settings)
     if forged == original:  # e.g. truncating nothing away cannot happen; flips can hit nothing
         return
-    assert me["authenticated"] is False, (kind, forged[:80])
+    if me["authenticated"]:
+        # Base64 tolerates padding and unused trailing bits: another spelling of the same signed
+        # payload may still be that same user, but never anyone else, never with more scopes.
+        signed = serializer(settings.secret_keys, "tiktok-asgi.identity")
+        assert signed.loads(forged) == signed.loads(original), (kind, forged[:80])
+        assert me == _me(app, original, settings)
+        return
     # The genuine cookie still works: nothing was poisoned by the forgery.
     assert _me(app, original, settings)["authenticated"] is True
 
