@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
+
+from tests.support.processes import answering, free_port, running, without_tiktok_settings
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -38,13 +37,6 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass
 class DemoServer:
     """A running ``python -m tiktok_asgi.demo``: ``url`` is the address it printed to open."""
@@ -58,45 +50,6 @@ class DemoServer:
         return self.output.read_text(encoding="utf-8", errors="replace")
 
 
-def _get_status(url: str) -> int:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(url, timeout=2) as response:
-        status: int = response.status
-        return status
-
-
-def _start(host: str, port: int, output: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TIKTOK_")}
-    command = [sys.executable, "-m", "tiktok_asgi.demo", "--host", host, "--port", str(port)]
-    with output.open("wb") as out:
-        return subprocess.Popen(  # noqa: S603 - a fixed command line
-            [*command, "--log-level", "warning"], stdout=out, stderr=subprocess.STDOUT, env=env
-        )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
-def _wait_ready(process: subprocess.Popen[bytes], url: str, output: Path) -> None:
-    deadline = time.monotonic() + START_LIMIT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the demo exited early:\n{output.read_text(errors='replace')}")
-        try:
-            if _get_status(url) == 200:
-                return
-        except OSError:
-            pass  # not listening yet
-        time.sleep(0.1)
-    raise AssertionError(f"the demo did not answer within {START_LIMIT} s")
-
-
 def serve_demo(host: str, tmp: Path) -> Iterator[DemoServer]:
     """Start the demo on ``host`` and a free port; always stop it afterwards."""
     try:
@@ -104,14 +57,21 @@ def serve_demo(host: str, tmp: Path) -> Iterator[DemoServer]:
     except ImportError:
         unavailable('uvicorn is not installed (pip install "tiktok-asgi[demo]")')
     port = free_port()
+    url = f"http://{host}:{port}/"
     output = tmp / f"demo-{port}.log"
-    process = _start(host, port, output)
-    try:
-        url = f"http://{host}:{port}/"
-        _wait_ready(process, url, output)
+    command = [
+        sys.executable, "-m", "tiktok_asgi.demo",
+        "--host", host, "--port", str(port), "--log-level", "warning",
+    ]  # fmt: skip
+    with running(
+        command,
+        env=without_tiktok_settings(),
+        log=output,
+        ready=answering(url),
+        timeout=START_LIMIT,
+        name="the demo",
+    ) as process:
         yield DemoServer(url=url, port=port, output=output, process=process)
-    finally:
-        _stop(process)
 
 
 @dataclass

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 import pytest
 import uvicorn
 from tests.emulator.helpers import callback_params
+from tests.support.processes import free_port, listening, running, stop_process
 
 from tiktok_asgi._http import AsyncClient, TransportError
 from tiktok_asgi.emulator import Fault, TikTokEmulator
@@ -21,28 +22,16 @@ from tiktok_asgi.emulator.__main__ import main
 CALLBACK = "http://127.0.0.1:8123/auth/tiktok/callback"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+class Standalone(NamedTuple):
+    """``python -m tiktok_asgi.emulator`` serving ``url``; its output and errors go to ``log``."""
 
-
-def wait_until_listening(port: int, proc: subprocess.Popen[str], limit: float = 20) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the server exited early: {proc.communicate()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("the server did not start listening in time")
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
 
 
 @pytest.fixture
-def server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def server(tmp_path: Path) -> Iterator[Standalone]:
     port = free_port()
     command = [
         sys.executable, "-m", "tiktok_asgi.emulator", "--host", "127.0.0.1", "--port", str(port),
@@ -50,27 +39,13 @@ def server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
         "--redirect-uri", CALLBACK, "--scopes", "user.info.basic,user.info.profile",
         "--log-level", "warning",
     ]  # fmt: skip
-    proc = subprocess.Popen(  # noqa: S603 - a fixed command line
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        wait_until_listening(port, proc)
-        yield f"http://127.0.0.1:{port}", proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        assert proc.stdout is not None
-        assert proc.stderr is not None
-        proc.stdout.close()
-        proc.stderr.close()
+    log = tmp_path / "emulator.log"
+    with running(command, log=log, ready=listening(port), timeout=20) as process:
+        yield Standalone(f"http://127.0.0.1:{port}", process, log)
 
 
-async def test_round_trip_over_http(server: tuple[str, subprocess.Popen[str]]) -> None:
-    base, _proc = server
+async def test_round_trip_over_http(server: Standalone) -> None:
+    base = server.url
     query = {
         "client_key": "local-key",
         "scope": "user.info.basic,user.info.profile",
@@ -113,12 +88,10 @@ async def test_round_trip_over_http(server: tuple[str, subprocess.Popen[str]]) -
         assert (await client.get(user["avatar_url"])).status_code == 200
 
 
-def test_startup_banner_names_url_and_credentials(
-    server: tuple[str, subprocess.Popen[str]],
-) -> None:
-    base, proc = server
-    proc.terminate()
-    out, _err = proc.communicate(timeout=10)
+def test_startup_banner_names_url_and_credentials(server: Standalone) -> None:
+    base = server.url
+    stop_process(server.process)
+    out = server.log.read_text(encoding="utf-8")
     assert f"TikTok emulator at {base}" in out
     assert "local-key" in out
     assert "local-secret" in out

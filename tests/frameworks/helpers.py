@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from html.parser import HTMLParser
@@ -15,6 +11,7 @@ from urllib.parse import urlencode, urljoin
 
 from starlette.testclient import TestClient
 
+from tests.support.processes import listening, running, without_tiktok_settings
 from tiktok_asgi import TikTokSettings
 from tiktok_asgi._http import httpx2
 
@@ -27,50 +24,20 @@ def ws_headers(client: TestClient, settings: TikTokSettings) -> dict[str, str]:
     return {"cookie": f"{settings.cookie_name}={cookie}"} if cookie else {}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
-def served(command: Sequence[str], port: int) -> Iterator[str]:
-    """Run ``command`` (a server listening on 127.0.0.1:``port``) with the example falling back
-    to its mounted emulator; yield its origin; stop it afterwards."""
+def served(command: Sequence[str], port: int, log: Path) -> Iterator[str]:
+    """Run ``command`` (a server listening on 127.0.0.1:``port``, its output going to ``log``)
+    with the example falling back to its mounted emulator; yield its origin; stop it afterwards."""
     origin = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TIKTOK_")}
-    env["EXAMPLE_ORIGIN"] = origin
-    process = subprocess.Popen(  # noqa: S603 - a fixed command line
+    with running(
         [sys.executable, "-m", *command],
         cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
-                raise AssertionError(f"the server exited early:\n{output}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError("the server did not start within 20 s") from None
-                time.sleep(0.05)
+        env=without_tiktok_settings(EXAMPLE_ORIGIN=origin),
+        log=log,
+        ready=listening(port),
+        timeout=20,
+    ):
         yield origin
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a hung server
-            process.kill()
-            process.wait(timeout=5)
-        if process.stdout:
-            process.stdout.close()
 
 
 class ConsentForm(HTMLParser):

@@ -4,6 +4,7 @@ served by uvicorn / hypercorn with the emulator mounted in the same app, as docu
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -13,7 +14,8 @@ from starlette.testclient import TestClient
 
 from tests.conftest import BASE_URL, sign_in, start_login
 from tests.core.helpers import cookie_named
-from tests.frameworks.helpers import browser_sign_in, free_port, served, ws_headers
+from tests.frameworks.helpers import browser_sign_in, served, ws_headers
+from tests.support.processes import free_port
 from tiktok_asgi import TikTokSettings
 from tiktok_asgi._http import httpx2
 from tiktok_asgi.emulator import TikTokEmulator
@@ -129,11 +131,11 @@ SERVERS = {
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
-def test_example_runs_with_one_command(name: str) -> None:
+def test_example_runs_with_one_command(name: str, tmp_path: Path) -> None:
     port = free_port()
     address = f"127.0.0.1:{port}" if name == "quart_app" else str(port)
     with (
-        served([*SERVERS[name], address], port) as origin,
+        served([*SERVERS[name], address], port, tmp_path / f"{name}.log") as origin,
         httpx2.Client(timeout=10) as browser,
     ):
         assert (

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from tests.core.helpers import identity_serializer
+from tests.support.processes import free_port, start_process, stop_process, wait_until_ready
 from tiktok_asgi import TikTokAuthError, TikTokAuthMiddleware, TikTokSettings, get_access_token
 from tiktok_asgi.api import tiktok_api
 from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator
@@ -135,13 +136,6 @@ def cleared(response: httpx2.Response, settings: TikTokSettings) -> bool:
 # A real redis-server --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class RedisServer:
     """One ``redis-server`` on 127.0.0.1, in a temporary directory, that tests may stop."""
 
@@ -155,9 +149,13 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def log(self) -> Path:
+        return self.directory / "redis-server.log"
+
     def start(self) -> None:
         assert self.process is None
-        self.process = subprocess.Popen(  # noqa: S603 (a fixed argument list, no shell)
+        self.process = start_process(
             [
                 self.executable,
                 "--port",
@@ -171,23 +169,23 @@ class RedisServer:
                 "--dir",
                 str(self.directory),
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            log=self.log,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.process.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("redis-server did not start within 10 seconds")
+        try:
+            wait_until_ready(
+                self.process, self._answers_ping, log=self.log, timeout=10, name="redis-server"
+            )
+        except BaseException:
+            self.stop()
+            raise
+
+    def _answers_ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
 
     def pause(self) -> None:
         assert self.process is not None
@@ -212,12 +210,7 @@ class RedisServer:
             return
         process, self.process = self.process, None
         process.send_signal(signal.SIGCONT)  # a paused server cannot act on SIGTERM
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
 
 
 def redis_executable() -> str:

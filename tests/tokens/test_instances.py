@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -17,7 +16,14 @@ import httpx2
 import pytest
 import uvicorn
 
-from tests.tokens.conftest import RedisServer, expire_access_token, free_port, session_id
+from tests.support.processes import (
+    free_port,
+    listening,
+    start_process,
+    stop_process,
+    wait_until_ready,
+)
+from tests.tokens.conftest import RedisServer, expire_access_token, session_id
 from tiktok_asgi import TikTokSettings
 from tiktok_asgi.emulator import TEST_SECRET_KEY, Fault, TikTokEmulator
 from tiktok_asgi.redis_store import RedisTokenStore
@@ -62,8 +68,10 @@ def tiktok_server() -> Iterator[tuple[TikTokEmulator, str]]:
 class Instance:
     name: str
     url: str
+    port: int
     settings: TikTokSettings
     process: subprocess.Popen[bytes]
+    log: Path
 
 
 def _start_instance(
@@ -94,41 +102,15 @@ def _start_instance(
         sys.executable, "-m", "uvicorn", "tests.tokens.instance_app:app",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 - a fixed command line
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    return Instance(name, url, settings, process)
-
-
-def _wait_ready(instance: Instance, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if instance.process.poll() is not None:
-            raise AssertionError(f"{instance.name} exited: {log.read_text()}")
-        try:
-            port = int(instance.url.rsplit(":", 1)[1])
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"{instance.name} did not start listening in time: {log.read_text()}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    process = start_process(command, log=log, env=env, cwd=ROOT)
+    return Instance(name, url, port, settings, process, log)
 
 
 @pytest.fixture
 def instances(
     tiktok_server: tuple[TikTokEmulator, str], redis_server: RedisServer, tmp_path: Path
 ) -> Iterator[list[Instance]]:
+    """Instances a and b, started together, then each waited for until it listens."""
     emulator, tiktok_url = tiktok_server
     started: list[Instance] = []
     try:
@@ -139,11 +121,17 @@ def instances(
                 )
             )
         for instance in started:
-            _wait_ready(instance, tmp_path / f"{instance.name}.log")
+            wait_until_ready(
+                instance.process,
+                listening(instance.port),
+                log=instance.log,
+                timeout=30,
+                name=f"instance {instance.name}",
+            )
         yield started
     finally:
         for instance in started:
-            _stop(instance.process)
+            stop_process(instance.process)
 
 
 @pytest.fixture
