@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
 from starlette.requests import cookie_parser
 
 __all__ = ["CookieSpec", "Signer", "read_cookie", "read_cookies"]
@@ -30,7 +31,14 @@ class Signer:
         return value
 
     def loads(self, value: str, max_age: int) -> tuple[Any, float]:
-        """The payload and its signing time; raises ``SignatureExpired`` / ``BadSignature``."""
+        """The payload and its signing time; raises ``SignatureExpired`` / ``BadSignature``.
+
+        Base64 decoding tolerates padding and unused trailing bits, so one signature has several
+        spellings; only the one we wrote is accepted, so that any altered cookie is refused.
+        """
+        signature = value.rpartition(".")[2]
+        if base64_encode(base64_decode(signature)) != signature.encode("ascii", "replace"):
+            raise BadSignature("the signature is not in canonical form")
         payload, signed_at = self._serializer.loads(value, max_age=max_age, return_timestamp=True)
         return payload, signed_at.timestamp()
 

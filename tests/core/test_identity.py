@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import itsdangerous
 import pytest
+from itsdangerous import BadData
 from starlette.applications import Starlette
 from starlette.authentication import AuthCredentials, UnauthenticatedUser, requires
 from starlette.requests import Request
@@ -24,6 +25,7 @@ from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
 from tiktok_asgi._http import MockTransport
 from tiktok_asgi._http import Request as HTTPRequest
 from tiktok_asgi._http import Response as HTTPResponse
+from tiktok_asgi.cookies import Signer
 from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator
 from tiktok_asgi.user import SCOPE_FIELDS
 
@@ -345,3 +347,19 @@ def test_extra_is_read_only_because_a_verified_user_is_shared_between_requests()
         user.extra["app_user_id"] = 8  # type: ignore[index]
     assert user.extra == {"app_user_id": 7}
     assert user.to_dict()["extra"] == {"app_user_id": 7}
+
+
+def test_no_other_spelling_of_a_valid_signature_is_accepted() -> None:
+    """Base64 ignores padding and the unused bits of its last character: without a canonical
+    check, some one-character edits of a cookie would still verify."""
+    signer = Signer(["k" * 40], salt="tiktok-asgi.identity")
+    value = signer.dumps({"open_id": "open-1"})
+    assert signer.loads(value, max_age=60)[0] == {"open_id": "open-1"}
+    alphabet = string.ascii_letters + string.digits + "-_"
+    spellings = [value[:-1] + ch for ch in alphabet if ch != value[-1]] + [
+        value + "=",
+        value + "==",
+    ]
+    for spelling in spellings:
+        with pytest.raises(BadData):
+            signer.loads(spelling, max_age=60)

@@ -230,13 +230,7 @@ def test_an_altered_identity_cookie_is_nobody(
     me = _me(app, forged, settings)
     if forged == original:  # e.g. truncating nothing away cannot happen; flips can hit nothing
         return
-    if me["authenticated"]:
-        # Base64 tolerates padding and unused trailing bits: another spelling of the same signed
-        # payload may still be that same user, but never anyone else, never with more scopes.
-        signed = serializer(settings.secret_keys, "tiktok-asgi.identity")
-        assert signed.loads(forged) == signed.loads(original), (kind, forged[:80])
-        assert me == _me(app, original, settings)
-        return
+    assert me["authenticated"] is False, (kind, forged[:80])
     # The genuine cookie still works: nothing was poisoned by the forgery.
     assert _me(app, original, settings)["authenticated"] is True
 
