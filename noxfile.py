@@ -39,7 +39,8 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", ".[redis,fastapi,quart]", "mypy>=1.11")
+    # Every optional import is checked: the extras, and pytest for the shipped plugin.
+    session.install("-e", ".[redis,fastapi,quart,demo]", "pytest>=8.2", "mypy>=1.11")
     session.run("mypy", "--strict", "src")
 
 
