@@ -125,6 +125,22 @@ async def expire_access_token(store: TokenStore, settings: TikTokSettings, sid: 
     return token
 
 
+async def withdraw_at_tiktok(
+    emulator: TikTokEmulator, settings: TikTokSettings, access_token: str
+) -> None:
+    """The user withdraws the app's access at TikTok: the whole grant is revoked."""
+    async with httpx2.AsyncClient(transport=emulator.transport()) as tiktok:
+        revoked = await tiktok.post(
+            settings.revoke_url,
+            data={
+                "client_key": settings.client_key,
+                "client_secret": settings.client_secret,
+                "token": access_token,
+            },
+        )
+    assert revoked.status_code == 200, revoked.text
+
+
 def cleared(response: httpx2.Response, settings: TikTokSettings) -> bool:
     """Whether the response clears the identity cookie."""
     return any(

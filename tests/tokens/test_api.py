@@ -18,6 +18,7 @@ from tests.tokens.conftest import (
     read_record,
     session_id,
     sign_in,
+    withdraw_at_tiktok,
     wrap,
 )
 from tiktok_asgi import MemoryTokenStore, TikTokAuthMiddleware, TikTokSettings
@@ -211,15 +212,7 @@ async def test_a_grant_withdrawn_at_tiktok_signs_the_user_out(
     async with browser(wrap(settings, store, emulator)) as client:
         await sign_in(client, settings, emulator)
         access = (await read_record(store, settings, session_id(client, settings)))["access_token"]
-        async with httpx2.AsyncClient(transport=emulator.transport()) as tiktok:
-            await tiktok.post(
-                settings.revoke_url,
-                data={
-                    "client_key": settings.client_key,
-                    "client_secret": settings.client_secret,
-                    "token": access,
-                },
-            )
+        await withdraw_at_tiktok(emulator, settings, access)
         response = await client.get("/videos")
     assert response.status_code == 401
     assert response.json()["error"] == "login_required"

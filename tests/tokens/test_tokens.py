@@ -18,6 +18,7 @@ from tests.tokens.conftest import (
     session_id,
     sign_in,
     store_key,
+    withdraw_at_tiktok,
     wrap,
 )
 from tiktok_asgi import MemoryTokenStore, TikTokSettings
@@ -153,17 +154,7 @@ async def test_a_refresh_tiktok_rejects_signs_the_user_out(
         await sign_in(client, settings, emulator)
         sid = session_id(client, settings)
         access = await expire_access_token(store, settings, sid)
-        # The user withdrew the app's access at TikTok: the whole grant is gone.
-        async with httpx2.AsyncClient(transport=emulator.transport()) as tiktok:
-            revoked = await tiktok.post(
-                settings.revoke_url,
-                data={
-                    "client_key": settings.client_key,
-                    "client_secret": settings.client_secret,
-                    "token": access,
-                },
-            )
-        assert revoked.status_code == 200
+        await withdraw_at_tiktok(emulator, settings, access)
         response = await client.get("/token")
         assert response.status_code == 401
         assert response.json()["error"] == "login_required"

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import httpx2
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.tokens.conftest import browser, cleared, expire_access_token, session_id, sign_in
+from tests.tokens.conftest import (
+    browser,
+    cleared,
+    expire_access_token,
+    session_id,
+    sign_in,
+    withdraw_at_tiktok,
+)
 from tiktok_asgi import (
     MemoryTokenStore,
     TikTokAuthMiddleware,
@@ -40,15 +46,7 @@ async def test_a_refused_refresh_in_an_unhandled_view_answers_401_and_signs_out(
     async with browser(_app_without_handler(settings, store, emulator)) as client:
         await sign_in(client, settings, emulator)
         access = await expire_access_token(store, settings, session_id(client, settings))
-        async with httpx2.AsyncClient(transport=emulator.transport()) as tiktok:
-            await tiktok.post(
-                settings.revoke_url,
-                data={
-                    "client_key": settings.client_key,
-                    "client_secret": settings.client_secret,
-                    "token": access,
-                },
-            )
+        await withdraw_at_tiktok(emulator, settings, access)
         response = await client.get("/token", headers={"accept": "application/json"})
     assert response.status_code == 401
     assert response.json()["error"] == "login_required"
