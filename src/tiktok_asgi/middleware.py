@@ -54,7 +54,7 @@ class _NoCredentials(AuthCredentials):
 
     @scopes.setter
     def scopes(self, value: Sequence[str]) -> None:
-        self.__setattr__("scopes", value)
+        self.__setattr__("scopes", value)  # refused below; the setter only satisfies the type
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("the credentials of anonymous requests are shared and read-only")
@@ -155,16 +155,13 @@ class TikTokAuthMiddleware:
         session: LoginSession | None = None
         if user is None:
             scope["user"] = UnauthenticatedUser()
-            scope["auth"] = AuthCredentials()
+            scope["auth"] = _NO_CREDENTIALS
         else:
             scope["user"] = user
             scope["auth"] = AuthCredentials(("authenticated", *user.granted_scopes))
             if self._tokens is not None and identity.session_id is not None:
                 session = LoginSession(self._tokens, identity.session_id)
                 scope[LoginSession.SCOPE_KEY] = session
-        if user is None and self._protected and self._is_protected(scope["path"]):
-            await refuse_anonymous(scope, receive, send, self.settings.login_path)
-            return
         clear = self._identity.clear().encode("latin-1")
         started = False
 
@@ -177,6 +174,9 @@ class TikTokAuthMiddleware:
                     message["headers"] = [*message.get("headers", ()), (b"set-cookie", clear)]
             await send(message)
 
+        if user is None and self._protected and self._is_protected(scope["path"]):
+            await refuse_anonymous(scope, receive, send_signing_out, self.settings.login_path)
+            return
         try:
             await self.app(scope, receive, send_signing_out)
         except TikTokAuthError as exc:

@@ -135,7 +135,13 @@ def test_load_user_none_on_a_protected_path_refuses(
         make_app(settings, tiktok_emulator.transport(), load_user=load_user), base_url=BASE_URL
     )
     sign_in(client, settings, tiktok_emulator)
-    assert client.get("/me", headers=JSON).status_code == 401
+    refused = client.get("/me", headers=JSON)
+    assert refused.status_code == 401
+    # The refused user is signed out on that same answer.
+    assert any(
+        h.startswith(f"{settings.cookie_name}=;") and "Max-Age=0" in h
+        for h in refused.headers.get_list("set-cookie")
+    )
 
 
 def _cookie(client: TestClient, settings: TikTokSettings) -> dict[str, str]:
