@@ -22,6 +22,7 @@ from tests.tokens.conftest import (
     read_record,
     session_id,
     sign_in,
+    signed_in,
     wrap,
 )
 from tiktok_asgi import MemoryTokenStore, TikTokSettings
@@ -126,10 +127,7 @@ async def test_sign_in(
 
 @pytest.mark.parametrize("fault", FAULTS)
 async def test_refresh(emulator: TikTokEmulator, settings: TikTokSettings, fault: str) -> None:
-    store = MemoryTokenStore()
-    async with browser(wrap(settings, store, emulator)) as client:
-        await sign_in(client, settings, emulator)
-        sid = session_id(client, settings)
+    async with signed_in(settings, emulator) as (client, store, sid):
         await expire_access_token(store, settings, sid)
         before = await read_record(store, settings, sid)
         emulator.inject("token", FAULTS[fault])
@@ -150,10 +148,7 @@ async def test_refresh(emulator: TikTokEmulator, settings: TikTokSettings, fault
 async def test_a_refused_refresh_signs_out(
     emulator: TikTokEmulator, settings: TikTokSettings
 ) -> None:
-    store = MemoryTokenStore()
-    async with browser(wrap(settings, store, emulator)) as client:
-        await sign_in(client, settings, emulator)
-        sid = session_id(client, settings)
+    async with signed_in(settings, emulator) as (client, store, sid):
         await expire_access_token(store, settings, sid)
         emulator.inject("token", Fault.error_body("invalid_grant"))
         response = await client.get("/token", headers=JSON)
@@ -192,10 +187,7 @@ async def test_revoke(
 
 @pytest.mark.parametrize("fault", FAULTS)
 async def test_api_call(emulator: TikTokEmulator, settings: TikTokSettings, fault: str) -> None:
-    store = MemoryTokenStore()
-    async with browser(wrap(settings, store, emulator)) as client:
-        await sign_in(client, settings, emulator)
-        sid = session_id(client, settings)
+    async with signed_in(settings, emulator) as (client, store, sid):
         before = await read_record(store, settings, sid)
         emulator.inject("video_list", FAULTS[fault])
         started = time.monotonic()

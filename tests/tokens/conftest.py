@@ -11,6 +11,7 @@ import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,13 @@ from starlette.routing import Route
 
 from tests.core.helpers import identity_serializer
 from tests.support.processes import free_port, start_process, stop_process, wait_until_ready
-from tiktok_asgi import TikTokAuthError, TikTokAuthMiddleware, TikTokSettings, get_access_token
+from tiktok_asgi import (
+    MemoryTokenStore,
+    TikTokAuthError,
+    TikTokAuthMiddleware,
+    TikTokSettings,
+    get_access_token,
+)
 from tiktok_asgi.api import tiktok_api
 from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator
 from tiktok_asgi.tokens import TokenRecord, TokenStore, _fernet
@@ -94,6 +101,18 @@ async def sign_in(
     response = await client.get(callback)
     assert response.status_code == 302, response.text
     assert client.cookies.get(settings.cookie_name)
+
+
+@asynccontextmanager
+async def signed_in(
+    settings: TikTokSettings, emulator: TikTokEmulator
+) -> AsyncIterator[tuple[httpx2.AsyncClient, MemoryTokenStore, str]]:
+    """A browser signed in through an app with a fresh MemoryTokenStore: the browser, the store
+    and the login-session id its identity cookie carries."""
+    store = MemoryTokenStore()
+    async with browser(wrap(settings, store, emulator)) as client:
+        await sign_in(client, settings, emulator)
+        yield client, store, session_id(client, settings)
 
 
 def session_id(client: httpx2.AsyncClient, settings: TikTokSettings) -> str:

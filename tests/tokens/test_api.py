@@ -18,6 +18,7 @@ from tests.tokens.conftest import (
     read_record,
     session_id,
     sign_in,
+    signed_in,
     withdraw_at_tiktok,
     wrap,
 )
@@ -191,10 +192,7 @@ async def test_a_scope_the_user_did_not_grant_is_403(emulator: TikTokEmulator) -
 async def test_a_token_tiktok_calls_invalid_is_refreshed_once_and_retried(
     emulator: TikTokEmulator, settings: TikTokSettings
 ) -> None:
-    store = MemoryTokenStore()
-    async with browser(wrap(settings, store, emulator)) as client:
-        await sign_in(client, settings, emulator)
-        sid = session_id(client, settings)
+    async with signed_in(settings, emulator) as (client, store, sid):
         old = (await read_record(store, settings, sid))["access_token"]
         emulator.inject("video_list", Fault.error_body("access_token_invalid", status=401))
         response = await client.get("/videos")

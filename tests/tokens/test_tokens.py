@@ -17,6 +17,7 @@ from tests.tokens.conftest import (
     read_record,
     session_id,
     sign_in,
+    signed_in,
     store_key,
     withdraw_at_tiktok,
     wrap,
@@ -88,10 +89,7 @@ async def test_the_token_is_stored_encrypted_and_the_cookie_carries_only_a_sessi
 async def test_an_expired_token_is_refreshed_with_exactly_tiktoks_fields_and_rotated(
     emulator: TikTokEmulator, settings: TikTokSettings
 ) -> None:
-    store = MemoryTokenStore()
-    async with browser(wrap(settings, store, emulator)) as client:
-        await sign_in(client, settings, emulator)
-        sid = session_id(client, settings)
+    async with signed_in(settings, emulator) as (client, store, sid):
         old = await read_record(store, settings, sid)
         assert (await client.get("/token")).json() == {"access_token": old["access_token"]}
         assert _refreshes(emulator) == []
@@ -133,10 +131,7 @@ async def test_an_expired_token_is_refreshed_with_exactly_tiktoks_fields_and_rot
 async def test_fifty_concurrent_requests_with_an_expired_token_refresh_once(
     emulator: TikTokEmulator, settings: TikTokSettings
 ) -> None:
-    store = MemoryTokenStore()
-    async with browser(wrap(settings, store, emulator)) as client:
-        await sign_in(client, settings, emulator)
-        sid = session_id(client, settings)
+    async with signed_in(settings, emulator) as (client, store, sid):
         await expire_access_token(store, settings, sid)
         emulator.inject("token", Fault.latency(0.2))  # keep the refresh in flight a while
         responses = await asyncio.gather(*(client.get("/token") for _ in range(50)))
@@ -149,10 +144,7 @@ async def test_fifty_concurrent_requests_with_an_expired_token_refresh_once(
 async def test_a_refresh_tiktok_rejects_signs_the_user_out(
     emulator: TikTokEmulator, settings: TikTokSettings
 ) -> None:
-    store = MemoryTokenStore()
-    async with browser(wrap(settings, store, emulator)) as client:
-        await sign_in(client, settings, emulator)
-        sid = session_id(client, settings)
+    async with signed_in(settings, emulator) as (client, store, sid):
         access = await expire_access_token(store, settings, sid)
         await withdraw_at_tiktok(emulator, settings, access)
         response = await client.get("/token")
@@ -169,10 +161,7 @@ async def test_an_expired_refresh_token_signs_the_user_out() -> None:
     now = [1_800_000_000.0]
     emulator = TikTokEmulator(clock=lambda: now[0], refresh_token_ttl=3600)
     settings = emulator.settings()
-    store = MemoryTokenStore()
-    async with browser(wrap(settings, store, emulator)) as client:
-        await sign_in(client, settings, emulator)
-        sid = session_id(client, settings)
+    async with signed_in(settings, emulator) as (client, store, sid):
         now[0] += 3601
         await expire_access_token(store, settings, sid)
         response = await client.get("/token")
@@ -186,10 +175,7 @@ async def test_an_expired_refresh_token_signs_the_user_out() -> None:
 async def test_logout_revokes_at_tiktok_and_forgets_the_token(
     emulator: TikTokEmulator, settings: TikTokSettings
 ) -> None:
-    store = MemoryTokenStore()
-    async with browser(wrap(settings, store, emulator)) as client:
-        await sign_in(client, settings, emulator)
-        sid = session_id(client, settings)
+    async with signed_in(settings, emulator) as (client, store, sid):
         access = (await read_record(store, settings, sid))["access_token"]
         assert await _api_status(emulator, access) == 200
         response = await client.post(settings.logout_path)
@@ -210,10 +196,7 @@ async def test_logout_revokes_at_tiktok_and_forgets_the_token(
 async def test_logout_succeeds_when_revoking_fails(
     emulator: TikTokEmulator, settings: TikTokSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = MemoryTokenStore()
-    async with browser(wrap(settings, store, emulator)) as client:
-        await sign_in(client, settings, emulator)
-        sid = session_id(client, settings)
+    async with signed_in(settings, emulator) as (client, store, sid):
         emulator.inject("revoke", Fault.error_body("internal_error"))
         with caplog.at_level(logging.WARNING, logger="tiktok_asgi"):
             response = await client.post(settings.logout_path)
