@@ -3,7 +3,7 @@
 Needs the ``redis`` extra: ``pip install "tiktok-asgi[redis]"``. Values are the token manager's
 encrypted records (Redis never sees a token in clear); refresh locks are Redis locks, so one
 refresh per login session happens across all instances. Every Redis failure, and every call
-slower than ``timeout``, becomes :class:`~tiktok_asgi.tokens.TokenStoreError`, which the
+slower than ``timeout``, becomes :class:`~tiktok_asgi.stores.TokenStoreError`, which the
 middleware answers with 503 ``token_store_unavailable``.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
-from .tokens import TokenStoreError
+from .stores import TokenStoreError
 
 try:
     from redis.asyncio import Redis
@@ -32,7 +32,7 @@ _LOCK_POLL = 0.05  # seconds between attempts to take a refresh lock another pro
 
 
 class RedisTokenStore:
-    """:class:`~tiktok_asgi.tokens.TokenStore` on Redis (redis-py's asyncio client).
+    """:class:`~tiktok_asgi.stores.TokenStore` on Redis (redis-py's asyncio client).
 
     ``redis`` is a URL (``redis://127.0.0.1:6379/0``, ``rediss://…``, ``unix://…``) or a
     ``redis.asyncio.Redis`` client you configured yourself. ``timeout`` bounds every call, in

@@ -1,0 +1,75 @@
+"""Where token records live: the :class:`TokenStore` protocol and the in-process store.
+
+Stores keep opaque, already-encrypted bytes under opaque keys; they never see a token in clear.
+:class:`~tiktok_asgi.redis_store.RedisTokenStore` is the store shared by many processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol, runtime_checkable
+
+__all__ = ["MemoryTokenStore", "TokenStore", "TokenStoreError"]
+
+
+class TokenStoreError(Exception):
+    """The token store could not be reached or answered wrongly."""
+
+
+@runtime_checkable
+class TokenStore(Protocol):
+    """Where encrypted token records live; keys are opaque strings, values opaque bytes."""
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, ttl: int) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    def lock(self, key: str, timeout: float) -> AbstractAsyncContextManager[None]:
+        """Mutual exclusion for refreshing one login session, as wide as the store is shared."""
+        ...
+
+
+class MemoryTokenStore:
+    """A bounded in-process store for one process and tests (oldest entries evicted first)."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        if max_entries <= 0:
+            raise ValueError("max_entries must be positive")
+        self._max = max_entries
+        self._items: dict[str, tuple[float, bytes]] = {}
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    async def get(self, key: str) -> bytes | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        if item[0] <= time.monotonic():
+            del self._items[key]
+            return None
+        return item[1]
+
+    async def set(self, key: str, value: bytes, ttl: int) -> None:
+        self._items.pop(key, None)
+        while len(self._items) >= self._max:
+            del self._items[next(iter(self._items))]
+        self._items[key] = (time.monotonic() + ttl, value)
+
+    async def delete(self, key: str) -> None:
+        self._items.pop(key, None)
+
+    @asynccontextmanager
+    async def lock(self, key: str, timeout: float) -> AsyncIterator[None]:  # noqa: ASYNC109 (the protocol's lock lease, not a call timeout)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:
+            yield
+
+    def __len__(self) -> int:
+        return len(self._items)
