@@ -1,4 +1,8 @@
-"""Settings from environment variables (and an optional ``.env`` file)."""
+"""Settings from environment variables (and an optional ``.env`` file).
+
+Generic over the settings class (any keyword-only dataclass), so that it needs nothing from
+:mod:`tiktok_asgi.settings`, which calls it.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,13 @@ import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.config import Config
 
-from .settings import TikTokSettings
-
 __all__ = ["settings_from_env"]
+
+_S = TypeVar("_S")
 
 _REQUIRED_HELP = {
     "client_key": "the Client key from the TikTok app console",
@@ -36,9 +40,16 @@ def _as_bool(value: str) -> bool:
         raise ValueError("expected true/false, 1/0, yes/no or on/off") from None
 
 
+def _as_pkce(value: str) -> str | None:
+    """``none`` or ``off`` turns PKCE off; other values are checked by the settings."""
+    return None if value.strip().lower() in ("none", "off") else value.strip()
+
+
 def _converter(field: dataclasses.Field[Any]) -> Callable[[str], Any]:
     if field.name in _LIST_FIELDS:
         return _as_list
+    if field.name == "pkce":
+        return _as_pkce
     kind = field.default
     if field.name == "cookie_secure" or isinstance(kind, bool):
         return _as_bool
@@ -50,10 +61,11 @@ def _converter(field: dataclasses.Field[Any]) -> Callable[[str], Any]:
 
 
 def settings_from_env(
-    prefix: str = "TIKTOK_",
-    env_file: str | os.PathLike[str] | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> TikTokSettings:
+    cls: Callable[..., _S],
+    prefix: str,
+    env_file: str | os.PathLike[str] | None,
+    environ: Mapping[str, str] | None,
+) -> _S:
     """Read every setting from ``<prefix><NAME>`` (e.g. ``TIKTOK_CLIENT_KEY``).
 
     Lists (``SCOPES``, ``SECRET_KEY``, ``PROTECTED_PATHS``) are comma-separated; booleans accept
@@ -68,7 +80,7 @@ def settings_from_env(
         env_prefix=prefix,
     )
     values: dict[str, Any] = {}
-    for field in dataclasses.fields(TikTokSettings):
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
         if not field.init:
             continue
         variable = prefix + field.name.upper()
@@ -85,6 +97,6 @@ def settings_from_env(
             value = value[0]
         values[field.name] = value
     try:
-        return TikTokSettings(**values)
+        return cls(**values)
     except ValueError as exc:
         raise ValueError(f"{exc} (from the {prefix}* environment variables)") from None

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
+from ._env import settings_from_env
+
 __all__ = ["DEFAULT_SCOPES", "PkceEncoding", "TikTokSettings"]
 
 PkceEncoding = Literal["hex", "base64url"]
@@ -40,7 +42,7 @@ class TikTokSettings:
     error_redirect: str | None = None
     protected_paths: Sequence[str] = ()
 
-    pkce: PkceEncoding | None = None
+    pkce: PkceEncoding | None = "base64url"
     disable_auto_auth: bool = False
 
     cookie_name: str = "tiktok_session"
@@ -56,6 +58,7 @@ class TikTokSettings:
     token_url: str = "https://open.tiktokapis.com/v2/oauth/token/"
     userinfo_url: str = "https://open.tiktokapis.com/v2/user/info/"
     revoke_url: str = "https://open.tiktokapis.com/v2/oauth/revoke/"
+    api_base_url: str = "https://open.tiktokapis.com"
 
     # Derived once; not constructor arguments.
     secret_keys: tuple[str, ...] = field(init=False)
@@ -88,7 +91,10 @@ class TikTokSettings:
         for prefix in protected:
             _check_path("protected_paths entry", prefix)
         if self.pkce not in (None, "hex", "base64url"):
-            raise ValueError('pkce must be None, "hex" (TikTok\'s desktop encoding) or "base64url"')
+            raise ValueError(
+                'pkce must be "base64url" (web apps, the default), "hex" (TikTok\'s desktop apps) '
+                "or None (no PKCE: TikTok refuses web sign-ins without it)"
+            )
         if not self.cookie_name or not self.cookie_name.replace("_", "").replace("-", "").isalnum():
             raise ValueError("cookie_name must be a non-empty name of letters, digits, '_' or '-'")
         if not self.cookie_path.startswith("/"):
@@ -99,8 +105,13 @@ class TikTokSettings:
             raise ValueError(f"flow_max_age must be between 1 and {_FLOW_MAX_AGE_LIMIT} seconds")
         if not self.http_timeout > 0:
             raise ValueError("http_timeout must be a positive number of seconds")
-        for name in ("authorize_url", "token_url", "userinfo_url", "revoke_url"):
+        for name in ("authorize_url", "token_url", "userinfo_url", "revoke_url", "api_base_url"):
             _check_endpoint(name, getattr(self, name))
+        if urlsplit(self.api_base_url).query or self.api_base_url.endswith("/"):
+            raise ValueError(
+                f"api_base_url must be TikTok's API root without a trailing slash or query, "
+                f"e.g. 'https://open.tiktokapis.com'; got {self.api_base_url!r}"
+            )
 
         https = urlsplit(self.redirect_uri).scheme == "https"
         if self.cookie_secure is False and https:
@@ -125,9 +136,7 @@ class TikTokSettings:
 
         A missing or malformed variable raises ``ValueError`` naming the variable and the fix.
         """
-        from .env import settings_from_env
-
-        return settings_from_env(prefix, env_file, environ)
+        return settings_from_env(cls, prefix, env_file, environ)
 
     def replace(self, **changes: object) -> TikTokSettings:
         """A copy with some settings changed (validated again)."""

@@ -118,7 +118,7 @@ def test_defaults() -> None:
     assert settings.logout_path == "/auth/tiktok/logout"
     assert settings.login_redirect == "/"
     assert settings.error_redirect is None
-    assert settings.pkce is None
+    assert settings.pkce == "base64url"
     assert settings.disable_auto_auth is False
     assert settings.cookie_secure is None
     assert settings.scopes == ("user.info.basic",)
@@ -186,7 +186,8 @@ def test_flow_max_age_bounded() -> None:
 def test_pkce_values() -> None:
     assert make(pkce="hex").pkce == "hex"
     assert make(pkce="base64url").pkce == "base64url"
-    with pytest.raises(ValueError, match="pkce must be None"):
+    assert make(pkce=None).pkce is None  # only when asked for
+    with pytest.raises(ValueError, match='pkce must be "base64url"'):
         make(pkce="plain")
 
 

@@ -30,7 +30,7 @@ EVERYTHING = {
     "TIKTOK_LOGIN_REDIRECT": "/home",
     "TIKTOK_ERROR_REDIRECT": "/oops",
     "TIKTOK_PROTECTED_PATHS": "/app,/admin",
-    "TIKTOK_PKCE": "base64url",
+    "TIKTOK_PKCE": "hex",
     "TIKTOK_DISABLE_AUTO_AUTH": "yes",
     "TIKTOK_COOKIE_NAME": "sid",
     "TIKTOK_COOKIE_DOMAIN": "example.com",
@@ -43,6 +43,7 @@ EVERYTHING = {
     "TIKTOK_TOKEN_URL": "http://127.0.0.1:8790/v2/oauth/token/",
     "TIKTOK_USERINFO_URL": "http://127.0.0.1:8790/v2/user/info/",
     "TIKTOK_REVOKE_URL": "http://127.0.0.1:8790/v2/oauth/revoke/",
+    "TIKTOK_API_BASE_URL": "http://127.0.0.1:8790",
 }
 
 
@@ -65,7 +66,7 @@ def test_every_variable_is_read_with_its_type() -> None:
         login_redirect="/home",
         error_redirect="/oops",
         protected_paths=("/app", "/admin"),
-        pkce="base64url",
+        pkce="hex",
         disable_auto_auth=True,
         cookie_name="sid",
         cookie_domain="example.com",
@@ -78,6 +79,7 @@ def test_every_variable_is_read_with_its_type() -> None:
         token_url="http://127.0.0.1:8790/v2/oauth/token/",
         userinfo_url="http://127.0.0.1:8790/v2/user/info/",
         revoke_url="http://127.0.0.1:8790/v2/oauth/revoke/",
+        api_base_url="http://127.0.0.1:8790",
     )
     assert settings.secret_keys == (KEY_A, KEY_B)  # newest last: KEY_B signs
     assert type(settings.cookie_max_age) is int
@@ -173,3 +175,9 @@ def test_invalid_value_keeps_the_settings_fix_and_says_where_it_came_from() -> N
 def test_missing_env_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"env_file .*nope\.env.* does not exist"):
         TikTokSettings.from_env(env_file=tmp_path / "nope.env", environ=REQUIRED)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", "base64url"), ("none", None), ("OFF", None)])
+def test_pkce_is_on_unless_turned_off_by_name(value: str, expected: str | None) -> None:
+    settings = TikTokSettings.from_env(environ={**REQUIRED, "TIKTOK_PKCE": value})
+    assert settings.pkce == expected
