@@ -57,7 +57,7 @@ def create_app() -> TikTokAuthMiddleware:
                 "fds": open_fds(),
                 # Private attributes, read only here: the bounded caches of the middleware.
                 "identity_cache": len(middleware._identity._cache),
-                "consumed_states": len(middleware._flows._consumed),
+                "consumed_states": len(middleware.conversation._flows._consumed),
                 "emulator_requests": len(emulator.requests),
             }
         )

@@ -2,42 +2,77 @@
 
 Wrap an app with :class:`TikTokAuthMiddleware` configured by one :class:`TikTokSettings`; every
 request then carries ``scope["user"]`` (a :class:`TikTokUser` or Starlette's
-``UnauthenticatedUser``) and ``scope["auth"]``.
+``UnauthenticatedUser``), ``scope["auth"]`` and a :class:`TikTokContext` read with
+:func:`tiktok_context`.
+
+How the package reads, in the order a request meets it:
+
+- configuration: ``settings`` (and ``_env`` for ``TIKTOK_*`` variables); ``errors``; ``user``;
+- TikTok's dialect: ``_http`` (the pool, the only httpx2 import), ``envelope`` (TikTok's answers),
+  ``provider`` (authorize URL, code exchange, user info, refresh, revoke, bearer calls);
+- what the browser carries: ``cookies`` (signing), ``flow`` (pending logins), ``identity``;
+- tokens: ``stores`` (where records live), ``tokens`` (records, refresh), ``redis_store``;
+- the request: ``conversation`` (login, callback, logout), ``middleware`` (the gate), ``context``
+  (what downstream code reads), ``responses`` and ``redirects``; ``api`` (TikTok's API as the user);
+- framework adapters: ``fastapi``, ``quart`` (sharing ``_adapter``);
+- beside them: ``emulator`` (an offline TikTok), ``demo``, ``pytest_plugin``.
 """
 
-from .api import TikTokAPI, TikTokRateLimited, tiktok_api
+from .api import TikTokAPI, tiktok_api
+from .context import TikTokContext, get_access_token, tiktok_context
 from .errors import (
     AuthorizationDenied,
     CallbackError,
+    CrossSiteRequest,
+    IdentityTooLarge,
+    InsufficientScope,
+    LoginRejected,
+    LoginRequired,
+    MethodNotAllowed,
+    OpenIdMismatch,
+    SignInCancelled,
     StateError,
     TikTokAPIError,
     TikTokAuthError,
+    TikTokRateLimited,
     TikTokUnavailable,
+    TokenStoreUnavailable,
 )
 from .middleware import LoadUser, OnLogin, TikTokAuthMiddleware
 from .settings import TikTokSettings
-from .tokens import MemoryTokenStore, TokenStore, TokenStoreError, get_access_token
+from .stores import MemoryTokenStore, TokenStore, TokenStoreError
 from .user import TikTokUser
 
 __all__ = [
     "AuthorizationDenied",
     "CallbackError",
+    "CrossSiteRequest",
+    "IdentityTooLarge",
+    "InsufficientScope",
     "LoadUser",
+    "LoginRejected",
+    "LoginRequired",
     "MemoryTokenStore",
+    "MethodNotAllowed",
     "OnLogin",
+    "OpenIdMismatch",
+    "SignInCancelled",
     "StateError",
     "TikTokAPI",
     "TikTokAPIError",
     "TikTokAuthError",
     "TikTokAuthMiddleware",
+    "TikTokContext",
     "TikTokRateLimited",
     "TikTokSettings",
     "TikTokUnavailable",
     "TikTokUser",
     "TokenStore",
     "TokenStoreError",
+    "TokenStoreUnavailable",
     "get_access_token",
     "tiktok_api",
+    "tiktok_context",
 ]
 
 __version__ = "0.1.0"

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 
 from starlette.types import Scope
 
-from .errors import TikTokAuthError
-from .middleware import LOGIN_PATH_SCOPE_KEY
-from .responses import login_redirect_target, login_required_error
+from .context import tiktok_context
+from .errors import InsufficientScope
+from .responses import login_redirect_target
 from .settings import TikTokSettings
 from .user import TikTokUser
 
@@ -21,7 +21,6 @@ __all__ = [
     "browser_login_url",
     "check_scopes",
     "insufficient_scope_error",
-    "login_required_error",
     "missing_scopes",
     "setting_default",
     "user_in",
@@ -35,19 +34,9 @@ def setting_default(name: str) -> str:
     return str(TikTokSettings.__dataclass_fields__[name].default)
 
 
-_DEFAULT_LOGIN_PATH = setting_default("login_path")
-
-
 def user_in(scope: Scope) -> TikTokUser | None:
     """The signed-in TikTok user of an ``http`` or ``websocket`` scope, or None."""
-    if "user" not in scope:
-        raise RuntimeError(
-            "no user in the ASGI scope: wrap the application with TikTokAuthMiddleware "
-            "(app.add_middleware(TikTokAuthMiddleware, settings=...) in Starlette and FastAPI, "
-            "app.asgi_app = TikTokAuthMiddleware(app.asgi_app, settings=...) in Quart)"
-        )
-    user = scope["user"]
-    return user if isinstance(user, TikTokUser) else None
+    return tiktok_context(scope).user
 
 
 def missing_scopes(user: TikTokUser, scopes: Iterable[str]) -> tuple[str, ...]:
@@ -56,13 +45,14 @@ def missing_scopes(user: TikTokUser, scopes: Iterable[str]) -> tuple[str, ...]:
     return tuple(s for s in scopes if s not in granted)
 
 
-def insufficient_scope_error(missing: Iterable[str]) -> TikTokAuthError:
+def insufficient_scope_error(missing: Iterable[str]) -> InsufficientScope:
     """The user is signed in but did not grant a TikTok scope this needs (403)."""
     names = ", ".join(missing)
-    return TikTokAuthError(
-        "insufficient_scope",
-        f"This needs the TikTok scope {names}, which was not granted. Sign in again and allow it.",
-        status_code=403,
+    return InsufficientScope(
+        description=(
+            f"This needs the TikTok scope {names}, which was not granted. "
+            "Sign in again and allow it."
+        )
     )
 
 
@@ -81,4 +71,4 @@ def check_scopes(scopes: tuple[str, ...]) -> tuple[str, ...]:
 def browser_login_url(scope: Scope) -> str | None:
     """Where to send an anonymous browser, or None (then the answer is 401 JSON), exactly as
     for ``protected_paths``; follows the middleware's ``login_path``."""
-    return login_redirect_target(scope, scope.get(LOGIN_PATH_SCOPE_KEY) or _DEFAULT_LOGIN_PATH)
+    return login_redirect_target(scope, tiktok_context(scope).settings.login_path)

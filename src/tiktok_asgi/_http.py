@@ -1,11 +1,15 @@
-"""The one place that imports httpx2, and the shared connection pool to TikTok.
+"""The one place that imports httpx2: the shared connection pool to TikTok, tied to the
+application's lifespan, and what a failure to reach TikTok becomes.
 
-Authlib builds a fresh ``AsyncOAuth2Client`` for every call and closes it afterwards. A shared
-transport handed to those clients must therefore survive their ``aclose()``; the real pool is
-closed by :class:`SharedTransport` itself, at lifespan shutdown.
+The pool is owned by :class:`SharedTransport`, never by the clients that use it: a client's
+``aclose()`` leaves it open, and it is closed at lifespan shutdown.
 """
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx2
 from httpx2 import (
@@ -22,6 +26,9 @@ from httpx2 import (
     TimeoutException,
     TransportError,
 )
+from starlette.types import Receive
+
+from .errors import TikTokUnavailable
 
 __all__ = [
     "ASGITransport",
@@ -38,6 +45,7 @@ __all__ = [
     "TimeoutException",
     "TransportError",
     "httpx2",
+    "reaching_tiktok",
 ]
 
 
@@ -70,7 +78,7 @@ class SharedTransport:
         self._view: _NonClosing | None = _NonClosing(supplied) if supplied is not None else None
 
     def get(self) -> AsyncBaseTransport:
-        """The transport to hand to Authlib's per-call clients."""
+        """The transport every call to TikTok goes through."""
         if self._view is None:
             self._own = AsyncHTTPTransport()
             self._view = _NonClosing(self._own)
@@ -80,3 +88,30 @@ class SharedTransport:
         if self._own is not None:
             own, self._own, self._view = self._own, None, None
             await own.aclose()
+
+    def watch_lifespan(self, receive: Receive) -> Receive:
+        """``receive`` of a lifespan scope, opening the pool at startup and closing it at
+        shutdown."""
+
+        async def watched() -> Any:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.get()
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+            return message
+
+        return watched
+
+
+@asynccontextmanager
+async def reaching_tiktok(what: str) -> AsyncIterator[None]:
+    """Network failures become :class:`TikTokUnavailable` (503, or 504 on a timeout)."""
+    try:
+        yield
+    except TimeoutException as exc:
+        raise TikTokUnavailable(
+            description=f"TikTok's {what} did not answer in time", status_code=504
+        ) from exc
+    except TransportError as exc:
+        raise TikTokUnavailable(description=f"TikTok's {what} could not be reached") from exc

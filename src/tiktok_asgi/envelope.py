@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from ._http import Response
-from .errors import TikTokAPIError
+from .errors import TikTokAPIError, TikTokRateLimited
 
 __all__ = ["read_api_envelope", "read_oauth_response", "retry_after"]
 
@@ -30,10 +30,10 @@ def retry_after(resp: Response) -> float | None:
 def _failure(
     resp: Response, code: str, description: str, log_id: str | None = None
 ) -> TikTokAPIError:
-    """TikTok's error as ours: a rate limit on the app is "try later" (503), not a bad gateway."""
+    """TikTok's error as ours: a rate limit on the app is "try later", not a bad gateway."""
     if resp.status_code == 429 or code == "rate_limit_exceeded":
-        return TikTokAPIError(
-            code, description, log_id=log_id, status_code=503, retry_after=retry_after(resp)
+        return TikTokRateLimited(
+            "rate_limit_exceeded", description, log_id=log_id, retry_after=retry_after(resp)
         )
     return TikTokAPIError(code, description, log_id=log_id)
 

@@ -1,30 +1,59 @@
 """Errors of the TikTok login, each with a stable machine-readable ``code``.
 
-Hierarchy::
+One class per condition that code (ours or yours) branches on; the HTTP status a condition is
+answered with is the class's ``status_code``. Hierarchy (code, status)::
 
-    TikTokAuthError                 code, description, log_id, status_code
-    ├── StateError                  state_missing, state_mismatch, state_expired,
-    │                               state_invalid, state_reused           (400)
-    ├── CallbackError               invalid_request: a callback without a code (400)
-    ├── AuthorizationDenied         TikTok's ``?error=`` on the callback, e.g. access_denied (4xx)
-    ├── TikTokAPIError              TikTok answered with an error, incl. HTTP 200 + error (502;
-    │                               503 with ``retry_after`` when TikTok rate-limits the app)
-    └── TikTokUnavailable           tiktok_unavailable: network failure (503) or timeout (504)
+    TikTokAuthError                     code, description, log_id, status_code, retry_after
+    ├── StateError                      state_missing | state_mismatch | state_expired |
+    │                                   state_invalid | state_reused                   400
+    ├── CallbackError                   invalid_request: a callback without a code    400
+    ├── AuthorizationDenied             TikTok's ``?error=`` on the callback           400
+    │   └── SignInCancelled             access_denied: the person pressed Cancel       403
+    ├── LoginRequired                   login_required                                 401
+    ├── LoginRejected                   login_rejected: ``on_login`` returned None      403
+    ├── InsufficientScope               insufficient_scope                             403
+    ├── CrossSiteRequest                csrf_rejected: a sign-out from another site    403
+    ├── MethodNotAllowed                method_not_allowed                             405
+    ├── IdentityTooLarge                identity_too_large: ``extra`` too big          500
+    ├── TokenStoreUnavailable           token_store_unavailable                        503
+    ├── TikTokUnavailable               tiktok_unavailable: unreachable 503, timeout 504
+    └── TikTokAPIError                  TikTok answered with an error (HTTP 200 too)   502
+        ├── OpenIdMismatch              open_id_mismatch: token and user info disagree  502
+        └── TikTokRateLimited           rate_limit_exceeded                            503
+                                        (429 from an API call still limited after retries)
 
-``description`` is safe to show to the person signing in; ``log_id`` is TikTok's request id,
-which TikTok support asks for; ``retry_after`` (seconds) is TikTok's hint on a rate limit. No
-error ever carries a token, a code or a secret.
+An API call made for a view (:func:`~tiktok_asgi.tiktok_api`) passes some of TikTok's codes on
+with their own status: :data:`API_CALL_STATUS` is that table.
+
+``description`` is safe to show to the person signing in; ``log_id`` is TikTok's request id, which
+TikTok support asks for; ``retry_after`` (seconds) is TikTok's hint on a rate limit. No error ever
+carries a token, a code or a secret.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import ClassVar
+
 __all__ = [
+    "API_CALL_STATUS",
     "AuthorizationDenied",
     "CallbackError",
+    "CrossSiteRequest",
+    "IdentityTooLarge",
+    "InsufficientScope",
+    "LoginRejected",
+    "LoginRequired",
+    "MethodNotAllowed",
+    "OpenIdMismatch",
+    "SignInCancelled",
     "StateError",
     "TikTokAPIError",
     "TikTokAuthError",
+    "TikTokRateLimited",
     "TikTokUnavailable",
+    "TokenStoreUnavailable",
 ]
 
 
@@ -32,16 +61,24 @@ class TikTokAuthError(Exception):
     """Base class: something stopped a sign-in, a sign-out or a call to TikTok."""
 
     status_code: int = 400
+    #: The code of conditions that have one fixed code (subclasses set it).
+    default_code: ClassVar[str] = ""
+    #: What the person in the browser reads when no description is given.
+    default_description: ClassVar[str] = ""
 
     def __init__(
         self,
-        code: str,
-        description: str = "",
+        code: str | None = None,
+        description: str | None = None,
         *,
         log_id: str | None = None,
         status_code: int | None = None,
         retry_after: float | None = None,
     ) -> None:
+        code = code or self.default_code
+        if not code:
+            raise TypeError(f"{type(self).__name__} needs a code")
+        description = self.default_description if description is None else description
         super().__init__(f"{code}: {description}" if description else code)
         self.code = code
         self.description = description
@@ -62,11 +99,82 @@ class StateError(TikTokAuthError):
 class CallbackError(TikTokAuthError):
     """The callback request itself is malformed."""
 
+    default_code = "invalid_request"
+
 
 class AuthorizationDenied(TikTokAuthError):
-    """TikTok sent the browser back with ``?error=``; ``access_denied``: the person cancelled."""
+    """TikTok sent the browser back with ``?error=`` instead of a code."""
 
-    status_code = 400
+
+class SignInCancelled(AuthorizationDenied):
+    """The person pressed Cancel on TikTok's consent page (``access_denied``)."""
+
+    status_code = 403
+    default_code = "access_denied"
+    default_description = "You cancelled the sign-in with TikTok."
+
+
+class LoginRequired(TikTokAuthError):
+    """Nobody is signed in, or the sign-in ended (e.g. TikTok refused to renew the access)."""
+
+    status_code = 401
+    default_code = "login_required"
+    default_description = "Sign in with TikTok first."
+
+
+class LoginRejected(TikTokAuthError):
+    """The application's ``on_login`` hook refused this TikTok account."""
+
+    status_code = 403
+    default_code = "login_rejected"
+    default_description = "This TikTok account may not sign in here."
+
+
+class InsufficientScope(TikTokAuthError):
+    """The user is signed in but did not grant a TikTok scope this needs."""
+
+    status_code = 403
+    default_code = "insufficient_scope"
+
+
+class CrossSiteRequest(TikTokAuthError):
+    """A sign-out that another site made the browser send."""
+
+    status_code = 403
+    default_code = "csrf_rejected"
+    default_description = "Sign-out must come from this site."
+
+
+class MethodNotAllowed(TikTokAuthError):
+    """A login, callback or logout path reached with the wrong HTTP method."""
+
+    status_code = 405
+    default_code = "method_not_allowed"
+
+
+class IdentityTooLarge(TikTokAuthError):
+    """The signed-in profile does not fit in a cookie: ``on_login`` attached too much ``extra``."""
+
+    status_code = 500
+    default_code = "identity_too_large"
+    default_description = (
+        "The signed-in profile does not fit in a cookie; keep on_login's extra small."
+    )
+
+
+class TokenStoreUnavailable(TikTokAuthError):
+    """The token store could not be reached in time; nobody is signed out because of it."""
+
+    status_code = 503
+    default_code = "token_store_unavailable"
+    default_description = "The token store is not reachable."
+
+
+class TikTokUnavailable(TikTokAuthError):
+    """TikTok could not be reached (503) or did not answer in time (504)."""
+
+    status_code = 503
+    default_code = "tiktok_unavailable"
 
 
 class TikTokAPIError(TikTokAuthError):
@@ -75,7 +183,28 @@ class TikTokAPIError(TikTokAuthError):
     status_code = 502
 
 
-class TikTokUnavailable(TikTokAuthError):
-    """TikTok could not be reached in time."""
+class OpenIdMismatch(TikTokAPIError):
+    """User info describes another account than the one the token was issued for."""
+
+    default_code = "open_id_mismatch"
+    default_description = "TikTok's answers did not agree on who signed in. Please try again."
+
+
+class TikTokRateLimited(TikTokAPIError):
+    """TikTok rate-limits the app (429 ``rate_limit_exceeded``); ``retry_after`` is its hint."""
 
     status_code = 503
+    default_code = "rate_limit_exceeded"
+
+
+#: The status of an API call's error by TikTok's code, when a view's call passes it on.
+API_CALL_STATUS: Mapping[str, int] = MappingProxyType(
+    {
+        "access_token_invalid": 401,
+        "scope_not_authorized": 403,
+        "scope_permission_missed": 403,
+        "invalid_params": 400,
+        "invalid_param": 400,
+        "rate_limit_exceeded": 429,
+    }
+)

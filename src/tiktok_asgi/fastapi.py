@@ -6,9 +6,10 @@
     from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
     from tiktok_asgi.fastapi import CurrentUser, OptionalUser, install, require_scopes
 
+    settings = TikTokSettings.from_env()
     app = FastAPI()
-    app.add_middleware(TikTokAuthMiddleware, settings=TikTokSettings.from_env())
-    install(app)  # the middleware's JSON error shape, and 401/403 in the OpenAPI schema
+    app.add_middleware(TikTokAuthMiddleware, settings=settings)
+    install(app, settings=settings)  # the JSON error shape; 401/403 in the OpenAPI schema
 
     @app.get("/me")
     async def me(user: CurrentUser) -> dict[str, str]:
@@ -45,13 +46,11 @@ from ._adapter import (
     WS_POLICY_VIOLATION,
     check_scopes,
     insufficient_scope_error,
-    login_required_error,
     missing_scopes,
     setting_default,
     user_in,
 )
-from .errors import TikTokAuthError
-from .middleware import TikTokAuthMiddleware
+from .errors import LoginRequired, TikTokAuthError
 from .responses import secure
 from .settings import TikTokSettings
 from .user import TikTokUser
@@ -96,7 +95,7 @@ async def require_user(conn: HTTPConnection) -> TikTokUser:
     """The signed-in :class:`TikTokUser`; 401 ``login_required`` (WebSocket: close 1008)."""
     user = user_in(conn.scope)
     if user is None:
-        raise _refusal(conn, login_required_error())
+        raise _refusal(conn, LoginRequired())
     return user
 
 
@@ -144,8 +143,8 @@ def install(app: FastAPI, *, settings: TikTokSettings | None = None) -> None:
 
     Registers :func:`tiktok_exception_handler` for :class:`TikTokAuthError` and
     :class:`TikTokHTTPException`, and adds to every operation that uses these dependencies its
-    ``401`` / ``403`` responses and a cookie security scheme. ``settings`` (for the cookie name
-    and login path) default to those given to ``app.add_middleware(TikTokAuthMiddleware, ...)``.
+    ``401`` / ``403`` responses and a cookie security scheme. ``settings`` name the cookie and
+    the login path in that schema; pass the middleware's (without them the defaults are shown).
     """
     handler = cast(ExceptionHandler, tiktok_exception_handler)
     app.add_exception_handler(TikTokAuthError, handler)
@@ -157,21 +156,12 @@ def install(app: FastAPI, *, settings: TikTokSettings | None = None) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = generate()
-            _document(schema, app.routes, settings or _middleware_settings(app))
+            _document(schema, app.routes, settings)
             app.openapi_schema = schema
         return app.openapi_schema
 
     setattr(openapi, _INSTALLED_ATTR, True)
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
-
-
-def _middleware_settings(app: FastAPI) -> TikTokSettings | None:
-    for middleware in app.user_middleware:
-        if cast(object, middleware.cls) is TikTokAuthMiddleware:
-            found = middleware.kwargs.get("settings")
-            if isinstance(found, TikTokSettings):
-                return found
-    return None
 
 
 def _walk(dependant: Dependant) -> Iterator[Dependant]:

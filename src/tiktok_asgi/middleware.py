@@ -1,41 +1,34 @@
-"""The middleware: answers the login, callback and logout paths; tells every request who it is."""
+"""The gate: every request passes here once.
+
+The login conversation's paths are answered by :class:`~tiktok_asgi.conversation.
+LoginConversation`; every other ``http`` and ``websocket`` request takes one path — identity
+cookie → ``load_user`` → login session → protected paths → the application — and leaves with
+``scope["user"]``, ``scope["auth"]`` and its :class:`~tiktok_asgi.context.TikTokContext`.
+"""
 
 from __future__ import annotations
 
-import logging
-import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.datastructures import Headers
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._http import AsyncBaseTransport, SharedTransport
-from .cookies import read_cookies
-from .errors import AuthorizationDenied, CallbackError, TikTokAuthError
-from .flow import FlowCookies
-from .identity import Identity, IdentityCookie
-from .provider import TikTokOAuthApp, reaching_tiktok
-from .redirects import safe_next
-from .responses import error_response, redirect, refuse_anonymous, secure, wants_json
+from .context import SCOPE_KEY, TikTokContext
+from .conversation import LoginConversation, OnLogin
+from .errors import TikTokAuthError
+from .identity import IdentityCookie
+from .provider import TikTokProvider
+from .responses import error_response, refuse_anonymous
 from .settings import TikTokSettings
-from .tokens import LoginSession, TokenManager, TokenStore
+from .stores import TokenStore
+from .tokens import TokenManager
 from .user import TikTokUser
 
 __all__ = ["LoadUser", "OnLogin", "TikTokAuthMiddleware"]
 
-logger = logging.getLogger("tiktok_asgi")
-
-_Handler = Callable[[Scope], Awaitable[Response]]
-OnLogin = Callable[[TikTokUser, Mapping[str, Any]], Awaitable[TikTokUser | None]]
 LoadUser = Callable[[TikTokUser], Awaitable[TikTokUser | None]]
-# The login path, in every http and websocket scope, for adapters that send browsers to it.
-LOGIN_PATH_SCOPE_KEY = "tiktok_asgi.login_path"
-_ERROR_CODE = re.compile(r"[a-z0-9_.]{1,64}")
-_MAX_DESCRIPTION = 300
 
 
 class _NoCredentials(AuthCredentials):
@@ -93,242 +86,97 @@ class TikTokAuthMiddleware:
         self.app = app
         self.settings = settings
         self._transport = SharedTransport(transport)
-        self._oauth = TikTokOAuthApp(settings, self._transport)
+        self._tiktok = TikTokProvider(settings, self._transport)
         self._identity = IdentityCookie(settings)
-        self._flows = FlowCookies(settings)
-        self._on_login = on_login
-        self._load_user = load_user
         self._tokens = (
-            TokenManager(settings, token_store, self._oauth, self._transport)
-            if token_store is not None
-            else None
+            TokenManager(settings, token_store, self._tiktok) if token_store is not None else None
         )
-        self._revoke_on_logout = token_store is not None and revoke_on_logout is not False
-        self._per_request_hooks = load_user is not None or token_store is not None
+        self.conversation = LoginConversation(
+            settings,
+            self._tiktok,
+            self._identity,
+            tokens=self._tokens,
+            on_login=on_login,
+            revoke_on_logout=token_store is not None and revoke_on_logout is not False,
+        )
+        self._load_user = load_user
+        # Without load_user or a token store nothing can sign a user out while a view runs.
+        self._watch_responses = load_user is not None or token_store is not None
+        self._anonymous = TikTokContext(settings, self._tiktok)
+        self._clear_identity = (b"set-cookie", self._identity.clear().encode("latin-1"))
         self._protected = tuple((p, p.rstrip("/") + "/") for p in settings.protected_paths)
-        self._routes: dict[str, tuple[str, _Handler]] = {
-            settings.login_path: ("GET", self._login),
-            settings.callback_path: ("GET", self._callback),
-            settings.logout_path: ("POST", self._logout),
-        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            route = self._routes.get(scope["path"])
-            if route is not None:
-                response = await self._answer(scope, *route)
+            endpoint = self.conversation.endpoint(scope["path"])
+            if endpoint is not None:
+                response = await endpoint(scope)
                 await response(scope, receive, send)
                 return
         elif kind != "websocket":
             if kind == "lifespan":
-                receive = self._watch_lifespan(receive)
+                receive = self._transport.watch_lifespan(receive)
             await self.app(scope, receive, send)
             return
-        scope[LOGIN_PATH_SCOPE_KEY] = self.settings.login_path
+
         identity = self._identity.read(scope["headers"])
-        if identity is not None and self._per_request_hooks:
-            await self._call_with_hooks(identity, scope, receive, send)
-            return
         if identity is None:
-            scope["user"] = UnauthenticatedUser()
-            scope["auth"] = _NO_CREDENTIALS
-            if self._protected and self._is_protected(scope["path"]):
-                await refuse_anonymous(scope, receive, send, self.settings.login_path)
-                return
+            context = self._anonymous
         else:
-            user = identity.user
-            scope["user"] = user
-            scope["auth"] = AuthCredentials(("authenticated", *user.granted_scopes))
-        await self.app(scope, receive, send)
-
-    def _is_protected(self, path: str) -> bool:
-        return any(path == exact or path.startswith(below) for exact, below in self._protected)
-
-    async def _call_with_hooks(
-        self, identity: Identity, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        """Signed-in requests when ``load_user`` or a token store is configured."""
-        user: TikTokUser | None = identity.user
-        if self._load_user is not None:
-            user = await self._load_user(identity.user)
-        session: LoginSession | None = None
+            context = TikTokContext(
+                self.settings,
+                self._tiktok,
+                identity.user,
+                tokens=self._tokens,
+                session_id=identity.session_id,
+            )
+            if self._load_user is not None:
+                loaded = await self._load_user(identity.user)
+                if loaded is None:
+                    context.sign_out()
+                context.user = loaded
+        scope[SCOPE_KEY] = context
+        user = context.user
         if user is None:
             scope["user"] = UnauthenticatedUser()
             scope["auth"] = _NO_CREDENTIALS
         else:
             scope["user"] = user
             scope["auth"] = AuthCredentials(("authenticated", *user.granted_scopes))
-            if self._tokens is not None and identity.session_id is not None:
-                session = LoginSession(self._tokens, identity.session_id)
-                scope[LoginSession.SCOPE_KEY] = session
-        clear = self._identity.clear().encode("latin-1")
-        started = False
-
-        async def send_signing_out(message: Message) -> None:
-            nonlocal started
-            # A user that load_user refused, or whose refresh TikTok rejected, is signed out.
-            if message["type"] == "http.response.start":
-                started = True
-                if user is None or (session is not None and session.signed_out):
-                    message["headers"] = [*message.get("headers", ()), (b"set-cookie", clear)]
-            await send(message)
-
+        if identity is not None and self._watch_responses:
+            send = _SignOutOnResponse(context, send, self._clear_identity)
         if user is None and self._protected and self._is_protected(scope["path"]):
-            await refuse_anonymous(scope, receive, send_signing_out, self.settings.login_path)
+            await refuse_anonymous(scope, receive, send, self.settings.login_path)
             return
         try:
-            await self.app(scope, receive, send_signing_out)
+            await self.app(scope, receive, send)
         except TikTokAuthError as exc:
             # get_access_token() or tiktok_api() failed in a view that did not handle it:
-            # answer with the middleware's error shape instead of letting it become a 500.
-            if started or scope["type"] != "http":
+            # answer with the library's error shape instead of letting it become a 500.
+            if not isinstance(send, _SignOutOnResponse) or send.started or kind != "http":
                 raise
-            response = error_response(exc, self.settings, Headers(scope=scope))
-            await response(scope, receive, send_signing_out)
+            await error_response(exc, self.settings, Headers(scope=scope))(scope, receive, send)
 
-    def _watch_lifespan(self, receive: Receive) -> Receive:
-        async def watched() -> Any:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                self._transport.get()
-            elif message["type"] == "lifespan.shutdown":
-                await self._transport.aclose()
-            return message
-
-        return watched
-
-    async def _answer(self, scope: Scope, method: str, handler: _Handler) -> Response:
-        if scope["method"] == method or (method == "GET" and scope["method"] == "HEAD"):
-            return await handler(scope)
-        error = TikTokAuthError(
-            "method_not_allowed", f"Use {method} for this address.", status_code=405
-        )
-        response = error_response(error, self.settings, Headers(scope=scope))
-        response.headers["allow"] = method
-        return response
-
-    async def _login(self, scope: Scope) -> Response:
-        request = Request(scope)
-        target = safe_next(request.query_params.get("next"), self.settings.login_redirect)
-        rv = await self._oauth.authorization_request(
-            self.settings.redirect_uri, self.settings.scopes
-        )
-        flow = {"redirect_uri": self.settings.redirect_uri, "next": target}
-        if rv.get("code_verifier"):
-            flow["code_verifier"] = rv["code_verifier"]
-        logger.info("login_started", extra={"event": "login_started"})
-        cookie = self._flows.start(rv["state"], flow)
-        if wants_json(request.headers):
-            # Single-page apps navigate themselves; the flow cookie is set all the same.
-            return secure(JSONResponse({"authorization_url": rv["url"]}), [cookie])
-        return redirect(rv["url"], [cookie])
-
-    async def _callback(self, scope: Scope) -> Response:
-        request = Request(scope)
-        query = request.query_params
-        state = query.get("state")
-        cookies = read_cookies(scope["headers"])
-        clears = self._flows.clear(state, cookies)
-        try:
-            error = query.get("error")
-            if error is not None:
-                raise _denied(error, query.get("error_description"))
-            flow = self._flows.finish(state, cookies)
-            if not query.get("code"):
-                raise CallbackError("invalid_request", "The sign-in answer carries no code.")
-            user, token = await self._complete(scope, state or "", flow, query.get("scopes"))
-            identity = await self._accept(user, token)
-            cookie = self._identity_cookie(identity)
-        except TikTokAuthError as exc:
-            logger.warning(
-                "login_failed code=%s log_id=%s",
-                exc.code,
-                exc.log_id,
-                extra={"event": "login_failed", "code": exc.code, "log_id": exc.log_id},
-            )
-            return error_response(exc, self.settings, request.headers, clears)
-        logger.info(
-            "login_succeeded open_id=%s",
-            identity.user.open_id,
-            extra={"event": "login_succeeded", "open_id": identity.user.open_id},
-        )
-        target = flow.get("next") or self.settings.login_redirect
-        return redirect(target, [*clears, cookie])
-
-    def _identity_cookie(self, identity: Identity) -> str:
-        try:
-            return self._identity.encode(identity)
-        except ValueError:
-            # Only an oversized ``extra`` from on_login can do this: a bug of the host app.
-            raise TikTokAuthError(
-                "identity_too_large",
-                "The signed-in profile does not fit in a cookie; keep on_login's extra small.",
-                status_code=500,
-            ) from None
-
-    async def _complete(
-        self, scope: Scope, state: str, flow: dict[str, Any], callback_scopes: str | None
-    ) -> tuple[TikTokUser, dict[str, Any]]:
-        # Authlib reads the pending login from request.session: hand it a private dict, over a
-        # copy of the scope, so the host application's own session is never touched.
-        session: dict[str, Any] = {}
-        pending = {
-            "redirect_uri": flow.get("redirect_uri"),
-            "code_verifier": flow.get("code_verifier"),
-        }
-        await self._oauth.framework.set_state_data(session, state, pending)
-        async with reaching_tiktok("token endpoint"):
-            token = await self._oauth.authorize_access_token(Request({**scope, "session": session}))
-        granted = _granted_scopes(token.get("scope"), self.settings.scopes, callback_scopes)
-        async with reaching_tiktok("user info endpoint"):
-            return await self._oauth.userinfo(token, granted), dict(token)
-
-    async def _accept(self, user: TikTokUser, token: dict[str, Any]) -> Identity:
-        """``on_login`` may persist, enrich or refuse the user; a token store keeps the tokens."""
-        if self._on_login is not None:
-            accepted = await self._on_login(user, token)
-            if accepted is None:
-                raise TikTokAuthError(
-                    "login_rejected", "This TikTok account may not sign in here.", status_code=403
-                )
-            if not isinstance(accepted, TikTokUser):
-                raise TypeError("on_login must return a TikTokUser or None")
-            user = accepted
-        session_id = await self._tokens.save(token) if self._tokens is not None else None
-        return Identity(user, session_id)
-
-    async def _logout(self, scope: Scope) -> Response:
-        request = Request(scope)
-        if request.headers.get("sec-fetch-site") == "cross-site":
-            error = TikTokAuthError(
-                "csrf_rejected", "Sign-out must come from this site.", status_code=403
-            )
-            return error_response(error, self.settings, request.headers)
-        target = safe_next(request.query_params.get("next"), self.settings.login_redirect)
-        identity = self._identity.read(scope["headers"])
-        if self._tokens is not None and identity is not None and identity.session_id is not None:
-            await self._tokens.end(identity.session_id, revoke=self._revoke_on_logout)
-        logger.info("logout", extra={"event": "logout"})
-        return redirect(target, [self._identity.clear()], status_code=303)
+    def _is_protected(self, path: str) -> bool:
+        return any(path == exact or path.startswith(below) for exact, below in self._protected)
 
 
-def _denied(error: str, description: str | None) -> AuthorizationDenied:
-    code = error if _ERROR_CODE.fullmatch(error) else "authorization_error"
-    text = (description or "TikTok did not grant the sign-in.")[:_MAX_DESCRIPTION]
-    if code == "access_denied":
-        return AuthorizationDenied(code, "You cancelled the sign-in with TikTok.", status_code=403)
-    return AuthorizationDenied(code, text)
+class _SignOutOnResponse:
+    """``send`` of a signed-in request: once its context is signed out, the response clears the
+    identity cookie."""
 
+    __slots__ = ("_clear", "_context", "_send", "started")
 
-def _granted_scopes(
-    token_scope: object, requested: Sequence[str], callback_scopes: str | None
-) -> tuple[str, ...]:
-    """The token response's ``scope`` is the truth. Without it, the callback's ``scopes`` (which
-    anyone can edit) may only narrow what was requested, never widen it."""
-    if isinstance(token_scope, str) and token_scope.strip():
-        return tuple(dict.fromkeys(s for s in re.split(r"[,\s]+", token_scope) if s))
-    if callback_scopes:
-        claimed = set(callback_scopes.split(","))
-        return tuple(s for s in requested if s in claimed) or ("user.info.basic",)
-    return tuple(requested)
+    def __init__(self, context: TikTokContext, send: Send, clear: tuple[bytes, bytes]) -> None:
+        self._context = context
+        self._send = send
+        self._clear = clear
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            if self._context.signed_out:
+                message["headers"] = [*message.get("headers", ()), self._clear]
+        await self._send(message)

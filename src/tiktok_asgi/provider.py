@@ -1,43 +1,50 @@
-"""TikTok spoken through Authlib's Starlette client.
+"""TikTok's dialect of OAuth 2.0, spoken through one long-lived Authlib client.
 
-Authlib drives the protocol; TikTok's dialect is taught to it the Authlib way:
+Nothing else in the package talks OAuth to TikTok. :class:`TikTokProvider` builds the authorize
+URL, exchanges a code, reads user info, refreshes and revokes tokens, and carries the bearer
+calls of :mod:`tiktok_asgi.api`. TikTok's deviations are taught to Authlib the Authlib way:
 
-- :class:`TikTokOAuth2Client` renames ``client_id`` to ``client_key`` in the authorize URL and
-  computes TikTok's hex PKCE challenge;
+- :class:`TikTokOAuth2Client` renames ``client_id`` to ``client_key`` in the authorize URL,
+  computes TikTok's hex PKCE challenge for desktop apps, and never keeps a user's token (one client
+  serves every user, so it holds no per-user state);
 - the ``tiktok_post`` client auth method puts ``client_key`` and ``client_secret`` in the form
   body of token, refresh and revoke requests;
-- compliance hooks drop ``scope`` from refresh requests and turn every TikTok error, including
-  HTTP 200 with an ``error`` body, into :class:`~tiktok_asgi.errors.TikTokAPIError` with ``log_id``;
-- :meth:`TikTokOAuthApp.userinfo` unwraps the v2 envelope.
+- a compliance hook turns every TikTok error, HTTP 200 with an ``error`` body included, into a
+  :class:`~tiktok_asgi.errors.TikTokAPIError` with ``log_id``;
+- :meth:`TikTokProvider.user_info` unwraps the v2 envelope.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from authlib.common.urls import add_params_to_qs, url_decode, url_encode
+from authlib.common.security import generate_token
+from authlib.common.urls import add_params_to_qs
 from authlib.integrations.httpx_client import AsyncOAuth2Client
-from authlib.integrations.starlette_client import StarletteOAuth2App
-from authlib.integrations.starlette_client.integration import StarletteIntegration
+from authlib.oauth2.rfc6749 import OAuth2Token
 
-from ._http import Response, SharedTransport, TimeoutException, TransportError
+from ._http import AsyncBaseTransport, Response, SharedTransport, reaching_tiktok
 from .envelope import read_api_envelope, read_oauth_response
-from .errors import TikTokAPIError, TikTokUnavailable
+from .errors import OpenIdMismatch, TikTokAPIError
 from .settings import TikTokSettings
 from .user import TikTokUser, fields_for_scopes
 
-__all__ = ["TikTokOAuth2Client", "TikTokOAuthApp", "reaching_tiktok"]
+__all__ = ["AuthorizationRequest", "TikTokOAuth2Client", "TikTokProvider"]
+
+logger = logging.getLogger("tiktok_asgi")
 
 _CLIENT_ID_PARAM = re.compile(r"(?<=[?&])client_id=")
 _AUTH_METHOD = "tiktok_post"
+_VERIFIER_LENGTH = 64  # RFC 7636: 43 to 128 characters; letters and digits only here
 
 
 class TikTokOAuth2Client(AsyncOAuth2Client):  # type: ignore[misc]
-    """Authlib's async client with TikTok's authorize-URL dialect."""
+    """Authlib's async client with TikTok's authorize-URL dialect, holding no user's token."""
 
     def create_authorization_url(
         self, url: str, state: str | None = None, code_verifier: str | None = None, **kwargs: Any
@@ -49,6 +56,10 @@ class TikTokOAuth2Client(AsyncOAuth2Client):  # type: ignore[misc]
             code_verifier = None
         uri, state = super().create_authorization_url(url, state, code_verifier, **kwargs)
         return _CLIENT_ID_PARAM.sub("client_key=", uri, count=1), state
+
+    def parse_response_token(self, resp: Response) -> OAuth2Token:
+        # Authlib would keep the token on the client; this client is shared by every user.
+        return OAuth2Token.from_dict(resp.json())
 
 
 def _tiktok_post(
@@ -64,96 +75,155 @@ def _tiktok_post(
     return uri, headers, text
 
 
-def _drop_refresh_scope(
-    url: str, headers: dict[str, str], body: str
-) -> tuple[str, dict[str, str], str]:
-    params = [(k, v) for k, v in url_decode(body) if k != "scope"]
-    return url, headers, url_encode(params)
-
-
 def _check_token_response(resp: Response) -> Response:
     read_oauth_response(resp, "token endpoint", expect="access_token")
     return resp
 
 
-def _tiktok_compliance(client: AsyncOAuth2Client) -> None:
-    client.register_compliance_hook("refresh_token_request", _drop_refresh_scope)
-    client.register_compliance_hook("access_token_response", _check_token_response)
-    client.register_compliance_hook("refresh_token_response", _check_token_response)
+@dataclass(frozen=True, slots=True)
+class AuthorizationRequest:
+    """A new login: where to send the browser, and what the callback must be checked against."""
+
+    url: str
+    state: str
+    code_verifier: str | None
 
 
-class TikTokOAuthApp(StarletteOAuth2App):  # type: ignore[misc]
-    """One per middleware; every network call builds a fresh client on the shared pool."""
+class TikTokProvider:
+    """TikTok's OAuth endpoints and v2 API, through one Authlib client on the shared pool.
 
-    client_cls = TikTokOAuth2Client
+    The client is rebuilt only when the pool is (after a lifespan shutdown); it is never handed a
+    user's token, so concurrent sign-ins of different people cannot mix.
+    """
 
     def __init__(self, settings: TikTokSettings, transport: SharedTransport) -> None:
-        super().__init__(
-            StarletteIntegration("tiktok"),
-            name="tiktok",
-            client_id=settings.client_key,
-            client_secret=settings.client_secret,
-            access_token_url=settings.token_url,
-            authorize_url=settings.authorize_url,
-            compliance_fix=_tiktok_compliance,
-            client_auth_methods=[(_AUTH_METHOD, _tiktok_post)],
-            client_kwargs={
-                "token_endpoint_auth_method": _AUTH_METHOD,
-                "revocation_endpoint_auth_method": _AUTH_METHOD,
-                "code_challenge_method": "S256" if settings.pkce else None,
-                "tiktok_pkce": settings.pkce,
-                "timeout": settings.http_timeout,
-            },
-        )
-        self._settings = settings
-        self._transport = transport
+        self.settings = settings
+        self.transport = transport
+        self._client: TikTokOAuth2Client | None = None
+        self._client_transport: AsyncBaseTransport | None = None
+        self._extra_authorize = {"disable_auto_auth": "1"} if settings.disable_auto_auth else {}
 
-    def _get_oauth_client(self, **metadata: Any) -> TikTokOAuth2Client:
-        client: TikTokOAuth2Client = super()._get_oauth_client(
-            transport=self._transport.get(), **metadata
-        )
-        return client
+    def _oauth_client(self) -> TikTokOAuth2Client:
+        transport = self.transport.get()
+        if self._client is None or self._client_transport is not transport:
+            settings = self.settings
+            client = TikTokOAuth2Client(
+                client_id=settings.client_key,
+                client_secret=settings.client_secret,
+                token_endpoint_auth_method=_AUTH_METHOD,
+                revocation_endpoint_auth_method=_AUTH_METHOD,
+                code_challenge_method="S256" if settings.pkce else None,
+                tiktok_pkce=settings.pkce,
+                timeout=settings.http_timeout,
+                transport=transport,
+            )
+            client.register_client_auth_method((_AUTH_METHOD, _tiktok_post))
+            client.register_compliance_hook("access_token_response", _check_token_response)
+            self._client, self._client_transport = client, transport
+        return self._client
 
-    async def authorization_request(
-        self, redirect_uri: str, scopes: Iterable[str]
+    def authorization_request(self) -> AuthorizationRequest:
+        """A fresh state (and PKCE verifier when enabled) and the authorize URL carrying them."""
+        verifier = generate_token(_VERIFIER_LENGTH) if self.settings.pkce else None
+        url, state = self._oauth_client().create_authorization_url(
+            self.settings.authorize_url,
+            code_verifier=verifier,
+            redirect_uri=self.settings.redirect_uri,
+            scope=",".join(self.settings.scopes),
+            **self._extra_authorize,
+        )
+        return AuthorizationRequest(url, state, verifier)
+
+    async def exchange_code(
+        self, code: str, *, redirect_uri: str, code_verifier: str | None
     ) -> dict[str, Any]:
-        """``{"url", "state"[, "code_verifier"]}`` for a new login."""
-        extra = {"disable_auto_auth": "1"} if self._settings.disable_auto_auth else {}
-        rv: dict[str, Any] = await self.create_authorization_url(
-            redirect_uri, scope=",".join(scopes), **extra
-        )
-        return rv
+        """The token response for an authorization code (TikTok's flat shape)."""
+        extra = {"code_verifier": code_verifier} if code_verifier else {}
+        async with reaching_tiktok("token endpoint"):
+            token = await self._oauth_client().fetch_token(
+                self.settings.token_url,
+                grant_type="authorization_code",
+                code=code,
+                redirect_uri=redirect_uri,
+                **extra,
+            )
+        return dict(token)
 
-    async def userinfo(self, token: dict[str, Any], granted_scopes: Iterable[str]) -> TikTokUser:
-        """The user behind ``token``, asking only for fields the granted scopes unlock."""
-        scopes = tuple(granted_scopes)
-        resp = await self.get(
-            self._settings.userinfo_url,
-            token=token,
+    async def refresh(self, refresh_token: str) -> dict[str, Any]:
+        """A new token response; TikTok rotates the refresh token (no ``scope`` is sent)."""
+        async with reaching_tiktok("token endpoint"):
+            token = await self._oauth_client().fetch_token(
+                self.settings.token_url, grant_type="refresh_token", refresh_token=refresh_token
+            )
+        return dict(token)
+
+    async def revoke(self, access_token: str) -> None:
+        """Revoke ``access_token`` at TikTok; raises :class:`TikTokAuthError` on failure."""
+        async with reaching_tiktok("revoke endpoint"):
+            resp = await self._oauth_client().revoke_token(
+                self.settings.revoke_url, token=access_token
+            )
+        read_oauth_response(resp, "revoke endpoint", expect=None)
+
+    async def user_info(self, token: Mapping[str, Any], granted: Iterable[str]) -> TikTokUser:
+        """The user behind ``token``, asking only for fields the granted scopes unlock.
+
+        The account must be the one the token response named (``open_id``): a cheap guard
+        against a token that is not the one this sign-in asked for.
+        """
+        scopes = tuple(granted)
+        resp = await self.call(
+            "GET",
+            self.settings.userinfo_url,
+            str(token["access_token"]),
             params={"fields": ",".join(fields_for_scopes(scopes))},
+            what="user info endpoint",
         )
-        data = read_api_envelope(resp, "user info endpoint")
-        info = data.get("user")
+        info = read_api_envelope(resp, "user info endpoint").get("user")
         try:
             if not isinstance(info, dict):
                 raise ValueError("no user object")
-            return TikTokUser.from_userinfo(info, scopes)
+            user = TikTokUser.from_userinfo(info, scopes)
         except ValueError as exc:
             raise TikTokAPIError(
                 "invalid_response", f"TikTok's user info answer is unusable: {exc}"
             ) from exc
+        issued_to = token.get("open_id")
+        if isinstance(issued_to, str) and issued_to and issued_to != user.open_id:
+            userinfo_log_id = _log_id(resp)
+            logger.error(
+                "open_id_mismatch token_log_id=%s userinfo_log_id=%s",
+                token.get("log_id"),
+                userinfo_log_id,
+                extra={"event": "login_failed", "code": "open_id_mismatch"},
+            )
+            raise OpenIdMismatch(log_id=userinfo_log_id)
+        return user
+
+    async def call(
+        self,
+        method: str,
+        url: str,
+        access_token: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        what: str,
+    ) -> Response:
+        """One bearer call to TikTok's API; the raw answer (the caller reads the envelope)."""
+        async with reaching_tiktok(what):
+            resp: Response = await self._oauth_client().request(
+                method,
+                url,
+                params=dict(params) if params else None,
+                json=json,
+                headers={"authorization": f"Bearer {access_token}"},
+                withhold_token=True,
+            )
+        return resp
 
 
-@asynccontextmanager
-async def reaching_tiktok(what: str) -> AsyncIterator[None]:
-    """Network failures become :class:`TikTokUnavailable` (503, or 504 on a timeout)."""
-    try:
-        yield
-    except TimeoutException as exc:
-        raise TikTokUnavailable(
-            "tiktok_unavailable", f"TikTok's {what} did not answer in time", status_code=504
-        ) from exc
-    except TransportError as exc:
-        raise TikTokUnavailable(
-            "tiktok_unavailable", f"TikTok's {what} could not be reached"
-        ) from exc
+def _log_id(resp: Response) -> str | None:
+    """TikTok's ``log_id`` of an API answer already read successfully."""
+    log_id = resp.json().get("error", {}).get("log_id")
+    return log_id if isinstance(log_id, str) else None

@@ -36,11 +36,10 @@ from ._adapter import (
     browser_login_url,
     check_scopes,
     insufficient_scope_error,
-    login_required_error,
     missing_scopes,
     user_in,
 )
-from .errors import TikTokAuthError
+from .errors import LoginRequired, TikTokAuthError
 from .responses import _SECURITY_HEADERS
 from .user import TikTokUser
 
@@ -88,7 +87,7 @@ def login_required(view: F) -> F:
     async def guarded(*args: Any, **kwargs: Any) -> Any:
         scope = _scope()
         if user_in(scope) is None:
-            return await _refuse(scope, login_required_error())
+            return await _refuse(scope, LoginRequired())
         return await view(*args, **kwargs)
 
     return cast(F, guarded)
@@ -104,7 +103,7 @@ def require_scopes(*scopes: str) -> Callable[[F], F]:
             scope = _scope()
             user = user_in(scope)
             if user is None:
-                return await _refuse(scope, login_required_error())
+                return await _refuse(scope, LoginRequired())
             missing = missing_scopes(user, wanted)
             if missing:
                 return await _refuse(scope, insufficient_scope_error(missing))

@@ -11,13 +11,12 @@ from starlette.datastructures import Headers
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from .errors import TikTokAuthError
+from .errors import LoginRequired, TikTokAuthError
 from .settings import TikTokSettings
 
 __all__ = [
     "error_response",
     "login_redirect_target",
-    "login_required_error",
     "redirect",
     "refuse_anonymous",
     "secure",
@@ -121,10 +120,6 @@ def login_redirect_target(scope: Scope, login_path: str) -> str | None:
     return f"{login_path}?{urlencode({'next': here})}"
 
 
-def login_required_error() -> TikTokAuthError:
-    return TikTokAuthError("login_required", "Sign in with TikTok first.", status_code=401)
-
-
 async def refuse_anonymous(scope: Scope, receive: Receive, send: Send, login_path: str) -> None:
     """A protected path without a signed-in user: browsers go to login (and come back), other
     clients get 401 JSON, WebSockets are closed with 1008 (policy violation)."""
@@ -135,6 +130,5 @@ async def refuse_anonymous(scope: Scope, receive: Receive, send: Send, login_pat
     if target is not None:
         response = redirect(target)
     else:
-        error = login_required_error()
-        response = secure(JSONResponse(error.as_dict(), status_code=401), ())
+        response = secure(JSONResponse(LoginRequired().as_dict(), status_code=401), ())
     await response(scope, receive, send)

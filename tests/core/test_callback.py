@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -39,6 +40,7 @@ def test_token_request_body_is_exactly_what_tiktok_reads(
     (token,) = [r for r in tiktok_emulator.requests if r.endpoint == "token"]
     assert token.method == "POST"
     assert token.path == "/v2/oauth/token/"
+    (verifier,) = token.form.pop("code_verifier")
     assert token.form == {
         "client_key": [settings.client_key],
         "client_secret": [settings.client_secret],
@@ -46,6 +48,8 @@ def test_token_request_body_is_exactly_what_tiktok_reads(
         "grant_type": ["authorization_code"],
         "redirect_uri": [settings.redirect_uri],
     }
+    assert 43 <= len(verifier) <= 128
+    assert re.fullmatch(r"[A-Za-z0-9._~-]+", verifier)
     assert token.query == {}
     assert token.headers["content-type"].startswith("application/x-www-form-urlencoded")
     assert "authorization" not in token.headers

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from tests.conftest import BASE_URL, make_app, start_login
 from tests.core.helpers import cookie_named, one, query_of
 from tiktok_asgi import TikTokSettings
-from tiktok_asgi.emulator import TikTokEmulator
+from tiktok_asgi.emulator import EmulatorRejected, TikTokEmulator
 
 SCOPES = ("user.info.basic", "user.info.profile")
 
@@ -38,7 +38,15 @@ def test_login_redirects_to_tiktok_authorize_url(
     parts = urlsplit(url)
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == settings.authorize_url
     query = query_of(url)
-    assert set(query) == {"client_key", "scope", "response_type", "redirect_uri", "state"}
+    assert set(query) == {
+        "client_key",
+        "scope",
+        "response_type",
+        "redirect_uri",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+    }
     assert query["client_key"] == [settings.client_key]
     assert query["scope"] == ["user.info.basic,user.info.profile"]
     assert query["response_type"] == ["code"]
@@ -65,15 +73,26 @@ def test_disable_auto_auth_only_when_set(
     assert one(start_login(other, forced), "disable_auto_auth") == "1"
 
 
-def test_no_pkce_by_default(tiktok_emulator: TikTokEmulator, client: TestClient) -> None:
-    url = start_login(client, client.app.settings)  # type: ignore[attr-defined]
+def test_pkce_is_base64url_by_default(client: TestClient, settings: TikTokSettings) -> None:
+    # TikTok's consent page refuses web sign-ins without a challenge (RFC 7636 S256).
+    assert settings.pkce == "base64url"
+    query = query_of(start_login(client, settings))
+    assert query["code_challenge_method"] == ["S256"]
+    assert len(query["code_challenge"][0]) == 43
+
+
+def test_no_challenge_when_pkce_is_turned_off(
+    tiktok_emulator: TikTokEmulator, settings: TikTokSettings
+) -> None:
+    off = settings.replace(pkce=None)
+    client = TestClient(make_app(off, tiktok_emulator.transport()), base_url=BASE_URL)
+    url = start_login(client, off)
     query = query_of(url)
     assert "code_challenge" not in query
     assert "code_challenge_method" not in query
-    callback = tiktok_emulator.approve(url)
-    assert client.get(callback, follow_redirects=False).status_code == 302
-    (token_request,) = [r for r in tiktok_emulator.requests if r.endpoint == "token"]
-    assert "code_verifier" not in token_request.form
+    # ... which today's TikTok refuses for a web app, as the emulator does.
+    with pytest.raises(EmulatorRejected, match="code_challenge"):
+        tiktok_emulator.approve(url)
 
 
 def _expected_challenge(verifier: str, encoding: str) -> str:

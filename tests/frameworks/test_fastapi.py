@@ -42,7 +42,7 @@ def make_api(
     api = FastAPI()
     api.add_middleware(TikTokAuthMiddleware, settings=settings, transport=emulator.transport())
     if installed:
-        install(api)
+        install(api, settings=settings)
 
     @api.get("/public")
     async def public() -> dict[str, str]:
@@ -200,7 +200,7 @@ def test_openapi_documents_refusals_and_the_cookie(
 ) -> None:
     settings = tiktok_settings.replace(cookie_name="sid")
     api = make_api(settings, tiktok_emulator)
-    install(api)  # twice: harmless
+    install(api, settings=settings)  # twice: harmless
     served = TestClient(api, base_url=BASE_URL).get("/openapi.json").json()
     assert served == api.openapi()
     paths = served["paths"]

@@ -33,7 +33,8 @@ from tiktok_asgi import (
 )
 from tiktok_asgi.api import tiktok_api
 from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator
-from tiktok_asgi.tokens import TokenRecord, TokenStore, _fernet
+from tiktok_asgi.stores import TokenStore
+from tiktok_asgi.tokens import TokenRecord, _fernet
 
 BASE_URL = "https://testserver"
 KEY_PREFIX = "tiktok_asgi:token:"

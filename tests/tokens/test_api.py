@@ -23,7 +23,7 @@ from tests.tokens.conftest import (
     wrap,
 )
 from tiktok_asgi import MemoryTokenStore, TikTokAuthMiddleware, TikTokSettings
-from tiktok_asgi.api import TikTokRateLimited, api_base_url, tiktok_api
+from tiktok_asgi.api import TikTokRateLimited, tiktok_api
 from tiktok_asgi.emulator import Fault, TikTokEmulator
 
 
@@ -74,8 +74,8 @@ async def test_the_api_base_follows_a_mounted_emulator(emulator: TikTokEmulator)
     assert response.json()["videos"]
     (call,) = [r for r in emulator.requests if r.endpoint == "video_list"]
     assert call.path == "/tiktok/v2/video/list/"
-    assert api_base_url(settings.userinfo_url) == "https://tiktok.test/tiktok"
-    assert api_base_url("https://open.tiktokapis.com/v2/user/info/") == (
+    assert settings.api_base_url == "https://tiktok.test/tiktok"
+    assert TikTokSettings.__dataclass_fields__["api_base_url"].default == (
         "https://open.tiktokapis.com"
     )
 

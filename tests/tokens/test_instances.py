@@ -97,6 +97,7 @@ def _start_instance(
         "TIKTOK_TOKEN_URL": settings.token_url,
         "TIKTOK_USERINFO_URL": settings.userinfo_url,
         "TIKTOK_REVOKE_URL": settings.revoke_url,
+        "TIKTOK_API_BASE_URL": settings.api_base_url,
     }
     command = [
         sys.executable, "-m", "uvicorn", "tests.tokens.instance_app:app",

@@ -174,6 +174,7 @@ class TikTokEmulator:
                 token_url=f"{base}/v2/oauth/token/",
                 userinfo_url=f"{base}/v2/user/info/",
                 revoke_url=f"{base}/v2/oauth/revoke/",
+                api_base_url=base,
             )
         values.update(overrides)
         return TikTokSettings(**values)

@@ -1,0 +1,122 @@
+"""The request context: what the middleware knows about one request, under one key of the scope.
+
+    from tiktok_asgi import tiktok_context
+
+    context = tiktok_context(request)      # a Starlette/FastAPI request or WebSocket, or a scope
+    context.user                           # the TikTokUser, or None
+    token = await context.access_token()   # with a token store: refreshed when due
+
+Everything the library hands from the middleware to the code downstream (the adapters,
+:func:`get_access_token`, :func:`~tiktok_asgi.tiktok_api`) goes through this object, and every
+way a request can end its sign-in (a refresh TikTok refuses, ``load_user`` returning None) marks
+it here, so that the middleware clears the identity cookie on that very response.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import HTTPConnection
+from starlette.types import Scope
+
+from .errors import LoginRequired
+from .provider import TikTokProvider
+from .settings import TikTokSettings
+from .tokens import TokenManager, TokenRecord
+from .user import TikTokUser
+
+__all__ = ["SCOPE_KEY", "TikTokContext", "get_access_token", "tiktok_context"]
+
+#: The one key the library keeps in the ASGI scope.
+SCOPE_KEY = "tiktok_asgi"
+
+
+class TikTokContext:
+    """One request as the middleware sees it; get it with :func:`tiktok_context`.
+
+    ``user`` is the signed-in :class:`TikTokUser` (after ``load_user``), or None. ``settings``
+    are the middleware's. ``signed_out`` becomes true when this request ended its sign-in; the
+    response then clears the identity cookie.
+    """
+
+    __slots__ = ("_record", "_session_id", "_tokens", "settings", "signed_out", "tiktok", "user")
+
+    def __init__(
+        self,
+        settings: TikTokSettings,
+        tiktok: TikTokProvider,
+        user: TikTokUser | None = None,
+        *,
+        tokens: TokenManager | None = None,
+        session_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.tiktok = tiktok
+        self.user = user
+        self.signed_out = False
+        self._tokens = tokens
+        self._session_id = session_id
+        self._record: TokenRecord | None = None
+
+    def sign_out(self) -> None:
+        """End this request's sign-in: it is anonymous from here on, and the response clears
+        the identity cookie. Nothing happens on an anonymous request."""
+        if self.user is not None or self._session_id is not None:
+            self.user = None
+            self.signed_out = True
+
+    def require_session(self) -> None:
+        """Raise unless a signed-in user with stored tokens makes this request:
+        :class:`~tiktok_asgi.errors.LoginRequired` for anonymous requests, ``RuntimeError`` when
+        the middleware keeps no tokens (no ``token_store``)."""
+        self._session()
+
+    def _session(self) -> tuple[TokenManager, str]:
+        if self._tokens is None and self.user is not None:
+            raise RuntimeError(
+                "no TikTok token is kept for this request: pass token_store=... to "
+                "TikTokAuthMiddleware"
+            )
+        if self._tokens is None or self._session_id is None or self.user is None:
+            raise LoginRequired()
+        return self._tokens, self._session_id
+
+    async def access_token(self, *, rejected: str | None = None) -> str:
+        """A valid TikTok access token for the signed-in user, refreshed first when it expires
+        within a minute (once, even under concurrency, across every process sharing the store).
+
+        ``rejected`` is a token TikTok just refused: it is renewed even if not yet due. Raises
+        :class:`~tiktok_asgi.errors.LoginRequired` when nobody is signed in or TikTok refused to
+        renew the access (the user is then signed out on this response),
+        :class:`~tiktok_asgi.errors.TokenStoreUnavailable` when the store is down and
+        :class:`~tiktok_asgi.errors.TikTokUnavailable` when TikTok is.
+        """
+        tokens, session_id = self._session()
+        try:
+            self._record = await tokens.access_token(
+                session_id, known=self._record, rejected=rejected
+            )
+        except LoginRequired:
+            self.sign_out()
+            raise
+        return self._record.access_token
+
+
+def tiktok_context(connection: HTTPConnection | Scope) -> TikTokContext:
+    """The :class:`TikTokContext` of a request or WebSocket (Starlette, FastAPI, Litestar) or of
+    an ASGI scope (Quart: ``request.scope``)."""
+    scope = connection.scope if isinstance(connection, HTTPConnection) else connection
+    context = scope.get(SCOPE_KEY)
+    if not isinstance(context, TikTokContext):
+        raise RuntimeError(
+            "this request did not pass through TikTokAuthMiddleware: wrap the application with it "
+            "(app.add_middleware(TikTokAuthMiddleware, settings=...) in Starlette and FastAPI, "
+            "app.asgi_app = TikTokAuthMiddleware(app.asgi_app, settings=...) in Quart)"
+        )
+    return context
+
+
+async def get_access_token(connection: HTTPConnection | Scope) -> str:
+    """A valid TikTok access token for the signed-in user of this request (or ASGI scope).
+
+    Needs ``token_store=`` on the middleware; see :meth:`TikTokContext.access_token`.
+    """
+    return await tiktok_context(connection).access_token()

@@ -1,0 +1,195 @@
+"""The login conversation: the login, callback and logout endpoints.
+
+A sign-in is one conversation between the browser, this application and TikTok::
+
+    GET login     → a fresh state (and PKCE verifier) in a flow cookie; 302 to TikTok's consent
+    GET callback  → flow state → code → token exchange → user info (same open_id as the token)
+                    → on_login → identity cookie
+    POST logout   → the login session ended (its token revoked), the identity cookie cleared
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from starlette.datastructures import Headers, QueryParams
+from starlette.responses import JSONResponse, Response
+from starlette.types import Scope
+
+from .cookies import read_cookies
+from .errors import (
+    AuthorizationDenied,
+    CallbackError,
+    CrossSiteRequest,
+    IdentityTooLarge,
+    LoginRejected,
+    MethodNotAllowed,
+    SignInCancelled,
+    TikTokAuthError,
+)
+from .flow import FlowCookies
+from .identity import Identity, IdentityCookie
+from .provider import TikTokProvider
+from .redirects import safe_next
+from .responses import error_response, redirect, secure, wants_json
+from .settings import TikTokSettings
+from .tokens import TokenManager
+from .user import TikTokUser
+
+__all__ = ["LoginConversation", "OnLogin"]
+
+logger = logging.getLogger("tiktok_asgi")
+
+OnLogin = Callable[[TikTokUser, Mapping[str, Any]], Awaitable[TikTokUser | None]]
+Endpoint = Callable[[Scope], Awaitable[Response]]
+_ERROR_CODE = re.compile(r"[a-z0-9_.]{1,64}")
+_MAX_DESCRIPTION = 300
+
+
+class LoginConversation:
+    """Answers the login, callback and logout paths; one per middleware, no per-request state."""
+
+    def __init__(
+        self,
+        settings: TikTokSettings,
+        tiktok: TikTokProvider,
+        identity: IdentityCookie,
+        *,
+        tokens: TokenManager | None,
+        on_login: OnLogin | None,
+        revoke_on_logout: bool,
+    ) -> None:
+        self.settings = settings
+        self._tiktok = tiktok
+        self._identity = identity
+        self._flows = FlowCookies(settings)
+        self._tokens = tokens
+        self._on_login = on_login
+        self._revoke_on_logout = revoke_on_logout
+        self._endpoints: dict[str, tuple[str, Endpoint]] = {
+            settings.login_path: ("GET", self.login),
+            settings.callback_path: ("GET", self.callback),
+            settings.logout_path: ("POST", self.logout),
+        }
+
+    def endpoint(self, path: str) -> Endpoint | None:
+        """The endpoint answering ``path``, or None when the path is the application's."""
+        found = self._endpoints.get(path)
+        return None if found is None else self._method_checked(*found)
+
+    def _method_checked(self, method: str, endpoint: Endpoint) -> Endpoint:
+        async def answer(scope: Scope) -> Response:
+            if scope["method"] == method or (method == "GET" and scope["method"] == "HEAD"):
+                return await endpoint(scope)
+            error = MethodNotAllowed(description=f"Use {method} for this address.")
+            response = error_response(error, self.settings, Headers(scope=scope))
+            response.headers["allow"] = method
+            return response
+
+        return answer
+
+    async def login(self, scope: Scope) -> Response:
+        headers = Headers(scope=scope)
+        query = QueryParams(scope["query_string"])
+        target = safe_next(query.get("next"), self.settings.login_redirect)
+        start = self._tiktok.authorization_request()
+        flow = {"redirect_uri": self.settings.redirect_uri, "next": target}
+        if start.code_verifier is not None:
+            flow["code_verifier"] = start.code_verifier
+        cookie = self._flows.start(start.state, flow)
+        logger.info("login_started", extra={"event": "login_started"})
+        if wants_json(headers):
+            # Single-page apps navigate themselves; the flow cookie is set all the same.
+            return secure(JSONResponse({"authorization_url": start.url}), [cookie])
+        return redirect(start.url, [cookie])
+
+    async def callback(self, scope: Scope) -> Response:
+        headers = Headers(scope=scope)
+        query = QueryParams(scope["query_string"])
+        state = query.get("state")
+        cookies = read_cookies(scope["headers"])
+        clears = self._flows.clear(state, cookies)
+        try:
+            error = query.get("error")
+            if error is not None:
+                raise _denied(error, query.get("error_description"))
+            flow = self._flows.finish(state, cookies)
+            code = query.get("code")
+            if not code:
+                raise CallbackError(description="The sign-in answer carries no code.")
+            token = await self._tiktok.exchange_code(
+                code, redirect_uri=flow["redirect_uri"], code_verifier=flow.get("code_verifier")
+            )
+            granted = _granted_scopes(token.get("scope"), self.settings.scopes, query.get("scopes"))
+            user = await self._tiktok.user_info(token, granted)
+            user = await self._accepted(user, token)
+            session_id = await self._tokens.save(token) if self._tokens is not None else None
+            cookie = self._identity_cookie(Identity(user, session_id))
+        except TikTokAuthError as exc:
+            logger.warning(
+                "login_failed code=%s log_id=%s",
+                exc.code,
+                exc.log_id,
+                extra={"event": "login_failed", "code": exc.code, "log_id": exc.log_id},
+            )
+            return error_response(exc, self.settings, headers, clears)
+        logger.info(
+            "login_succeeded open_id=%s",
+            user.open_id,
+            extra={"event": "login_succeeded", "open_id": user.open_id},
+        )
+        return redirect(flow.get("next") or self.settings.login_redirect, [*clears, cookie])
+
+    async def logout(self, scope: Scope) -> Response:
+        headers = Headers(scope=scope)
+        if headers.get("sec-fetch-site") == "cross-site":
+            return error_response(CrossSiteRequest(), self.settings, headers)
+        query = QueryParams(scope["query_string"])
+        target = safe_next(query.get("next"), self.settings.login_redirect)
+        identity = self._identity.read(scope["headers"])
+        if self._tokens is not None and identity is not None and identity.session_id is not None:
+            await self._tokens.end(identity.session_id, revoke=self._revoke_on_logout)
+        logger.info("logout", extra={"event": "logout"})
+        return redirect(target, [self._identity.clear()], status_code=303)
+
+    async def _accepted(self, user: TikTokUser, token: Mapping[str, Any]) -> TikTokUser:
+        """``on_login`` may persist, enrich or refuse the user."""
+        if self._on_login is None:
+            return user
+        accepted = await self._on_login(user, token)
+        if accepted is None:
+            raise LoginRejected()
+        if not isinstance(accepted, TikTokUser):
+            raise TypeError("on_login must return a TikTokUser or None")
+        return accepted
+
+    def _identity_cookie(self, identity: Identity) -> str:
+        try:
+            return self._identity.encode(identity)
+        except ValueError:
+            # Only an oversized ``extra`` from on_login can do this: a bug of the host app.
+            raise IdentityTooLarge() from None
+
+
+def _denied(error: str, description: str | None) -> AuthorizationDenied:
+    if error == "access_denied":
+        return SignInCancelled()
+    code = error if _ERROR_CODE.fullmatch(error) else "authorization_error"
+    text = (description or "TikTok did not grant the sign-in.")[:_MAX_DESCRIPTION]
+    return AuthorizationDenied(code, text)
+
+
+def _granted_scopes(
+    token_scope: object, requested: Sequence[str], callback_scopes: str | None
+) -> tuple[str, ...]:
+    """The token response's ``scope`` is the truth. Without it, the callback's ``scopes`` (which
+    anyone can edit) may only narrow what was requested, never widen it."""
+    if isinstance(token_scope, str) and token_scope.strip():
+        return tuple(dict.fromkeys(s for s in re.split(r"[,\s]+", token_scope) if s))
+    if callback_scopes:
+        claimed = set(callback_scopes.split(","))
+        return tuple(s for s in requested if s in claimed) or ("user.info.basic",)
+    return tuple(requested)
