@@ -19,6 +19,7 @@ from starlette.datastructures import Headers, QueryParams
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
+from .advice import developer_fix, person_text
 from .cookies import read_cookies
 from .errors import (
     AuthorizationDenied,
@@ -28,6 +29,7 @@ from .errors import (
     LoginRejected,
     MethodNotAllowed,
     SignInCancelled,
+    TikTokAPIError,
     TikTokAuthError,
 )
 from .flow import FlowCookies
@@ -46,7 +48,6 @@ logger = logging.getLogger("tiktok_asgi")
 OnLogin = Callable[[TikTokUser, Mapping[str, Any]], Awaitable[TikTokUser | None]]
 Endpoint = Callable[[Scope], Awaitable[Response]]
 _ERROR_CODE = re.compile(r"[a-z0-9_.]{1,64}")
-_MAX_DESCRIPTION = 300
 
 
 class LoginConversation:
@@ -115,7 +116,7 @@ class LoginConversation:
         try:
             error = query.get("error")
             if error is not None:
-                raise _denied(error, query.get("error_description"))
+                raise _denied(error)
             flow = self._flows.finish(state, cookies)
             code = query.get("code")
             if not code:
@@ -129,13 +130,18 @@ class LoginConversation:
             session_id = await self._tokens.save(token) if self._tokens is not None else None
             cookie = self._identity_cookie(Identity(user, session_id))
         except TikTokAuthError as exc:
-            logger.warning(
-                "login_failed code=%s log_id=%s",
+            fix = developer_fix(exc, self.settings)
+            # A person who cancelled is no fault of anyone's.
+            level = logging.INFO if isinstance(exc, SignInCancelled) else logging.WARNING
+            logger.log(
+                level,
+                "login_failed code=%s log_id=%s fix=%s",
                 exc.code,
                 exc.log_id,
-                extra={"event": "login_failed", "code": exc.code, "log_id": exc.log_id},
+                fix,
+                extra={"event": "login_failed", "code": exc.code, "log_id": exc.log_id, "fix": fix},
             )
-            return error_response(exc, self.settings, headers, clears)
+            return error_response(_for_person(exc), self.settings, headers, clears)
         logger.info(
             "login_succeeded open_id=%s",
             user.open_id,
@@ -174,12 +180,28 @@ class LoginConversation:
             raise IdentityTooLarge() from None
 
 
-def _denied(error: str, description: str | None) -> AuthorizationDenied:
+def _denied(error: str) -> AuthorizationDenied:
+    """TikTok's ``?error=``; its description is anyone's text and is never shown."""
     if error == "access_denied":
         return SignInCancelled()
     code = error if _ERROR_CODE.fullmatch(error) else "authorization_error"
-    text = (description or "TikTok did not grant the sign-in.")[:_MAX_DESCRIPTION]
-    return AuthorizationDenied(code, text)
+    return AuthorizationDenied(code, person_text(code, "TikTok did not grant the sign-in."))
+
+
+def _for_person(error: TikTokAuthError) -> TikTokAuthError:
+    """TikTok's error with the words the person in the browser should read."""
+    if not isinstance(error, TikTokAPIError):
+        return error
+    text = person_text(error.code, error.description)
+    if text == error.description:
+        return error
+    return type(error)(
+        error.code,
+        text,
+        log_id=error.log_id,
+        status_code=error.status_code,
+        retry_after=error.retry_after,
+    )
 
 
 def _granted_scopes(
