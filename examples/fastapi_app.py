@@ -36,7 +36,7 @@ def create_app(
         load_user=accounts.load_user,
         **middleware_options,
     )
-    install(app)  # the middleware's JSON errors; 401/403 documented in /docs
+    install(app, settings=settings)  # the JSON errors; 401/403 documented in /docs
     if emulator is not None:
         app.mount("/tiktok", emulator)
 
