@@ -19,11 +19,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from authlib.common.security import generate_token
 from authlib.common.urls import add_params_to_qs
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc6749 import OAuth2Token
@@ -40,7 +40,9 @@ logger = logging.getLogger("tiktok_asgi")
 
 _CLIENT_ID_PARAM = re.compile(r"(?<=[?&])client_id=")
 _AUTH_METHOD = "tiktok_post"
-_VERIFIER_LENGTH = 64  # RFC 7636: 43 to 128 characters; letters and digits only here
+# RFC 7636 wants 43 to 128 characters of [A-Za-z0-9-._~]: 48 random bytes are 64 of base64url.
+_VERIFIER_BYTES = 48
+_STATE_BYTES = 24
 
 
 class TikTokOAuth2Client(AsyncOAuth2Client):  # type: ignore[misc]
@@ -124,9 +126,11 @@ class TikTokProvider:
 
     def authorization_request(self) -> AuthorizationRequest:
         """A fresh state (and PKCE verifier when enabled) and the authorize URL carrying them."""
-        verifier = generate_token(_VERIFIER_LENGTH) if self.settings.pkce else None
+        # One system call each (Authlib's generator draws every character separately).
+        verifier = secrets.token_urlsafe(_VERIFIER_BYTES) if self.settings.pkce else None
         url, state = self._oauth_client().create_authorization_url(
             self.settings.authorize_url,
+            state=secrets.token_urlsafe(_STATE_BYTES),
             code_verifier=verifier,
             redirect_uri=self.settings.redirect_uri,
             scope=",".join(self.settings.scopes),
