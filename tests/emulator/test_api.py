@@ -287,3 +287,14 @@ async def test_consent_page_avatars_are_signed_too(api: Api) -> None:
     url = html.unescape(src.group(1))
     assert "x-signature=" in url
     assert (await api.client.get(url)).status_code == 200
+
+
+async def test_avatar_url_method_signs_like_user_info(api: Api, clock: Clock) -> None:
+    url = api.emu.avatar_url("leo.skates", 56, base_url="https://open.tiktokapis.com/")
+    assert url.startswith(f"https://open.tiktokapis.com/avatars/{api.emu.users[1].open_id}.svg?")
+    assert (await api.client.get(url)).status_code == 200
+    assert api.emu.avatar_url(api.emu.users[1]).startswith("/avatars/")
+    clock.advance(49 * 3600)
+    assert (await api.client.get(url)).status_code == 403
+    with pytest.raises(ValueError, match="size"):
+        api.emu.avatar_url("leo.skates", 5000)

@@ -22,7 +22,7 @@ from tiktok_asgi.emulator._state import Grant
 from tiktok_asgi.emulator._users import EmulatorUser
 from tiktok_asgi.emulator._videos import VIDEO_FIELDS, Video, page_of_videos, video_json, videos_of
 
-__all__ = ["AVATAR_URL_TTL", "avatar_url", "userinfo", "video_list"]
+__all__ = ["AVATAR_URL_TTL", "avatar_url", "signed_avatar_query", "userinfo", "video_list"]
 
 AVATAR_SIZES = {"avatar_url": 168, "avatar_url_100": 100, "avatar_large_url": 720}
 AVATAR_URL_TTL = 48 * 3600  # TikTok's signed CDN URLs last about two days
@@ -34,16 +34,21 @@ def _refused(code: str, message: str | None = None, **headers: str) -> EmulatorR
     return EmulatorRejected(code, text, render="envelope", headers=headers)
 
 
+def signed_avatar_query(core: Core, open_id: str, size: int) -> str:
+    """``size=…&x-expires=…&x-signature=…``: valid for about 48 hours on the emulator's clock."""
+    expires = int(core.config.clock()) + AVATAR_URL_TTL
+    signature = avatar_signature(core.avatar_key, open_id, size, expires)
+    return f"size={size}&x-expires={expires}&x-signature={signature}"
+
+
 def avatar_url(core: Core, request: Request, user: EmulatorUser, size: int = 168) -> str:
     """A signed URL of the user's avatar on this emulator (mount prefix included).
 
     Like TikTok's CDN URLs it expires: ``x-expires`` is about 48 hours ahead on the emulator's
     clock and ``x-signature`` covers it, so the image host refuses it later or once edited.
     """
-    expires = int(core.config.clock()) + AVATAR_URL_TTL
-    signature = avatar_signature(core.avatar_key, user.open_id, size, expires)
     base = request.url_for("avatar", open_id=user.open_id)
-    return f"{base}?size={size}&x-expires={expires}&x-signature={signature}"
+    return f"{base}?{signed_avatar_query(core, user.open_id, size)}"
 
 
 def _gate(core: Core, request: Request, endpoint: str) -> tuple[Grant, EmulatorUser]:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import Receive, Scope, Send
 
+from tiktok_asgi.emulator._api import signed_avatar_query
 from tiktok_asgi.emulator._app import build_app
 from tiktok_asgi.emulator._authorize import AuthorizeRequest, denied_redirect, validate_authorize
 from tiktok_asgi.emulator._config import (
@@ -184,6 +185,18 @@ class TikTokEmulator:
         if found is None:
             raise LookupError(f"the emulator has no user {key!r}")
         return found
+
+    def avatar_url(self, user: str | EmulatorUser, size: int = 168, *, base_url: str = "") -> str:
+        """A signed avatar URL of ``user``, as user info would give it (valid about 48 hours).
+
+        ``base_url`` is where the emulator is served or mounted (e.g. ``"/tiktok"`` or
+        ``"http://127.0.0.1:8790"``); without it the URL is a path from the emulator's root.
+        """
+        if not 16 <= size <= 1080:
+            raise ValueError("size must be between 16 and 1080 pixels")
+        person = self.user(user.open_id if isinstance(user, EmulatorUser) else user)
+        query = signed_avatar_query(self._core, person.open_id, size)
+        return f"{base_url.rstrip('/')}/avatars/{person.open_id}.svg?{query}"
 
     # Three ways in
 
