@@ -47,6 +47,7 @@ def test_token_request_body_is_exactly_what_tiktok_reads(
         "code": [code],
         "grant_type": ["authorization_code"],
         "redirect_uri": [settings.redirect_uri],
+        "code_verifier": token.form["code_verifier"],  # the emulator's web app requires PKCE
     }
     assert 43 <= len(verifier) <= 128
     assert re.fullmatch(r"[A-Za-z0-9._~-]+", verifier)
@@ -59,7 +60,7 @@ def test_token_request_body_is_exactly_what_tiktok_reads(
 def test_token_request_with_pkce_adds_only_the_verifier(
     tiktok_emulator: TikTokEmulator, settings: TikTokSettings
 ) -> None:
-    pkce = settings.replace(pkce="hex")
+    pkce = settings.replace(pkce="base64url")  # a web app's encoding
     client = TestClient(make_app(pkce, tiktok_emulator.transport()), base_url=BASE_URL)
     sign_in(client, pkce, tiktok_emulator)
     (token,) = [r for r in tiktok_emulator.requests if r.endpoint == "token"]

@@ -106,6 +106,8 @@ def _expected_challenge(verifier: str, encoding: str) -> str:
 def test_pkce_challenge_matches_the_verifier_sent_to_the_token_endpoint(
     tiktok_emulator: TikTokEmulator, settings: TikTokSettings, encoding: str
 ) -> None:
+    if encoding == "hex":  # TikTok checks hex challenges for desktop apps only
+        tiktok_emulator = TikTokEmulator(app_type="desktop")
     pkce_settings = settings.replace(pkce=encoding)
     client = TestClient(make_app(pkce_settings, tiktok_emulator.transport()), base_url=BASE_URL)
     url = start_login(client, pkce_settings)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from httpx2 import AsyncClient
 from tests.emulator.helpers import Api, Clock
 
-from tiktok_asgi._http import AsyncClient
 from tiktok_asgi.emulator import TikTokEmulator
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from tiktok_asgi._http import AsyncClient, Response
+from httpx2 import AsyncClient, Response
+
 from tiktok_asgi.emulator import TikTokEmulator
 
 AUTHORIZE = "https://www.tiktok.com/v2/auth/authorize/"
@@ -15,6 +18,20 @@ REVOKE = "https://open.tiktokapis.com/v2/oauth/revoke/"
 USERINFO = "https://open.tiktokapis.com/v2/user/info/"
 VIDEOS = "https://open.tiktokapis.com/v2/video/list/"
 REDIRECT = "https://testserver/auth/tiktok/callback"
+
+VERIFIER = "verifier-" + "x" * 50
+B64_CHALLENGE = (
+    base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=").decode()
+)
+HEX_CHALLENGE = hashlib.sha256(VERIFIER.encode()).hexdigest()
+
+
+def challenge_for(emu: TikTokEmulator, verifier: str = VERIFIER) -> str:
+    """The PKCE challenge ``emu`` expects: base64url for web apps, hex for desktop apps."""
+    digest = hashlib.sha256(verifier.encode()).digest()
+    if emu.app_type == "desktop":
+        return digest.hex()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 class Clock:
@@ -31,13 +48,15 @@ class Clock:
 
 
 def authorize_url(emu: TikTokEmulator, base: str = AUTHORIZE, **params: str | None) -> str:
-    """A valid authorize URL; a keyword set to None drops that parameter."""
+    """A valid authorize URL (PKCE for ``VERIFIER``); a keyword set to None drops that parameter."""
     query: dict[str, str | None] = {
         "client_key": emu.client_key,
         "scope": "user.info.basic,user.info.profile,user.info.stats,video.list",
         "response_type": "code",
         "redirect_uri": REDIRECT,
         "state": "state-123",
+        "code_challenge": challenge_for(emu),
+        "code_challenge_method": "S256",
     }
     query.update(params)
     return f"{base}?{urlencode({k: v for k, v in query.items() if v is not None})}"
@@ -64,6 +83,7 @@ class Api:
             "client_secret": self.emu.client_secret,
             "grant_type": "authorization_code",
             "redirect_uri": REDIRECT,
+            "code_verifier": VERIFIER,
         }
         body.update(form)  # type: ignore[arg-type]
         return await self.client.post(TOKEN, data={k: v for k, v in body.items() if v is not None})

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import re
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
+from httpx2 import AsyncClient
 from tests.emulator.helpers import USERINFO, VIDEOS, Api, Clock, authorize_url, callback_params
 
-from tiktok_asgi._http import AsyncClient
 from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator
 
 LOG_ID = re.compile(r"^\d{14}[0-9A-F]{20}$")
@@ -50,7 +53,7 @@ async def test_userinfo_all_fields_with_all_scopes(api: Api) -> None:
     assert user["is_verified"] is True
     assert user["follower_count"] == api.emu.users[0].follower_count
     assert user["avatar_url"].startswith("https://open.tiktokapis.com/avatars/")
-    assert user["avatar_url_100"].endswith("?size=100")
+    assert "?size=100&x-expires=" in user["avatar_url_100"]
     avatar = await api.client.get(user["avatar_url"])
     assert avatar.status_code == 200
     assert avatar.headers["content-type"].startswith("image/svg+xml")
@@ -231,3 +234,67 @@ async def test_concurrent_logins_of_many_users_stay_apart() -> None:
         names = await asyncio.gather(*(login_as(u) for u in users))
     assert names == [u.username for u in users]
     assert emu.count("userinfo") == 200
+
+
+async def test_avatar_urls_are_signed_and_expire_after_about_two_days(
+    api: Api, clock: Clock
+) -> None:
+    token = await api.login()
+    info = await api.userinfo(token["access_token"], "avatar_url,avatar_large_url")
+    url = info.json()["data"]["user"]["avatar_url"]
+    query = parse_qs(urlsplit(url).query)
+    assert int(query["x-expires"][0]) == int(clock()) + 48 * 3600
+    assert query["x-signature"][0]
+    fresh = await api.client.get(url)
+    assert fresh.status_code == 200
+    assert fresh.headers["content-type"].startswith("image/svg+xml")
+    clock.advance(47 * 3600)
+    assert (await api.client.get(url)).status_code == 200
+    clock.advance(2 * 3600)  # 49 hours after user info
+    expired = await api.client.get(url)
+    assert expired.status_code == 403
+    # A fresh user-info call gives a fresh URL.
+    token = (await api.refresh(token["refresh_token"])).json()
+    again = await api.userinfo(token["access_token"], "avatar_url")
+    assert (await api.client.get(again.json()["data"]["user"]["avatar_url"])).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda q: {**q, "x-expires": [str(int(q["x-expires"][0]) + 86400)]},
+        lambda q: {**q, "x-signature": ["A" + q["x-signature"][0][1:]]},
+        lambda q: {**q, "size": ["720"]},
+        lambda q: {k: v for k, v in q.items() if k != "x-signature"},
+        lambda q: {k: v for k, v in q.items() if k != "x-expires"},
+    ],
+    ids=["later-expiry", "signature", "size", "no-signature", "no-expiry"],
+)
+async def test_tampered_avatar_url_is_403(api: Api, tamper: Any) -> None:
+    token = await api.login()
+    info = await api.userinfo(token["access_token"], "avatar_url")
+    parts = urlsplit(info.json()["data"]["user"]["avatar_url"])
+    query = tamper(parse_qs(parts.query))
+    edited = urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
+    response = await api.client.get(edited)
+    assert response.status_code == 403
+
+
+async def test_consent_page_avatars_are_signed_too(api: Api) -> None:
+    page = (await api.client.get(authorize_url(api.emu))).text
+    src = re.search(r'<img src="([^"]+)"', page)
+    assert src is not None
+    url = html.unescape(src.group(1))
+    assert "x-signature=" in url
+    assert (await api.client.get(url)).status_code == 200
+
+
+async def test_avatar_url_method_signs_like_user_info(api: Api, clock: Clock) -> None:
+    url = api.emu.avatar_url("leo.skates", 56, base_url="https://open.tiktokapis.com/")
+    assert url.startswith(f"https://open.tiktokapis.com/avatars/{api.emu.users[1].open_id}.svg?")
+    assert (await api.client.get(url)).status_code == 200
+    assert api.emu.avatar_url(api.emu.users[1]).startswith("/avatars/")
+    clock.advance(49 * 3600)
+    assert (await api.client.get(url)).status_code == 403
+    with pytest.raises(ValueError, match="size"):
+        api.emu.avatar_url("leo.skates", 5000)

@@ -6,12 +6,18 @@ import re
 from urllib.parse import urlencode
 
 import pytest
-from tests.emulator.helpers import AUTHORIZE, REDIRECT, Api, authorize_url, callback_params
+from tests.emulator.helpers import (
+    AUTHORIZE,
+    B64_CHALLENGE,
+    REDIRECT,
+    Api,
+    authorize_url,
+    callback_params,
+)
 
 from tiktok_asgi.emulator import EmulatorRejected, TikTokEmulator
 
 HEX_CHALLENGE = "a" * 64
-B64_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 
 REJECTIONS = [
     pytest.param(
@@ -64,7 +70,14 @@ REJECTIONS = [
         "invalid",
         id="pkce-malformed",
     ),
-    pytest.param({"code_challenge_method": "S256"}, "invalid_request", "S256", id="method-only"),
+    pytest.param({"code_challenge": None}, "invalid_request", "code_challenge", id="method-only"),
+    pytest.param(
+        {"code_challenge": None, "code_challenge_method": None},
+        "invalid_request",
+        "code_challenge is required",
+        id="no-pkce",
+    ),
+    pytest.param({"code_challenge_method": None}, "invalid_request", "S256", id="no-method"),
 ]
 
 
@@ -242,26 +255,17 @@ async def test_authorize_is_served_only_on_www_tiktok_com(api: Api) -> None:
     assert token_on_www.status_code == 404
 
 
-@pytest.mark.parametrize(
-    ("pkce", "challenge", "ok"),
-    [
-        ("any", HEX_CHALLENGE, True),
-        ("any", B64_CHALLENGE, True),
-        ("hex", B64_CHALLENGE, False),
-        ("base64url", HEX_CHALLENGE, False),
-        ("hex", HEX_CHALLENGE.upper(), False),
-    ],
-)
-def test_pkce_mode_decides_accepted_challenge_encodings(
-    pkce: str, challenge: str, ok: bool
-) -> None:
-    emu = TikTokEmulator(pkce=pkce)  # type: ignore[arg-type]
-    url = authorize_url(emu, code_challenge=challenge, code_challenge_method="S256")
-    if ok:
-        assert "code=" in emu.approve(url)
-    else:
-        with pytest.raises(EmulatorRejected, match="Code verifier or code challenge"):
-            emu.approve(url)
+@pytest.mark.parametrize("app_type", ["web", "desktop"])
+@pytest.mark.parametrize("challenge", [HEX_CHALLENGE, B64_CHALLENGE])
+def test_any_well_formed_s256_challenge_gets_a_code(app_type: str, challenge: str) -> None:
+    # Which encoding the app type expects is checked at the token exchange, as at TikTok.
+    emu = TikTokEmulator(app_type=app_type)  # type: ignore[arg-type]
+    assert "code=" in emu.approve(authorize_url(emu, code_challenge=challenge))
+
+
+def test_uppercase_hex_challenge_is_malformed(emu: TikTokEmulator) -> None:
+    with pytest.raises(EmulatorRejected, match="Code verifier or code challenge"):
+        emu.approve(authorize_url(emu, code_challenge=HEX_CHALLENGE.upper()))
 
 
 _FORM_TYPE = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -281,6 +285,8 @@ def _form(
         ("scope", "user.info.basic,user.info.profile,user.info.stats,video.list"),
         ("redirect_uri", REDIRECT),
         ("state", "state-123"),
+        ("code_challenge", B64_CHALLENGE),
+        ("code_challenge_method", "S256"),
     ]
     fields = [(k, change.get(k, v)) for k, v in fields]
     fields.append(("user", emu.users[0].open_id if user is None else user))

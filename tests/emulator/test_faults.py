@@ -7,9 +7,9 @@ import re
 import time
 
 import pytest
+from httpx2 import AsyncClient, ConnectError, ReadTimeout
 from tests.emulator.helpers import AUTHORIZE, TOKEN, USERINFO, Api, authorize_url
 
-from tiktok_asgi._http import AsyncClient, ConnectError, ReadTimeout
 from tiktok_asgi.emulator import Fault, TikTokEmulator
 
 LOG_ID = re.compile(r"^\d{14}[0-9A-F]{20}$")

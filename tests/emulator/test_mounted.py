@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
-from tests.emulator.helpers import REDIRECT, authorize_url, callback_params
+from tests.emulator.helpers import REDIRECT, VERIFIER, authorize_url, callback_params
 
 from tiktok_asgi.emulator import TikTokEmulator
 
@@ -59,6 +59,7 @@ def test_login_round_trip_under_a_mount(emu: TikTokEmulator, client: TestClient)
             "code": params["code"],
             "grant_type": "authorization_code",
             "redirect_uri": REDIRECT,
+            "code_verifier": VERIFIER,
         },
     ).json()
     assert token["open_id"] == emu.users[1].open_id
@@ -96,6 +97,7 @@ def test_settings_point_at_the_mount(emu: TikTokEmulator) -> None:
     assert settings.client_secret == emu.client_secret
     assert settings.redirect_uri == REDIRECT
     assert tuple(settings.scopes) == emu.approved_scopes
+    assert settings.pkce == "base64url"
 
 
 def test_settings_keep_real_urls_and_register_new_redirect(emu: TikTokEmulator) -> None:

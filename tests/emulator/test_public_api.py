@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from tests.emulator.helpers import authorize_url
 
 import tiktok_asgi.emulator as emulator_package
-from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator
+from tiktok_asgi.emulator import EmulatorUser, Fault, TikTokEmulator
 
 
 def test_public_names_are_pinned() -> None:
@@ -54,14 +55,15 @@ def test_defaults() -> None:
         ({"redirect_uris": [f"https://a.example/{i}" for i in range(11)]}, "at most 10"),
         ({"redirect_uris": "https://a.example/cb"}, "sequence"),
         ({"approved_scopes": ["user info"]}, "scope name"),
-        ({"pkce": "plain"}, "pkce"),
+        ({"app_type": "mobile"}, "app_type"),
+        ({"pkce": "hex"}, "pkce"),
         ({"code_ttl": 0}, "code_ttl"),
         ({"rate_limit": 0}, "rate_limit"),
         ({"token_error_status": 100}, "token_error_status"),
     ],
 )
 def test_configuration_is_checked(kwargs: dict[str, object], words: str) -> None:
-    with pytest.raises(ValueError, match=words):
+    with pytest.raises((ValueError, TypeError), match=words):
         TikTokEmulator(**kwargs)  # type: ignore[arg-type]
 
 
@@ -111,3 +113,24 @@ def test_user_fields_are_checked(kwargs: dict[str, object], words: str) -> None:
 def test_initials() -> None:
     assert EmulatorUser(username="a_b", display_name="Maya Chen").initials == "MC"
     assert EmulatorUser(username="a_b", display_name="Sam").initials == "S"
+
+
+def test_request_log_is_bounded() -> None:
+    assert TikTokEmulator()._core.state.request_log_size == 10_000
+    emu = TikTokEmulator(request_log_size=5)
+    urls = [authorize_url(emu, state=f"s{i}") for i in range(8)]
+    for url in urls:
+        emu.approve(url)
+    assert len(emu.requests) == 5
+    assert [r.query["state"] for r in emu.requests] == [[f"s{i}"] for i in range(3, 8)]
+    assert emu.count("authorize") == 5
+    with pytest.raises(ValueError, match="request_log_size"):
+        TikTokEmulator(request_log_size=0)
+
+
+@pytest.mark.parametrize("method", ["count", "inject"])
+def test_endpoint_names_are_checked(method: str) -> None:
+    emu = TikTokEmulator()
+    args: tuple[object, ...] = ("tokens",) if method == "count" else ("tokens", Fault.status(500))
+    with pytest.raises(ValueError, match="authorize, token, revoke, userinfo, video_list"):
+        getattr(emu, method)(*args)

@@ -12,12 +12,18 @@ from urllib.parse import urlencode
 
 import pytest
 import uvicorn
-from tests.emulator.helpers import callback_params
+from httpx2 import AsyncClient, TransportError
+from tests.emulator.helpers import (
+    B64_CHALLENGE,
+    HEX_CHALLENGE,
+    VERIFIER,
+    authorize_url,
+    callback_params,
+)
 from tests.support.processes import free_port, listening, running, stop_process
 
-from tiktok_asgi._http import AsyncClient, TransportError
-from tiktok_asgi.emulator import Fault, TikTokEmulator
-from tiktok_asgi.emulator.__main__ import main
+from tiktok_asgi.emulator import EmulatorRejected, Fault, TikTokEmulator
+from tiktok_asgi.emulator.__main__ import build_emulator, main, parse
 
 CALLBACK = "http://127.0.0.1:8123/auth/tiktok/callback"
 
@@ -37,7 +43,7 @@ def server(tmp_path: Path) -> Iterator[Standalone]:
         sys.executable, "-m", "tiktok_asgi.emulator", "--host", "127.0.0.1", "--port", str(port),
         "--client-key", "local-key", "--client-secret", "local-secret",
         "--redirect-uri", CALLBACK, "--scopes", "user.info.basic,user.info.profile",
-        "--log-level", "warning",
+        "--no-rate-limit", "--log-level", "warning",
     ]  # fmt: skip
     log = tmp_path / "emulator.log"
     with running(command, log=log, ready=listening(port), timeout=20) as process:
@@ -52,6 +58,8 @@ async def test_round_trip_over_http(server: Standalone) -> None:
         "response_type": "code",
         "redirect_uri": CALLBACK,
         "state": "s1",
+        "code_challenge": B64_CHALLENGE,
+        "code_challenge_method": "S256",
     }
     async with AsyncClient(base_url=base, trust_env=False, timeout=10) as client:
         page = await client.get("/v2/auth/authorize/", params=query)
@@ -74,6 +82,7 @@ async def test_round_trip_over_http(server: Standalone) -> None:
                 "code": params["code"],
                 "grant_type": "authorization_code",
                 "redirect_uri": CALLBACK,
+                "code_verifier": VERIFIER,
             },
         )
         access = token.json()["access_token"]
@@ -139,3 +148,76 @@ def test_invalid_configuration_exits_with_the_reason() -> None:
     with pytest.raises(SystemExit) as exited:
         main(["--redirect-uri", "http://example.com/cb"])
     assert "https" in str(exited.value.code)
+
+
+def test_startup_banner_shows_the_rate_limit_is_off(server: Standalone) -> None:
+    stop_process(server.process)
+    out = server.log.read_text(encoding="utf-8")
+    assert "rate limit:    off" in out
+    assert "app_type:      web" in out
+
+
+def test_defaults_are_todays_web_app() -> None:
+    emu = build_emulator(parse([]))
+    assert emu.app_type == "web"
+    assert emu.products == ("login_kit", "display_api")
+    assert emu.approved_scopes == (
+        "user.info.basic",
+        "user.info.profile",
+        "user.info.stats",
+        "video.list",
+    )
+    assert not emu.sandbox
+    config = emu._core.config
+    assert (config.access_token_ttl, config.refresh_token_ttl) == (7200, 15_552_000)
+    assert config.rate_limit == 600
+
+
+def test_cli_flags_take_effect() -> None:
+    emu = build_emulator(
+        parse(
+            [
+                "--app-type", "desktop",
+                "--redirect-uri", "http://127.0.0.1:*/auth/tiktok/callback",
+                "--sandbox", "--target-user", "mayacooks", "--target-user", "@leo.skates",
+                "--no-display-api",
+                "--access-token-ttl", "60", "--refresh-token-ttl", "600",
+                "--no-rate-limit", "--request-log-size", "50",
+            ]
+        )
+    )  # fmt: skip
+    assert emu.app_type == "desktop"
+    assert emu.settings("http://127.0.0.1:5555/auth/tiktok/callback").pkce == "hex"
+    assert emu.sandbox
+    assert emu.target_users == ("mayacooks", "leo.skates")
+    assert emu.products == ("login_kit",)
+    assert emu.approved_scopes == ("user.info.basic",)
+    config = emu._core.config
+    assert (config.access_token_ttl, config.refresh_token_ttl) == (60, 600)
+    assert config.rate_limit is None
+    assert emu._core.state.request_log_size == 50
+    url = authorize_url(
+        emu,
+        scope="user.info.basic",
+        redirect_uri="http://127.0.0.1:5555/auth/tiktok/callback",
+        code_challenge=HEX_CHALLENGE,
+    )
+    assert "code=" in emu.approve(url, user="leo.skates")
+    with pytest.raises(EmulatorRejected, match="non_sandbox_target"):
+        emu.approve(url, user="amara_dances")
+
+
+def test_products_and_rate_limit_flags() -> None:
+    emu = build_emulator(parse(["--products", "login_kit", "--rate-limit", "5"]))
+    assert emu.products == ("login_kit",)
+    assert emu._core.config.rate_limit == 5
+    with pytest.raises(SystemExit):
+        parse(["--rate-limit", "5", "--no-rate-limit"])
+    with pytest.raises(ValueError, match="contradicts"):
+        build_emulator(parse(["--products", "login_kit,display_api", "--no-display-api"]))
+
+
+def test_inconsistent_sandbox_flags_exit_with_the_reason() -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--target-user", "mayacooks"])
+    assert "sandbox" in str(exited.value.code)

@@ -80,9 +80,9 @@ async def test_the_token_is_stored_encrypted_and_the_cookie_carries_only_a_sessi
     assert "act." not in str(payload)
     assert "rft." not in str(payload)
 
-    # Absolute expiries, from expires_in (a day) and refresh_expires_in (a year).
-    assert before + 86400 - 2 <= record["expires_at"] <= after + 86400 + 2
-    assert before + 31536000 - 2 <= record["refresh_expires_at"] <= after + 31536000 + 2
+    # Absolute expiries, from expires_in (2 hours) and refresh_expires_in (180 days).
+    assert before + 7200 - 2 <= record["expires_at"] <= after + 7200 + 2
+    assert before + 15552000 - 2 <= record["refresh_expires_at"] <= after + 15552000 + 2
     assert record["open_id"] == emulator.users[0].open_id
 
 
@@ -111,7 +111,7 @@ async def test_an_expired_token_is_refreshed_with_exactly_tiktoks_fields_and_rot
     assert response.json() == {"access_token": new["access_token"]}
     assert new["access_token"] != old["access_token"]
     assert new["refresh_token"] != old["refresh_token"]  # the rotated one is kept
-    assert new["expires_at"] >= before + 86400 - 2
+    assert new["expires_at"] >= before + 7200 - 2
     # TikTok accepts the new access token, and no longer the old pair.
     assert await _api_status(emulator, new["access_token"]) == 200
     assert await _api_status(emulator, old["access_token"]) == 401

@@ -96,6 +96,11 @@ def build_app(setup: DemoSetup) -> ASGIApp:
             redirect_uri=settings.redirect_uri,
             emulator_mount=EMULATOR_MOUNT if emulator is not None else None,
             emulator_users=emulator.users if emulator is not None else (),
+            emulator_avatar=(
+                (lambda u: emulator.avatar_url(u, 56, base_url=EMULATOR_MOUNT))
+                if emulator is not None
+                else None
+            ),
         )
         return HTMLResponse(page, headers=headers)
 

@@ -5,7 +5,7 @@ Plain HTML with inline CSS: no script, no external asset. Every value from TikTo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 
 from tiktok_asgi.emulator import EmulatorUser
@@ -185,9 +185,15 @@ def _signed_out(requested: Sequence[str], login_path: str) -> str:
     )
 
 
-def _emulator_note(mount: str, users: Sequence[EmulatorUser]) -> str:
+def _emulator_note(
+    mount: str, users: Sequence[EmulatorUser], avatar: Callable[[EmulatorUser], str] | None
+) -> str:
+    def src(user: EmulatorUser) -> str:
+        # The emulator's avatar URLs are signed and expire, as TikTok's are.
+        return avatar(user) if avatar else f"{mount}/avatars/{user.open_id}.svg?size=56"
+
     people = "".join(
-        f'<li><img src="{escape(mount)}/avatars/{escape(u.open_id)}.svg?size=56" alt="">'
+        f'<li><img src="{escape(src(u))}" alt="">'
         f"<span>{escape(u.display_name)}<small>@{escape(u.username)}</small></span></li>"
         for u in users
     )
@@ -217,6 +223,7 @@ def home_page(
     redirect_uri: str,
     emulator_mount: str | None,
     emulator_users: Sequence[EmulatorUser] = (),
+    emulator_avatar: Callable[[EmulatorUser], str] | None = None,
 ) -> str:
     """The whole page; ``emulator_mount`` is None when signing in with the real TikTok."""
     if user is None:
@@ -227,6 +234,6 @@ def home_page(
     note = (
         _real_note(redirect_uri)
         if emulator_mount is None
-        else _emulator_note(emulator_mount, emulator_users)
+        else _emulator_note(emulator_mount, emulator_users, emulator_avatar)
     )
     return _layout(title, card + note)

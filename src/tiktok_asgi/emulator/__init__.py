@@ -10,8 +10,8 @@
 Or mount it (``Mount("/tiktok", app=emu)``) or serve it: ``python -m tiktok_asgi.emulator``.
 """
 
-from tiktok_asgi.emulator._authorize import EmulatorRejected
 from tiktok_asgi.emulator._emulator import TEST_SECRET_KEY, TikTokEmulator
+from tiktok_asgi.emulator._errors import EmulatorRejected
 from tiktok_asgi.emulator._faults import Fault, FaultKind
 from tiktok_asgi.emulator._state import RecordedRequest
 from tiktok_asgi.emulator._users import EmulatorUser

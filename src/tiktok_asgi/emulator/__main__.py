@@ -9,11 +9,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tiktok_asgi.emulator._config import DEFAULT_REDIRECT_URIS, DEFAULT_SCOPES
+from tiktok_asgi.emulator._config import (
+    APP_TYPES,
+    DEFAULT_PRODUCTS,
+    DEFAULT_REDIRECT_URIS,
+    PRODUCTS,
+)
 from tiktok_asgi.emulator._emulator import TikTokEmulator
+from tiktok_asgi.emulator._endpoints import ENDPOINTS
+from tiktok_asgi.emulator._state import REQUEST_LOG_SIZE
 from tiktok_asgi.emulator._users import EmulatorUser, sample_users
 
-__all__ = ["main"]
+__all__ = ["build_emulator", "main"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,7 +40,66 @@ def _parser() -> argparse.ArgumentParser:
         help="a registered redirect URI; repeat for several (default: the emulator's three)",
     )
     parser.add_argument(
-        "--scopes", default=",".join(DEFAULT_SCOPES), help="approved scopes, comma-separated"
+        "--app-type",
+        choices=APP_TYPES,
+        default="web",
+        help="web (base64url PKCE) or desktop (hex PKCE, any loopback port); default web",
+    )
+    parser.add_argument(
+        "--products",
+        default=None,
+        metavar="LIST",
+        help=f"the app's products, comma-separated, from {','.join(PRODUCTS)} "
+        f"(default {','.join(DEFAULT_PRODUCTS)})",
+    )
+    parser.add_argument(
+        "--no-display-api",
+        action="store_true",
+        help="an app without the Display API, as new apps are since 2026 (only user.info.basic)",
+    )
+    parser.add_argument(
+        "--scopes",
+        default=None,
+        help="approved scopes, comma-separated (default: every scope of the products)",
+    )
+    parser.add_argument(
+        "--sandbox", action="store_true", help="a sandbox app: only target users may sign in"
+    )
+    parser.add_argument(
+        "--target-user",
+        action="append",
+        dest="target_users",
+        default=[],
+        metavar="NAME",
+        help="a sandbox target user (username or open_id); repeat for several, at most 10",
+    )
+    parser.add_argument(
+        "--access-token-ttl", type=int, default=7200, metavar="SECONDS", help="default 7200"
+    )
+    parser.add_argument(
+        "--refresh-token-ttl",
+        type=int,
+        default=15_552_000,
+        metavar="SECONDS",
+        help="default 15552000 (180 days)",
+    )
+    limit = parser.add_mutually_exclusive_group()
+    limit.add_argument(
+        "--rate-limit", type=int, default=600, metavar="N", help="requests a minute per endpoint"
+    )
+    limit.add_argument(
+        "--no-rate-limit",
+        dest="rate_limit",
+        action="store_const",
+        const=None,
+        help="turn the rate limit off",
+    )
+    parser.add_argument(
+        "--request-log-size",
+        type=int,
+        default=REQUEST_LOG_SIZE,
+        metavar="N",
+        help=f"requests kept for inspection (default {REQUEST_LOG_SIZE})",
     )
     parser.add_argument("--app-name", default="Emulated App")
     parser.add_argument(
@@ -43,34 +109,66 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _split(text: str) -> list[str]:
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+def build_emulator(args: argparse.Namespace) -> TikTokEmulator:
+    """The emulator the parsed command line asks for (``ValueError`` if it is inconsistent)."""
+    products = _split(args.products) if args.products is not None else list(DEFAULT_PRODUCTS)
+    if args.no_display_api:
+        if args.products is not None and "display_api" in products:
+            raise ValueError("--no-display-api contradicts --products with display_api")
+        products = [p for p in products if p != "display_api"]
+    return TikTokEmulator(
+        client_key=args.client_key,
+        client_secret=args.client_secret,
+        redirect_uris=args.redirect_uris or DEFAULT_REDIRECT_URIS,
+        approved_scopes=_split(args.scopes) if args.scopes is not None else None,
+        users=EmulatorUser.generate(args.users) if args.users > 0 else sample_users(),
+        app_type=args.app_type,
+        products=products,
+        sandbox=args.sandbox,
+        target_users=args.target_users,
+        access_token_ttl=args.access_token_ttl,
+        refresh_token_ttl=args.refresh_token_ttl,
+        rate_limit=args.rate_limit,
+        request_log_size=args.request_log_size,
+        app_name=args.app_name,
+    )
+
+
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    return _parser().parse_args(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
+    args = parse(argv)
     try:
         import uvicorn
     except ImportError:
         sys.exit('The emulator server needs uvicorn: pip install "tiktok-asgi[demo]"')
     try:
-        emu = TikTokEmulator(
-            client_key=args.client_key,
-            client_secret=args.client_secret,
-            redirect_uris=args.redirect_uris or DEFAULT_REDIRECT_URIS,
-            approved_scopes=[s for s in args.scopes.split(",") if s],
-            users=EmulatorUser.generate(args.users) if args.users > 0 else sample_users(),
-            app_name=args.app_name,
-        )
+        emu = build_emulator(args)
     except ValueError as exc:
         sys.exit(f"error: {exc}")
     host = f"[{args.host}]" if ":" in args.host else args.host
     base = f"http://{host}:{args.port}"
     print(f"TikTok emulator at {base}", flush=True)
+    print(f"  app_type:      {emu.app_type}")
     print(f"  client_key:    {emu.client_key}")
     print(f"  client_secret: {emu.client_secret}")
-    print(f"  authorize_url: {base}/v2/auth/authorize/")
-    print(f"  token_url:     {base}/v2/oauth/token/")
-    print(f"  userinfo_url:  {base}/v2/user/info/")
-    print(f"  revoke_url:    {base}/v2/oauth/revoke/")
+    for endpoint in ENDPOINTS:
+        if endpoint.setting:
+            print(f"  {endpoint.setting + ':':<15}{base}{endpoint.path}")
     for uri in emu.redirect_uris:
         print(f"  redirect_uri:  {uri}")
+    print(f"  products:      {', '.join(emu.products)}")
+    print(f"  scopes:        {','.join(emu.approved_scopes)}")
+    if emu.sandbox:
+        print(f"  sandbox, target users: {', '.join(emu.target_users) or '(none)'}")
+    rate = "off" if args.rate_limit is None else f"{args.rate_limit} a minute per endpoint"
+    print(f"  rate limit:    {rate}")
     print(f"  users:         {', '.join('@' + u.username for u in emu.users[:6])}", flush=True)
     uvicorn.run(emu, host=args.host, port=args.port, log_level=args.log_level)
 

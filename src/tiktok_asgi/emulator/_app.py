@@ -1,4 +1,4 @@
-"""The ASGI application: routes, the record-and-fault pipeline, and TikTok's two hosts."""
+"""The emulator as an ASGI app: routes, per-host serving and fault injection, from one table."""
 
 from __future__ import annotations
 
@@ -12,28 +12,24 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, Router
 from starlette.types import Receive, Scope, Send
 
-from tiktok_asgi.emulator import _api, _oauth, _web
-from tiktok_asgi.emulator._core import ENDPOINT_PATHS, Core, record_of
+from tiktok_asgi.emulator import _web
+from tiktok_asgi.emulator._core import Core, record_of
+from tiktok_asgi.emulator._endpoints import AUTHORIZE_HOST, ENDPOINTS, HOSTS, Endpoint, endpoint_at
+from tiktok_asgi.emulator._pages import html_page_response, index_page
 from tiktok_asgi.emulator._responses import fault_response
 
-__all__ = ["API_HOST", "AUTHORIZE_HOST", "build_app", "endpoint_for_path"]
-
-AUTHORIZE_HOST = "www.tiktok.com"
-API_HOST = "open.tiktokapis.com"
-_AUTHORIZE_PATH = "/v2/auth/authorize/"
-
-Handler = Callable[[Core, Request, bytes], Awaitable[Response]]
+__all__ = ["build_app"]
 
 
-def _endpoint(core: Core, name: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def _endpoint(core: Core, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     """Record the request, apply an injected fault if one is armed, else answer normally."""
 
     async def run(request: Request) -> Response:
         body = await request.body()
-        fault = core.state.take_fault(name)
+        fault = core.state.take_fault(endpoint.name)
         core.state.record(
             record_of(
-                name,
+                endpoint.name,
                 request.method,
                 request.url.path,
                 request.scope.get("query_string", b""),
@@ -46,8 +42,8 @@ def _endpoint(core: Core, name: str, handler: Handler) -> Callable[[Request], Aw
             if fault.kind in ("latency", "timeout"):
                 await anyio.sleep(fault.seconds)
             if fault.kind != "latency":
-                return fault_response(fault, name, core.config.clock)
-        return await handler(core, request, body)
+                return fault_response(fault, endpoint.render, core.config.clock)
+        return await endpoint.handlers[request.method](core, request, body)
 
     return run
 
@@ -59,44 +55,20 @@ def _plain(core: Core, view: Callable[[Core, Request], Awaitable[Response]]) -> 
     return run
 
 
+async def _index(core: Core, request: Request) -> Response:
+    """Where everything is, for someone running the emulator by hand."""
+    endpoints = {e.name: str(request.url_for(e.name)) for e in ENDPOINTS}
+    config = core.config
+    page = index_page(config.app_name, config.client_key, endpoints, config.redirect_uris)
+    return html_page_response(page)
+
+
 def _routes(core: Core) -> list[BaseRoute]:
     return [
-        Route("/", _plain(core, _web.index), methods=["GET"], name="index"),
-        Route(
-            _AUTHORIZE_PATH,
-            _endpoint(core, "authorize", _web.authorize_page),
-            methods=["GET"],
-            name="authorize",
-        ),
-        Route(
-            _AUTHORIZE_PATH,
-            _endpoint(core, "authorize", _web.authorize_form),
-            methods=["POST"],
-            name="authorize_form",
-        ),
-        Route(
-            "/v2/oauth/token/",
-            _endpoint(core, "token", _oauth.token),
-            methods=["POST"],
-            name="token",
-        ),
-        Route(
-            "/v2/oauth/revoke/",
-            _endpoint(core, "revoke", _oauth.revoke),
-            methods=["POST"],
-            name="revoke",
-        ),
-        Route(
-            "/v2/user/info/",
-            _endpoint(core, "userinfo", _api.userinfo),
-            methods=["GET"],
-            name="userinfo",
-        ),
-        Route(
-            "/v2/video/list/",
-            _endpoint(core, "video_list", _api.video_list),
-            methods=["POST"],
-            name="video_list",
+        Route("/", _plain(core, _index), methods=["GET"], name="index"),
+        *(
+            Route(e.path, _endpoint(core, e), methods=list(e.methods), name=e.name)
+            for e in ENDPOINTS
         ),
         Route("/avatars/{open_id}.svg", _plain(core, _web.avatar), methods=["GET"], name="avatar"),
         Route("/covers/{video_id}.svg", _plain(core, _web.cover), methods=["GET"], name="cover"),
@@ -131,15 +103,11 @@ def _route_path(scope: Scope) -> str:
 
 
 def _host_serves(host: str, path: str) -> bool:
-    """Under TikTok's own host names, each host serves only its own endpoints."""
+    """Under TikTok's own host names, an endpoint is served only on its own host."""
     name = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
-    if name == AUTHORIZE_HOST:
-        return path == _AUTHORIZE_PATH or path.startswith(("/avatars/", "/covers/"))
-    if name == API_HOST:
-        return path != _AUTHORIZE_PATH
-    return True
-
-
-def endpoint_for_path(path: str) -> str | None:
-    """The endpoint name of an emulator path (without a mount prefix)."""
-    return ENDPOINT_PATHS.get(path)
+    if name not in HOSTS:
+        return True
+    endpoint = endpoint_at(path)
+    if endpoint is not None:
+        return endpoint.host == name
+    return name != AUTHORIZE_HOST or path.startswith(("/avatars/", "/covers/"))

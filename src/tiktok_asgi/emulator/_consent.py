@@ -53,6 +53,7 @@ def consent_page(
     avatar_url: Callable[[EmulatorUser], str],
     action: str,
     problem: str | None = None,
+    sandbox: bool = False,
 ) -> str:
     """The page TikTok shows at ``/v2/auth/authorize/``, with the request in hidden fields."""
     hidden = "".join(
@@ -65,6 +66,8 @@ def consent_page(
     )
     scopes = "".join(_scope_row(s) for s in request.scopes)
     alert = f'<p class="err">{escape(problem)}</p>' if problem else ""
+    if sandbox:
+        alert += '<p class="sub">Sandbox app: only its target users can sign in.</p>'
     body = (
         f"<h1>{escape(app_name)} would like to access your TikTok account</h1>"
         '<p class="sub">Choose an account and what to share. You can change this later in '

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 from tiktok_asgi.emulator._config import EmulatorConfig
+from tiktok_asgi.emulator._errors import EmulatorRejected
 from tiktok_asgi.emulator._faults import FaultKind
-from tiktok_asgi.emulator._state import EmulatorState, OAuthFailure, RecordedRequest
+from tiktok_asgi.emulator._state import EmulatorState, RecordedRequest
 from tiktok_asgi.emulator._users import EmulatorUser
 
-__all__ = ["ENDPOINT_PATHS", "Core", "is_form", "parse_pairs", "record_of", "single"]
+__all__ = ["Core", "is_form", "parse_pairs", "record_of", "single"]
 
-ENDPOINT_PATHS = {
-    "/v2/auth/authorize/": "authorize",
-    "/v2/oauth/token/": "token",
-    "/v2/oauth/revoke/": "revoke",
-    "/v2/user/info/": "userinfo",
-    "/v2/video/list/": "video_list",
-}
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
@@ -28,6 +23,8 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 class Core:
     config: EmulatorConfig
     state: EmulatorState
+    # Signs avatar URLs, so the image host can refuse expired or edited ones.
+    avatar_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     _users: dict[str, EmulatorUser] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -73,7 +70,7 @@ def single(pairs: dict[str, list[str]], name: str) -> str | None:
     if not values:
         return None
     if len(values) > 1:
-        raise OAuthFailure("invalid_request", f"Parameter {name} is repeated.")
+        raise EmulatorRejected("invalid_request", f"Parameter {name} is repeated.")
     return values[0] or None
 
 

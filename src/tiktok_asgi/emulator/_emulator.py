@@ -9,34 +9,34 @@ from urllib.parse import urlsplit
 
 from starlette.types import Receive, Scope, Send
 
+from tiktok_asgi.emulator._api import signed_avatar_query
 from tiktok_asgi.emulator._app import build_app
-from tiktok_asgi.emulator._authorize import (
-    AuthorizeRequest,
-    EmulatorRejected,
-    denied_redirect,
-    validate_authorize,
-)
+from tiktok_asgi.emulator._authorize import AuthorizeRequest, denied_redirect, validate_authorize
 from tiktok_asgi.emulator._config import (
+    DEFAULT_PRODUCTS,
     DEFAULT_REDIRECT_URIS,
-    DEFAULT_SCOPES,
+    AppType,
     EmulatorConfig,
-    PkceMode,
+    scopes_of,
 )
 from tiktok_asgi.emulator._core import Core, parse_pairs, record_of
+from tiktok_asgi.emulator._endpoints import ENDPOINTS, check_endpoint
+from tiktok_asgi.emulator._errors import EmulatorRejected
 from tiktok_asgi.emulator._faults import Fault
-from tiktok_asgi.emulator._state import ENDPOINTS, EmulatorState, RecordedRequest
+from tiktok_asgi.emulator._state import REQUEST_LOG_SIZE, EmulatorState, RecordedRequest
 from tiktok_asgi.emulator._transport import EmulatorTransport
 from tiktok_asgi.emulator._users import EmulatorUser, sample_users
 from tiktok_asgi.emulator._web import grant
 
 if TYPE_CHECKING:
-    from tiktok_asgi._http import AsyncBaseTransport
+    from httpx2 import AsyncBaseTransport
+
     from tiktok_asgi.settings import TikTokSettings
 
 __all__ = ["TEST_SECRET_KEY", "TikTokEmulator"]
 
 TEST_SECRET_KEY = "emulator-test-secret-key-never-use-in-production"  # 48 characters
-_AUTHORIZE_PATH = "/v2/auth/authorize/"
+_AUTHORIZE = check_endpoint("authorize")
 
 
 class TikTokEmulator:
@@ -46,10 +46,24 @@ class TikTokEmulator:
     it (``python -m tiktok_asgi.emulator``). :meth:`approve` and :meth:`deny` play the person on
     the consent page; :attr:`requests`, :meth:`inject` and the ``clock`` let tests look inside.
 
-    ``pkce`` picks the accepted challenge encodings; ``token_error_status`` is the HTTP status of
-    token and revoke errors (TikTok's is 200); ``rate_limit`` counts requests per endpoint for the
-    whole app over a sliding minute (None turns it off, e.g. for load tests); ``clock`` replaces
-    ``time.time`` for every expiry.
+    ``app_type`` is the TikTok app's type. Both require PKCE (``code_challenge_method=S256``):
+    a ``"web"`` app's challenge is RFC 7636's base64url SHA-256 of the verifier, a ``"desktop"``
+    app's the hex SHA-256; desktop apps may also use any port on a registered
+    ``http://localhost`` / ``http://127.0.0.1`` redirect URI (or register ``:*``).
+
+    ``products`` are the products added to the app (``"login_kit"``, ``"display_api"``,
+    ``"content_posting_api"``); a scope whose product is missing is refused with TikTok's bare
+    ``scope`` error. ``approved_scopes`` are the scopes approved for the app among those the
+    products bring (default: all of them); a requested scope that is not approved is refused
+    with ``invalid_scope`` too. ``sandbox=True`` lets only ``target_users`` (open_ids or
+    usernames, at most 10) consent; anyone else gets ``non_sandbox_target``.
+
+    ``access_token_ttl`` and ``refresh_token_ttl`` default to today's 2 hours and 180 days;
+    refresh tokens rotate. ``token_error_status`` is the HTTP status of token and revoke errors
+    (TikTok's is 200); ``rate_limit`` counts requests per endpoint for the whole app over a
+    sliding minute (None turns it off, e.g. for load tests); ``request_log_size`` bounds
+    :attr:`requests` (the oldest records go first); ``clock`` replaces ``time.time`` for every
+    expiry.
     """
 
     def __init__(
@@ -58,37 +72,57 @@ class TikTokEmulator:
         client_key: str = "emulator-client-key",
         client_secret: str = "emulator-client-secret",  # noqa: S107 - a public test value
         redirect_uris: Sequence[str] = DEFAULT_REDIRECT_URIS,
-        approved_scopes: Sequence[str] = DEFAULT_SCOPES,
+        approved_scopes: Sequence[str] | None = None,
         users: Sequence[EmulatorUser] | None = None,
-        access_token_ttl: int = 86400,
-        refresh_token_ttl: int = 31536000,
+        app_type: AppType = "web",
+        products: Sequence[str] = DEFAULT_PRODUCTS,
+        sandbox: bool = False,
+        target_users: Sequence[str] = (),
+        access_token_ttl: int = 7200,
+        refresh_token_ttl: int = 15_552_000,
         code_ttl: int = 600,
-        pkce: PkceMode = "any",
         token_error_status: int = 200,
         rate_limit: int | None = 600,
+        request_log_size: int = REQUEST_LOG_SIZE,
         app_name: str = "Emulated App",
         clock: Callable[[], float] | None = None,
     ) -> None:
-        for name, value in (("redirect_uris", redirect_uris), ("approved_scopes", approved_scopes)):
+        named = (
+            ("redirect_uris", redirect_uris),
+            ("approved_scopes", approved_scopes),
+            ("products", products),
+            ("target_users", target_users),
+        )
+        for name, value in named:
             if isinstance(value, str):
                 raise ValueError(f"{name} must be a sequence of strings, not one string")
         config = EmulatorConfig(
             client_key=client_key,
             client_secret=client_secret,
             redirect_uris=list(redirect_uris),
-            approved_scopes=tuple(approved_scopes),
+            approved_scopes=tuple(
+                scopes_of(tuple(products)) if approved_scopes is None else approved_scopes
+            ),
+            products=tuple(products),
+            app_type=app_type,
+            sandbox=sandbox,
+            target_users=tuple(target_users),
             access_token_ttl=access_token_ttl,
             refresh_token_ttl=refresh_token_ttl,
             code_ttl=code_ttl,
-            pkce=pkce,
             token_error_status=token_error_status,
             rate_limit=rate_limit,
             app_name=app_name,
             clock=clock or time.time,
         )
-        state = EmulatorState(config.clock, access_token_ttl, refresh_token_ttl, code_ttl)
+        state = EmulatorState(
+            config.clock, access_token_ttl, refresh_token_ttl, code_ttl, request_log_size
+        )
         self._core = Core(config, state)
         self._core.add_users(sample_users() if users is None else users)
+        for target in config.target_users:
+            if self._core.find_user(target) is None:
+                raise ValueError(f"target user {target!r} is not a user of this emulator")
         self._app = build_app(self._core)
         self._transport = EmulatorTransport(self._core, self._app)
 
@@ -116,8 +150,25 @@ class TikTokEmulator:
     def approved_scopes(self) -> tuple[str, ...]:
         return self._core.config.approved_scopes
 
+    @property
+    def app_type(self) -> AppType:
+        return self._core.config.app_type
+
+    @property
+    def products(self) -> tuple[str, ...]:
+        return self._core.config.products
+
+    @property
+    def sandbox(self) -> bool:
+        return self._core.config.sandbox
+
+    @property
+    def target_users(self) -> tuple[str, ...]:
+        """The sandbox's target users, as given (open_ids or usernames)."""
+        return self._core.config.target_users
+
     def register_redirect_uri(self, uri: str) -> None:
-        """Add a redirect URI, as in the app console (exact match, at most 10)."""
+        """Add a redirect URI, as in the app console (at most 10; no-op if already allowed)."""
         self._core.config.register_redirect_uri(uri)
 
     @property
@@ -134,6 +185,18 @@ class TikTokEmulator:
         if found is None:
             raise LookupError(f"the emulator has no user {key!r}")
         return found
+
+    def avatar_url(self, user: str | EmulatorUser, size: int = 168, *, base_url: str = "") -> str:
+        """A signed avatar URL of ``user``, as user info would give it (valid about 48 hours).
+
+        ``base_url`` is where the emulator is served or mounted (e.g. ``"/tiktok"`` or
+        ``"http://127.0.0.1:8790"``); without it the URL is a path from the emulator's root.
+        """
+        if not 16 <= size <= 1080:
+            raise ValueError("size must be between 16 and 1080 pixels")
+        person = self.user(user.open_id if isinstance(user, EmulatorUser) else user)
+        query = signed_avatar_query(self._core, person.open_id, size)
+        return f"{base_url.rstrip('/')}/avatars/{person.open_id}.svg?{query}"
 
     # Three ways in
 
@@ -154,7 +217,8 @@ class TikTokEmulator:
         ``base_url`` (e.g. ``"http://127.0.0.1:8790"`` or a mount such as
         ``"https://testserver/tiktok"``) points the endpoint URLs at it; without it the real
         TikTok URLs stay, for use with :meth:`transport`. ``redirect_uri`` is registered here
-        if needed, and ``callback_path`` follows its path unless overridden.
+        if needed, and ``callback_path`` follows its path unless overridden. ``pkce`` matches
+        the app type: ``"base64url"`` for web apps, ``"hex"`` for desktop apps.
         """
         from tiktok_asgi.settings import TikTokSettings
 
@@ -166,16 +230,12 @@ class TikTokEmulator:
             "secret_key": secret_key,
             "scopes": self.approved_scopes,
             "callback_path": urlsplit(redirect_uri).path,
+            "pkce": "hex" if self.app_type == "desktop" else "base64url",
         }
         if base_url is not None:
             base = base_url.rstrip("/")
-            values.update(
-                authorize_url=f"{base}{_AUTHORIZE_PATH}",
-                token_url=f"{base}/v2/oauth/token/",
-                userinfo_url=f"{base}/v2/user/info/",
-                revoke_url=f"{base}/v2/oauth/revoke/",
-                api_base_url=base,
-            )
+            values.update({e.setting: f"{base}{e.path}" for e in ENDPOINTS if e.setting})
+            values["api_base_url"] = base  # the root of every API path (tiktok_api)
         values.update(overrides)
         return TikTokSettings(**values)
 
@@ -183,18 +243,21 @@ class TikTokEmulator:
 
     def _authorize_request(self, authorize_url: str) -> AuthorizeRequest:
         parts = urlsplit(authorize_url)
-        if not parts.path.endswith(_AUTHORIZE_PATH):
+        path = _AUTHORIZE.path
+        if not parts.path.endswith(path):
             raise EmulatorRejected(
-                "not_found", f"{parts.path!r} is not {_AUTHORIZE_PATH!r} (trailing slash included)"
+                "not_found", f"{parts.path!r} is not {path!r} (trailing slash included)"
             )
         headers = [("host", parts.netloc)] if parts.netloc else []
         self._core.state.record(
-            record_of("authorize", "GET", parts.path, parts.query, headers, b"", None)
+            record_of(_AUTHORIZE.name, "GET", parts.path, parts.query, headers, b"", None)
         )
         try:
             return validate_authorize(parse_pairs(parts.query), self._core.config)
         except UnicodeDecodeError:
-            raise EmulatorRejected("invalid_request", "The URL is not UTF-8.") from None
+            raise EmulatorRejected(
+                "invalid_request", "The URL is not UTF-8.", render="page"
+            ) from None
 
     def approve(
         self,
@@ -207,7 +270,9 @@ class TikTokEmulator:
         Validates ``authorize_url`` as ``GET /v2/auth/authorize/`` would (raising
         :class:`EmulatorRejected`) and returns the redirect TikTok would send:
         ``<redirect_uri>?code=…&scopes=a,b&state=…``. ``user.info.basic`` is always granted when
-        requested (the page cannot untick it). Injected faults do not apply here.
+        requested (the page cannot untick it). Injected faults do not apply here. A sandbox
+        app's non-target ``user`` raises ``non_sandbox_target``; its ``redirect`` is the page's
+        link back to the app (``error=unauthorized_client&error_type=client_key``).
         """
         request = self._authorize_request(authorize_url)
         if isinstance(user, EmulatorUser):
@@ -228,12 +293,16 @@ class TikTokEmulator:
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every request that reached an endpoint, oldest first (a copy)."""
+        """The requests that reached an endpoint, oldest first (a copy).
+
+        Bounded: only the last ``request_log_size`` (default 10,000) are kept, so a long-running
+        emulator does not grow without limit.
+        """
         return self._core.state.recorded()
 
     def count(self, endpoint: str, grant_type: str | None = None) -> int:
-        """How many requests reached ``endpoint`` (optionally only of one ``grant_type``)."""
-        _check_endpoint(endpoint)
+        """How many kept requests reached ``endpoint`` (optionally of one ``grant_type``)."""
+        check_endpoint(endpoint)
         return sum(
             1
             for r in self.requests
@@ -246,13 +315,8 @@ class TikTokEmulator:
 
         Several injections queue up in order.
         """
-        _check_endpoint(endpoint)
+        check_endpoint(endpoint)
         self._core.state.inject(endpoint, fault, times)
 
     def clear_faults(self) -> None:
         self._core.state.clear_faults()
-
-
-def _check_endpoint(endpoint: str) -> None:
-    if endpoint not in ENDPOINTS:
-        raise ValueError(f"endpoint must be one of {', '.join(ENDPOINTS)}; got {endpoint!r}")

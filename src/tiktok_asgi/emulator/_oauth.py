@@ -6,9 +6,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from tiktok_asgi.emulator._core import Core, is_form, parse_pairs, single
+from tiktok_asgi.emulator._errors import EmulatorRejected
 from tiktok_asgi.emulator._pkce import verifier_matches
-from tiktok_asgi.emulator._responses import flat_error
-from tiktok_asgi.emulator._state import Grant, OAuthFailure
+from tiktok_asgi.emulator._responses import rejection_response
+from tiktok_asgi.emulator._state import Grant
 
 __all__ = ["revoke", "token"]
 
@@ -24,13 +25,13 @@ Form = dict[str, list[str]]
 
 def _form(request: Request, body: bytes) -> Form:
     if not is_form(request.headers.get("content-type")):
-        raise OAuthFailure(
+        raise EmulatorRejected(
             "invalid_request", "Content-Type must be application/x-www-form-urlencoded."
         )
     try:
         return parse_pairs(body)
     except UnicodeDecodeError:
-        raise OAuthFailure("invalid_request", "The request body is not UTF-8.") from None
+        raise EmulatorRejected("invalid_request", "The request body is not UTF-8.") from None
 
 
 def _authenticate(core: Core, request: Request, form: Form) -> None:
@@ -38,29 +39,29 @@ def _authenticate(core: Core, request: Request, form: Form) -> None:
     key, secret = single(form, "client_key"), single(form, "client_secret")
     if key is None:
         if request.headers.get("authorization", "").lower().startswith("basic "):
-            raise OAuthFailure(
+            raise EmulatorRejected(
                 "invalid_client",
                 "Client credentials must be sent in the request body as client_key and "
                 "client_secret; HTTP Basic authentication is not supported.",
             )
         hint = " (TikTok does not read client_id)" if "client_id" in form else ""
-        raise OAuthFailure("invalid_client", f"Parameter client_key is missing{hint}.")
+        raise EmulatorRejected("invalid_client", f"Parameter client_key is missing{hint}.")
     if key != core.config.client_key:
-        raise OAuthFailure("invalid_client", "Client key is invalid.")
+        raise EmulatorRejected("invalid_client", "Client key is invalid.")
     if secret != core.config.client_secret:
-        raise OAuthFailure("invalid_client", "Client secret is invalid.")
+        raise EmulatorRejected("invalid_client", "Client secret is invalid.")
 
 
 def _only(form: Form, kind: str) -> None:
     unexpected = sorted(set(form) - _ALLOWED[kind])
     if unexpected:
-        raise OAuthFailure("invalid_request", f"Unexpected parameter: {', '.join(unexpected)}.")
+        raise EmulatorRejected("invalid_request", f"Unexpected parameter: {', '.join(unexpected)}.")
 
 
 def _require(form: Form, name: str) -> str:
     value = single(form, name)
     if value is None:
-        raise OAuthFailure("invalid_request", f"Parameter {name} is missing.")
+        raise EmulatorRejected("invalid_request", f"Parameter {name} is missing.")
     return value
 
 
@@ -69,12 +70,13 @@ def _code_grant(core: Core, form: Form) -> Grant:
     code = _require(form, "code")
     redirect_uri = _require(form, "redirect_uri")
     verifier = single(form, "code_verifier")
-    mode = core.config.pkce
+    app_type = core.config.app_type
 
     def pkce_ok(challenge: str | None) -> bool:
+        """Base64url (web) or hex (desktop) SHA-256 of the verifier; none without a challenge."""
         if challenge is None:
             return verifier is None
-        return verifier is not None and verifier_matches(verifier, challenge, mode)
+        return verifier is not None and verifier_matches(verifier, challenge, app_type)
 
     return core.state.exchange_code(code, redirect_uri, pkce_ok)
 
@@ -95,9 +97,9 @@ async def token(core: Core, request: Request, body: bytes) -> Response:
         elif grant_type == "refresh_token":
             grant = _refresh_grant(core, form)
         else:
-            raise OAuthFailure("unsupported_grant_type", f"Grant type {grant_type} is invalid.")
-    except OAuthFailure as exc:
-        return flat_error(exc.error, exc.description, core.config.token_error_status, clock)
+            raise EmulatorRejected("unsupported_grant_type", f"Grant type {grant_type} is invalid.")
+    except EmulatorRejected as exc:
+        return rejection_response(exc, clock, flat_status=core.config.token_error_status)
     now = clock()
     return JSONResponse(
         {
@@ -119,7 +121,7 @@ async def revoke(core: Core, request: Request, body: bytes) -> Response:
         _authenticate(core, request, form)
         _only(form, "revoke")
         core.state.revoke(_require(form, "token"))
-    except OAuthFailure as exc:
+    except EmulatorRejected as exc:
         status = core.config.token_error_status
-        return flat_error(exc.error, exc.description, status, core.config.clock)
+        return rejection_response(exc, core.config.clock, flat_status=status)
     return JSONResponse({})

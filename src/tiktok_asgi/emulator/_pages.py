@@ -82,15 +82,31 @@ def layout(title: str, body: str) -> str:
     )
 
 
-def error_page(error: str, description: str, log_id: str) -> str:
-    """What TikTok shows instead of redirecting when the authorize request is unusable."""
+def error_page(
+    error: str,
+    description: str,
+    log_id: str,
+    *,
+    field: str | None = None,
+    back: str | None = None,
+) -> str:
+    """TikTok's refusal page, shown instead of the consent page when a login cannot go on.
+
+    ``field`` is the request parameter a developer must correct; ``back`` is a link back to the
+    app, when TikTok offers one (e.g. after a sandbox app's non-target account was chosen).
+    """
+    fix = (
+        f'<p class="err">If you\'re a developer, correct the following: {escape(field)}</p>'
+        if field
+        else ""
+    )
+    link = f'<p><a href="{escape(back)}">Back to the app</a></p>' if back else ""
     return layout(
-        "Something went wrong",
-        "<h1>Something went wrong</h1>"
-        '<p class="sub">This app\'s request could not be processed.</p>'
+        "We couldn't log in with TikTok",
+        "<h1>We couldn't log in with TikTok</h1>"
+        f'<p class="sub">{escape(description)}</p>{fix}'
         f'<dl><dt>error</dt><dd><code class="err">{escape(error)}</code></dd>'
-        f"<dt>description</dt><dd>{escape(description)}</dd>"
-        f"<dt>log_id</dt><dd><code>{escape(log_id)}</code></dd></dl>",
+        f"<dt>log_id</dt><dd><code>{escape(log_id)}</code></dd></dl>{link}",
     )
 
 

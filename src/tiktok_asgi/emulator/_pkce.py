@@ -1,4 +1,4 @@
-"""PKCE as TikTok's clients use it: S256 with a hex digest (desktop) or RFC 7636's base64url."""
+"""PKCE as TikTok checks it: S256, base64url for web apps (RFC 7636), hex for desktop apps."""
 
 from __future__ import annotations
 
@@ -7,30 +7,35 @@ import hashlib
 import hmac
 import re
 
-from tiktok_asgi.emulator._config import PkceMode
+from tiktok_asgi.emulator._config import AppType
 
-__all__ = ["challenge_is_wellformed", "verifier_matches"]
+__all__ = ["challenge_is_wellformed", "challenge_of", "verifier_matches"]
 
 _HEX_CHALLENGE = re.compile(r"^[0-9a-f]{64}$")
 _B64_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 
 
-def challenge_is_wellformed(challenge: str, mode: PkceMode) -> bool:
-    """Whether ``challenge`` is a SHA-256 digest in an encoding ``mode`` accepts."""
-    hex_ok = mode in ("any", "hex") and bool(_HEX_CHALLENGE.match(challenge))
-    b64_ok = mode in ("any", "base64url") and bool(_B64_CHALLENGE.match(challenge))
-    return hex_ok or b64_ok
+def challenge_is_wellformed(challenge: str) -> bool:
+    """Whether ``challenge`` looks like a SHA-256 digest (hex or base64url).
+
+    Which encoding the app type expects is only checked at the token exchange, as at TikTok:
+    a desktop app sending a base64url challenge gets a code, and then "Code verifier or code
+    challenge is invalid." when it redeems it.
+    """
+    return bool(_HEX_CHALLENGE.match(challenge) or _B64_CHALLENGE.match(challenge))
 
 
-def verifier_matches(verifier: str, challenge: str, mode: PkceMode) -> bool:
-    """Whether ``verifier`` hashes to ``challenge`` under an accepted encoding."""
+def challenge_of(verifier: str, app_type: AppType) -> str:
+    """The challenge TikTok expects for ``verifier``: base64url (web) or hex (desktop) SHA-256."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    if app_type == "desktop":
+        return digest.hex()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def verifier_matches(verifier: str, challenge: str, app_type: AppType) -> bool:
+    """Whether ``verifier`` hashes to ``challenge`` in the app type's encoding."""
     if not _VERIFIER.match(verifier):
         return False
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    candidates = []
-    if mode in ("any", "hex"):
-        candidates.append(digest.hex())
-    if mode in ("any", "base64url"):
-        candidates.append(base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii"))
-    return any(hmac.compare_digest(c, challenge) for c in candidates)
+    return hmac.compare_digest(challenge_of(verifier, app_type), challenge)

@@ -5,26 +5,26 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from tiktok_asgi.emulator._errors import EmulatorRejected, Rendering
 from tiktok_asgi.emulator._faults import Fault
 from tiktok_asgi.emulator._pages import error_page, gateway_page, html_page_response
 
 __all__ = [
-    "ENVELOPE_ENDPOINTS",
     "DroppedConnection",
     "envelope",
     "envelope_error",
     "fault_response",
     "flat_error",
     "new_log_id",
+    "rejection_response",
 ]
 
-ENVELOPE_ENDPOINTS = frozenset({"userinfo", "video_list"})
 ENVELOPE_STATUS = {
     "access_token_invalid": 401,
     "scope_not_authorized": 401,
@@ -86,6 +86,28 @@ def envelope_error(
     )
 
 
+def rejection_response(
+    exc: EmulatorRejected, clock: Clock, *, flat_status: int = 200, form_targets: Iterable[str] = ()
+) -> Response:
+    """``exc`` as TikTok shows it: a flat OAuth body, an API envelope or the refusal page.
+
+    ``flat_status`` is the HTTP status of flat errors when ``exc`` names none (TikTok's is 200).
+    """
+    if exc.render == "envelope":
+        return envelope_error(
+            exc.error, clock, exc.description, status=exc.status, headers=exc.headers
+        )
+    if exc.render == "page":
+        page = error_page(
+            exc.error, exc.description, new_log_id(clock), field=exc.field, back=exc.redirect
+        )
+        response: Response = html_page_response(page, exc.status or 400, form_targets=form_targets)
+    else:
+        response = flat_error(exc.error, exc.description, exc.status or flat_status, clock)
+    response.headers.update(exc.headers)
+    return response
+
+
 class DroppedConnection(Response):
     """Promises one byte of body and sends none, so an HTTP server drops the connection."""
 
@@ -97,8 +119,11 @@ class DroppedConnection(Response):
         await send({"type": "http.response.start", "status": 200, "headers": headers})
 
 
-def fault_response(fault: Fault, endpoint: str, clock: Clock) -> Response:
-    """The answer an injected fault gives instead of the endpoint's own (not for latency)."""
+def fault_response(fault: Fault, render: Rendering, clock: Clock) -> Response:
+    """The answer an injected fault gives instead of the endpoint's own (not for latency).
+
+    ``render`` is how the endpoint shows its errors (see :class:`EmulatorRejected`).
+    """
     kind = fault.kind
     if kind in ("status", "timeout"):
         return _status_response(fault)
@@ -111,21 +136,15 @@ def fault_response(fault: Fault, endpoint: str, clock: Clock) -> Response:
         return Response(b"", status_code=fault.status_code, media_type="application/json")
     if kind == "rate_limited":
         retry = {"Retry-After": str(fault.retry_after)}
-        if endpoint in ENVELOPE_ENDPOINTS:
-            return envelope_error("rate_limit_exceeded", clock, status=429, headers=retry)
-        response = flat_error(
-            "rate_limit_exceeded", ENVELOPE_MESSAGES["rate_limit_exceeded"], 429, clock
+        message = ENVELOPE_MESSAGES["rate_limit_exceeded"]
+        refused = EmulatorRejected(
+            "rate_limit_exceeded", message, render=render, status=429, headers=retry
         )
-        response.headers.update(retry)
-        return response
+        return rejection_response(refused, clock)
     if kind == "error_body":
         message = fault.message or ENVELOPE_MESSAGES.get(fault.error, fault.error)
-        if endpoint in ENVELOPE_ENDPOINTS:
-            return envelope_error(fault.error, clock, message, status=fault.status_code)
-        if endpoint == "authorize":
-            page = error_page(fault.error, message, new_log_id(clock))
-            return html_page_response(page, fault.status_code)
-        return flat_error(fault.error, message, fault.status_code, clock)
+        refused = EmulatorRejected(fault.error, message, render=render, status=fault.status_code)
+        return rejection_response(refused, clock)
     if kind == "connection_refused":
         return DroppedConnection()
     raise AssertionError(f"fault kind {kind!r} has no response")  # pragma: no cover

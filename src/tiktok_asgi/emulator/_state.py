@@ -14,11 +14,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tiktok_asgi.emulator._errors import EmulatorRejected
 from tiktok_asgi.emulator._faults import Fault, FaultKind
 
-__all__ = ["CodeRecord", "EmulatorState", "Grant", "OAuthFailure", "RecordedRequest"]
+__all__ = ["REQUEST_LOG_SIZE", "CodeRecord", "EmulatorState", "Grant", "RecordedRequest"]
 
-ENDPOINTS = ("authorize", "token", "revoke", "userinfo", "video_list")
+REQUEST_LOG_SIZE = 10_000
 _ALNUM = string.ascii_letters + string.digits
 RATE_WINDOW = 60.0
 
@@ -34,15 +35,6 @@ def _suffix() -> str:
 def new_code() -> str:
     """Shaped like TikTok's codes, whose ``*`` and ``!`` must survive URL encoding."""
     return _rand(48, _ALNUM + "-_") + "*1" + _suffix()
-
-
-class OAuthFailure(Exception):
-    """A refused OAuth request; rendered in TikTok's flat error shape."""
-
-    def __init__(self, error: str, description: str) -> None:
-        super().__init__(f"{error}: {description}")
-        self.error = error
-        self.description = description
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,13 +89,19 @@ class EmulatorState:
     access_ttl: int
     refresh_ttl: int
     code_ttl: int
+    request_log_size: int = REQUEST_LOG_SIZE
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _codes: dict[str, CodeRecord] = field(default_factory=dict)
     _access: dict[str, Grant] = field(default_factory=dict)
     _refresh: dict[str, Grant] = field(default_factory=dict)
     _faults: dict[str, deque[_Armed]] = field(default_factory=dict)
-    _requests: list[RecordedRequest] = field(default_factory=list)
+    _requests: deque[RecordedRequest] = field(init=False)
     _windows: dict[str, deque[float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.request_log_size < 1:
+            raise ValueError("request_log_size must be a positive number of requests")
+        self._requests = deque(maxlen=self.request_log_size)
 
     # Codes and tokens
 
@@ -129,23 +127,25 @@ class EmulatorState:
         with self._lock:
             record = self._codes.get(code)
             if record is None:
-                raise OAuthFailure("invalid_grant", "Authorization code is invalid.")
+                raise EmulatorRejected("invalid_grant", "Authorization code is invalid.")
             if record.used:
                 if record.grant is not None:
                     self._drop(record.grant)
-                raise OAuthFailure(
+                raise EmulatorRejected(
                     "invalid_grant",
                     "Authorization code has been used; the tokens issued from it are revoked.",
                 )
             if record.expires_at <= now:
-                raise OAuthFailure("invalid_grant", "Authorization code is expired.")
+                raise EmulatorRejected("invalid_grant", "Authorization code is expired.")
             if record.redirect_uri != redirect_uri:
-                raise OAuthFailure(
+                raise EmulatorRejected(
                     "invalid_request",
                     "Redirect_uri is not matched with the uri when requesting code.",
                 )
             if not pkce_ok(record.challenge):
-                raise OAuthFailure("invalid_request", "Code verifier or code challenge is invalid.")
+                raise EmulatorRejected(
+                    "invalid_request", "Code verifier or code challenge is invalid."
+                )
             record.used = True
             record.grant = Grant(record.open_id, record.scopes)
             self._rotate(record.grant, now)
@@ -157,10 +157,10 @@ class EmulatorState:
         with self._lock:
             grant = self._refresh.get(refresh_token)
             if grant is None:
-                raise OAuthFailure("invalid_grant", "Refresh token is invalid or expired.")
+                raise EmulatorRejected("invalid_grant", "Refresh token is invalid or expired.")
             if grant.refresh_expires_at <= now:
                 self._drop(grant)
-                raise OAuthFailure("invalid_grant", "Refresh token is invalid or expired.")
+                raise EmulatorRejected("invalid_grant", "Refresh token is invalid or expired.")
             self._access.pop(grant.access_token, None)
             self._refresh.pop(grant.refresh_token, None)
             self._rotate(grant, now)
@@ -170,7 +170,7 @@ class EmulatorState:
         with self._lock:
             grant = self._access.get(access_token)
             if grant is None:
-                raise OAuthFailure("invalid_request", "Access token is invalid or expired.")
+                raise EmulatorRejected("invalid_request", "Access token is invalid or expired.")
             self._drop(grant)
 
     def grant_for(self, access_token: str) -> Grant | None:
@@ -222,6 +222,7 @@ class EmulatorState:
     # Recording and rate limits
 
     def record(self, request: RecordedRequest) -> None:
+        """Keep ``request``; the oldest record goes once ``request_log_size`` are kept."""
         with self._lock:
             self._requests.append(request)
 

@@ -6,9 +6,7 @@ import math
 from collections.abc import Awaitable, Callable
 
 import anyio
-from starlette.types import Receive, Scope, Send
-
-from tiktok_asgi._http import (
+from httpx2 import (
     ASGITransport,
     AsyncBaseTransport,
     ConnectError,
@@ -16,12 +14,14 @@ from tiktok_asgi._http import (
     Request,
     Response,
 )
-from tiktok_asgi.emulator._app import API_HOST, AUTHORIZE_HOST, endpoint_for_path
+from starlette.types import Receive, Scope, Send
+
 from tiktok_asgi.emulator._core import Core, record_of
+from tiktok_asgi.emulator._endpoints import HOSTS, endpoint_at
 
 __all__ = ["EmulatorTransport"]
 
-_HOSTS = frozenset({AUTHORIZE_HOST, API_HOST})
+_HOSTS = frozenset(HOSTS)
 _REFUSED = frozenset({"connection_refused"})
 
 
@@ -41,14 +41,14 @@ class EmulatorTransport(AsyncBaseTransport):
         host = request.url.host
         if host not in _HOSTS:
             raise ConnectError(f"the TikTok emulator does not serve host {host!r}", request=request)
-        endpoint = endpoint_for_path(request.url.path)
-        if endpoint is not None:
-            fault = self._core.state.take_fault(endpoint, only=_REFUSED)
+        endpoint = endpoint_at(request.url.path)
+        if endpoint is not None and endpoint.host == host:
+            fault = self._core.state.take_fault(endpoint.name, only=_REFUSED)
             if fault is not None:
                 body = await request.aread()
                 self._core.state.record(
                     record_of(
-                        endpoint,
+                        endpoint.name,
                         request.method,
                         request.url.path,
                         request.url.query,

@@ -12,20 +12,21 @@ from tiktok_asgi.emulator._api import avatar_url
 from tiktok_asgi.emulator._authorize import (
     AUTHORIZE_PARAMS,
     AuthorizeRequest,
-    EmulatorRejected,
+    check_target_user,
     choose_scopes,
     denied_redirect,
     granted_redirect,
     validate_authorize,
 )
-from tiktok_asgi.emulator._avatars import avatar_svg, cover_svg
+from tiktok_asgi.emulator._avatars import avatar_svg, avatar_url_valid, cover_svg
 from tiktok_asgi.emulator._consent import consent_page
 from tiktok_asgi.emulator._core import Core, is_form, parse_pairs
-from tiktok_asgi.emulator._pages import error_page, html_page_response, index_page
-from tiktok_asgi.emulator._responses import new_log_id
+from tiktok_asgi.emulator._errors import EmulatorRejected
+from tiktok_asgi.emulator._pages import html_page_response
+from tiktok_asgi.emulator._responses import rejection_response
 from tiktok_asgi.emulator._users import EmulatorUser
 
-__all__ = ["authorize_form", "authorize_page", "avatar", "cover", "grant", "index"]
+__all__ = ["authorize_form", "authorize_page", "avatar", "cover", "grant"]
 
 _IMAGE_HEADERS = {
     "Cache-Control": "public, max-age=3600",
@@ -37,15 +38,19 @@ _IMAGE_HEADERS = {
 def grant(
     core: Core, request: AuthorizeRequest, user: EmulatorUser, chosen: Iterable[str] | None
 ) -> str:
-    """The person's yes: issue a code, return the URL TikTok sends the browser to."""
+    """The person's yes: issue a code, return the URL TikTok sends the browser to.
+
+    A sandbox app's non-target account is refused (:class:`EmulatorRejected`,
+    ``non_sandbox_target``); scopes that were not requested raise ``ValueError``.
+    """
+    check_target_user(core.config, request, user)
     scopes = choose_scopes(request, chosen)
     code = core.state.issue_code(user.open_id, scopes, request.redirect_uri, request.code_challenge)
     return granted_redirect(request, code, scopes)
 
 
 def _rejected(core: Core, exc: EmulatorRejected) -> Response:
-    page = error_page(exc.error, exc.description, new_log_id(core.config.clock))
-    return html_page_response(page, 400)
+    return rejection_response(exc, core.config.clock)
 
 
 def _origin(uri: str) -> str:
@@ -58,9 +63,10 @@ def _consent(core: Core, request: Request, auth: AuthorizeRequest, problem: str 
         app_name=core.config.app_name,
         request=auth,
         users=core.users(),
-        avatar_url=lambda user: avatar_url(request, user, 100),
+        avatar_url=lambda user: avatar_url(core, request, user, 100),
         action=request.url_for("authorize").path,
         problem=problem,
+        sandbox=core.config.sandbox,
     )
     status = 400 if problem else 200
     return html_page_response(page, status, form_targets=[_origin(auth.redirect_uri)])
@@ -71,7 +77,8 @@ async def authorize_page(core: Core, request: Request, body: bytes) -> Response:
         params = parse_pairs(request.scope.get("query_string", b""))
         auth = validate_authorize(params, core.config)
     except UnicodeDecodeError:
-        return _rejected(core, EmulatorRejected("invalid_request", "The URL is not UTF-8."))
+        refused = EmulatorRejected("invalid_request", "The URL is not UTF-8.", render="page")
+        return _rejected(core, refused)
     except EmulatorRejected as exc:
         return _rejected(core, exc)
     return _consent(core, request, auth, None)
@@ -81,12 +88,15 @@ async def authorize_form(core: Core, request: Request, body: bytes) -> Response:
     """The consent form, re-validated in full: the hidden fields are as untrusted as a URL."""
     try:
         if not is_form(request.headers.get("content-type")):
-            raise EmulatorRejected("invalid_request", "The consent form must be form-encoded.")
+            raise EmulatorRejected(
+                "invalid_request", "The consent form must be form-encoded.", render="page"
+            )
         form = parse_pairs(body)
         carried = (*AUTHORIZE_PARAMS, "client_secret", "client_id")
         auth = validate_authorize({k: form[k] for k in carried if k in form}, core.config)
     except UnicodeDecodeError:
-        return _rejected(core, EmulatorRejected("invalid_request", "The form is not UTF-8."))
+        refused = EmulatorRejected("invalid_request", "The form is not UTF-8.", render="page")
+        return _rejected(core, refused)
     except EmulatorRejected as exc:
         return _rejected(core, exc)
     no_store = {"Cache-Control": "no-store"}
@@ -101,17 +111,26 @@ async def authorize_form(core: Core, request: Request, body: bytes) -> Response:
         return _consent(core, request, auth, "Choose an account to continue.")
     try:
         target = grant(core, auth, user, form.get("granted", []))
+    except EmulatorRejected as exc:
+        return _rejected(core, exc)
     except ValueError as exc:
-        return _rejected(core, EmulatorRejected("invalid_scope", str(exc)))
+        refused = EmulatorRejected("invalid_scope", str(exc), render="page", field="scope")
+        return _rejected(core, refused)
     return RedirectResponse(target, status_code=302, headers=no_store)
 
 
 async def avatar(core: Core, request: Request) -> Response:
+    """The image host: a signed avatar URL is served until its ``x-expires``, then 403."""
     user = core.find_user(request.path_params["open_id"])
-    size_raw = request.query_params.get("size", "168")
+    query = request.query_params
+    size_raw = query.get("size", "168")
     size = int(size_raw) if size_raw.isdigit() else 0
     if user is None or not 16 <= size <= 1080:
         return Response("Not Found", status_code=404, media_type="text/plain")
+    expires, signature = query.get("x-expires"), query.get("x-signature")
+    now = core.config.clock()
+    if not avatar_url_valid(core.avatar_key, user.open_id, size, expires, signature, now):
+        return Response("Access Denied", status_code=403, media_type="text/plain")
     svg = avatar_svg(user.open_id, user.initials, size)
     return Response(svg, media_type="image/svg+xml", headers=_IMAGE_HEADERS)
 
@@ -122,17 +141,3 @@ async def cover(core: Core, request: Request) -> Response:
         return Response("Not Found", status_code=404, media_type="text/plain")
     svg = cover_svg(video_id, f"Video {video_id[-6:]}")
     return Response(svg, media_type="image/svg+xml", headers=_IMAGE_HEADERS)
-
-
-async def index(core: Core, request: Request) -> Response:
-    names = {
-        "authorize": "authorize",
-        "token": "token",
-        "revoke": "revoke",
-        "user info": "userinfo",
-        "video list": "video_list",
-    }
-    endpoints = {label: str(request.url_for(name)) for label, name in names.items()}
-    config = core.config
-    page = index_page(config.app_name, config.client_key, endpoints, config.redirect_uris)
-    return html_page_response(page)
