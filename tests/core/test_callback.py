@@ -47,7 +47,6 @@ def test_token_request_body_is_exactly_what_tiktok_reads(
         "code": [code],
         "grant_type": ["authorization_code"],
         "redirect_uri": [settings.redirect_uri],
-        "code_verifier": token.form["code_verifier"],  # the emulator's web app requires PKCE
     }
     assert 43 <= len(verifier) <= 128
     assert re.fullmatch(r"[A-Za-z0-9._~-]+", verifier)
