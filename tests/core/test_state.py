@@ -17,16 +17,6 @@ from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator
 JSON = {"accept": "application/json"}
 
 
-@pytest.fixture
-def settings(tiktok_emulator: TikTokEmulator) -> TikTokSettings:
-    return tiktok_emulator.settings()
-
-
-@pytest.fixture
-def client(tiktok_emulator: TikTokEmulator, settings: TikTokSettings) -> TestClient:
-    return TestClient(make_app(settings, tiktok_emulator.transport()), base_url=BASE_URL)
-
-
 def _error(response: Any) -> str:
     assert response.status_code == 400, response.text
     body = response.json()
@@ -37,13 +27,18 @@ def _error(response: Any) -> str:
 
 
 def test_five_pending_logins_in_one_browser_finish_in_any_order(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
     users = EmulatorUser.generate(5, prefix="tab")
     for user in users:
         tiktok_emulator.add_user(user)
     tabs = [
-        (user, tiktok_emulator.approve(start_login(client, settings, next=f"/tab/{i}"), user=user))
+        (
+            user,
+            tiktok_emulator.approve(
+                start_login(client, tiktok_settings, next=f"/tab/{i}"), user=user
+            ),
+        )
         for i, user in enumerate(users)
     ]
     order = [3, 0, 4, 1, 2]
@@ -58,9 +53,9 @@ def test_five_pending_logins_in_one_browser_finish_in_any_order(
 
 
 def test_replayed_callback_is_refused(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    login = client.get(settings.login_path, follow_redirects=False)
+    login = client.get(tiktok_settings.login_path, follow_redirects=False)
     flow_name, flow_value, _ = cookie_named(login, "tiktok_session_flow_")
     callback = tiktok_emulator.approve(login.headers["location"])
     assert client.get(callback, follow_redirects=False).status_code == 302
@@ -74,9 +69,9 @@ def test_replayed_callback_is_refused(
 
 
 def test_callback_in_another_browser_is_a_state_mismatch(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    callback = tiktok_emulator.approve(start_login(client, settings))
+    callback = tiktok_emulator.approve(start_login(client, tiktok_settings))
     other = TestClient(client.app, base_url=BASE_URL)
     response = other.get(callback, headers=JSON)
     assert _error(response) == "state_mismatch"
@@ -87,9 +82,9 @@ def test_callback_in_another_browser_is_a_state_mismatch(
 
 
 def test_callback_without_state_is_state_missing(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    callback = tiktok_emulator.approve(start_login(client, settings))
+    callback = tiktok_emulator.approve(start_login(client, tiktok_settings))
     query = {k: v[0] for k, v in query_of(callback).items() if k != "state"}
     stripped = urlsplit(callback)._replace(query=urlencode(query)).geturl()
     assert _error(client.get(stripped, headers=JSON)) == "state_missing"
@@ -111,9 +106,9 @@ class _Later:
 def test_expired_flow_cookie_is_state_expired(
     tiktok_emulator: TikTokEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = tiktok_emulator.settings(flow_max_age=5)
-    client = TestClient(make_app(settings, tiktok_emulator.transport()), base_url=BASE_URL)
-    callback = tiktok_emulator.approve(start_login(client, settings))
+    tiktok_settings = tiktok_emulator.settings(flow_max_age=5)
+    client = TestClient(make_app(tiktok_settings, tiktok_emulator.transport()), base_url=BASE_URL)
+    callback = tiktok_emulator.approve(start_login(client, tiktok_settings))
     monkeypatch.setattr(itsdangerous.timed, "time", _Later(7))
     assert _error(client.get(callback, headers=JSON)) == "state_expired"
     assert tiktok_emulator.count("token") == 0
@@ -122,17 +117,17 @@ def test_expired_flow_cookie_is_state_expired(
 def test_flow_cookie_within_its_age_is_accepted(
     tiktok_emulator: TikTokEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = tiktok_emulator.settings(flow_max_age=5)
-    client = TestClient(make_app(settings, tiktok_emulator.transport()), base_url=BASE_URL)
-    callback = tiktok_emulator.approve(start_login(client, settings))
+    tiktok_settings = tiktok_emulator.settings(flow_max_age=5)
+    client = TestClient(make_app(tiktok_settings, tiktok_emulator.transport()), base_url=BASE_URL)
+    callback = tiktok_emulator.approve(start_login(client, tiktok_settings))
     monkeypatch.setattr(itsdangerous.timed, "time", _Later(3))
     assert client.get(callback, follow_redirects=False).status_code == 302
 
 
 def test_tampered_flow_cookie_is_state_invalid(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    login = client.get(settings.login_path, follow_redirects=False)
+    login = client.get(tiktok_settings.login_path, follow_redirects=False)
     flow_name, flow_value, _ = cookie_named(login, "tiktok_session_flow_")
     callback = tiktok_emulator.approve(login.headers["location"])
     flipped = flow_value[:-1] + ("A" if flow_value[-1] != "A" else "B")
@@ -143,13 +138,13 @@ def test_tampered_flow_cookie_is_state_invalid(
 
 
 def test_flow_cookie_of_another_state_is_not_accepted(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
     """A valid flow cookie copied under the name of another state does not unlock it."""
-    first = client.get(settings.login_path, follow_redirects=False)
+    first = client.get(tiktok_settings.login_path, follow_redirects=False)
     _, first_value, _ = cookie_named(first, "tiktok_session_flow_")
     victim = TestClient(client.app, base_url=BASE_URL)
-    second = victim.get(settings.login_path, follow_redirects=False)
+    second = victim.get(tiktok_settings.login_path, follow_redirects=False)
     second_name, _, _ = cookie_named(second, "tiktok_session_flow_")
     callback = tiktok_emulator.approve(second.headers["location"])
     attacker = TestClient(client.app, base_url=BASE_URL)
@@ -160,12 +155,12 @@ def test_flow_cookie_of_another_state_is_not_accepted(
 def test_state_errors_have_distinct_codes(
     tiktok_emulator: TikTokEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = tiktok_emulator.settings(flow_max_age=5)
-    app = make_app(settings, tiktok_emulator.transport())
+    tiktok_settings = tiktok_emulator.settings(flow_max_age=5)
+    app = make_app(tiktok_settings, tiktok_emulator.transport())
 
     def fresh_callback() -> tuple[TestClient, str, str, str]:
         browser = TestClient(app, base_url=BASE_URL)
-        login = browser.get(settings.login_path, follow_redirects=False)
+        login = browser.get(tiktok_settings.login_path, follow_redirects=False)
         name, value, _ = cookie_named(login, "tiktok_session_flow_")
         return browser, tiktok_emulator.approve(login.headers["location"]), name, value
 
@@ -210,8 +205,8 @@ def test_state_errors_have_distinct_codes(
     assert set(codes.values()) == {400}
 
 
-def test_state_is_random_and_long(client: TestClient, settings: TikTokSettings) -> None:
-    states = [one(start_login(client, settings), "state") for _ in range(20)]
+def test_state_is_random_and_long(client: TestClient, tiktok_settings: TikTokSettings) -> None:
+    states = [one(start_login(client, tiktok_settings), "state") for _ in range(20)]
     assert len(set(states)) == 20
     assert min(len(s) for s in states) >= 20
     # Not a counter or a timestamp: even the first ten characters all differ.
