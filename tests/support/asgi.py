@@ -119,6 +119,18 @@ def cookie_header(cookies: Mapping[str, str]) -> tuple[bytes, bytes]:
     return (b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode("latin-1"))
 
 
+def keep_cookies(jar: dict[str, str], set_cookies: Iterable[str]) -> None:
+    """Update ``jar`` (name → value) from ``Set-Cookie`` headers, as a browser would (by name
+    only: no paths, no expiry); a cookie set empty or with ``Max-Age=0`` is removed."""
+    for header in set_cookies:
+        name, _, rest = header.partition("=")
+        value = rest.split(";", 1)[0]
+        if value and "Max-Age=0" not in header:
+            jar[name] = value
+        else:
+            jar.pop(name, None)
+
+
 class AsgiBrowser:
     """A browser over a raw ASGI app: sends ``headers`` with every request, keeps the cookies
     the app sets (by name only: no paths, no expiry) and sends them back."""
@@ -161,11 +173,5 @@ class AsgiBrowser:
             body,
             origin=self.origin,
         )
-        for header in answer.all("set-cookie"):
-            name, _, rest = header.partition("=")
-            value = rest.split(";", 1)[0]
-            if value and "Max-Age=0" not in header:
-                self.cookies[name] = value
-            else:
-                self.cookies.pop(name, None)
+        keep_cookies(self.cookies, answer.all("set-cookie"))
         return answer
