@@ -9,7 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import BASE_URL, make_app, sign_in, start_login
-from tests.core.helpers import cookie_named, identity_serializer, one, query_of
+from tests.core.helpers import cookie_named, identity_serializer, one, pending_login, query_of
 from tiktok_asgi import TikTokSettings
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.user import SCOPE_FIELDS
@@ -166,9 +166,7 @@ def test_identity_cookie_attributes_and_payload(
 def test_flow_cookie_is_cleared_by_the_callback(
     tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    login = client.get(tiktok_settings.login_path, follow_redirects=False)
-    flow_name, _, _ = cookie_named(login, "tiktok_session_flow_")
-    callback = tiktok_emulator.approve(login.headers["location"])
+    callback, flow_name, _ = pending_login(client, tiktok_settings, tiktok_emulator.approve)
     response = client.get(callback, follow_redirects=False)
     name, value, attributes = cookie_named(response, "tiktok_session_flow_")
     assert name == flow_name

@@ -9,7 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import BASE_URL, make_app, start_login
-from tests.core.helpers import cookie_named, one, query_of
+from tests.core.helpers import cookie_named, one, pending_login, query_of
 from tiktok_asgi import TikTokSettings
 from tiktok_asgi.emulator import Fault, TikTokEmulator
 
@@ -36,9 +36,8 @@ def test_callback_without_code_is_invalid_request(
 def test_denied_consent_is_access_denied_as_html_by_default(
     tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    login = client.get(tiktok_settings.login_path, follow_redirects=False)
-    flow_name, _, _ = cookie_named(login, "tiktok_session_flow_")
-    response = client.get(tiktok_emulator.deny(login.headers["location"]))
+    denied, flow_name, _ = pending_login(client, tiktok_settings, tiktok_emulator.deny)
+    response = client.get(denied)
     assert 400 <= response.status_code < 500
     assert response.headers["content-type"].startswith("text/html")
     assert "access_denied" in response.text
@@ -118,20 +117,32 @@ def test_wrong_client_secret_is_invalid_client_with_log_id(
     assert client.get("/me").json()["authenticated"] is False
 
 
-@pytest.mark.parametrize("status", [200, 400])
-def test_token_error_body_is_a_failure_whatever_the_status(
+@pytest.mark.parametrize(
+    ("endpoint", "code", "status"),
+    [
+        ("token", "invalid_grant", 200),
+        ("token", "invalid_grant", 400),
+        ("userinfo", "access_token_invalid", 200),
+        ("userinfo", "access_token_invalid", 401),
+    ],
+)
+def test_an_error_body_is_a_502_with_tiktoks_code_whatever_the_status(
     tiktok_emulator: TikTokEmulator,
     client: TestClient,
     tiktok_settings: TikTokSettings,
+    endpoint: str,
+    code: str,
     status: int,
 ) -> None:
-    tiktok_emulator.inject("token", Fault.error_body("invalid_grant", status=status))
+    tiktok_emulator.inject(endpoint, Fault.error_body(code, status=status))
     response = client.get(_approved(tiktok_emulator, client, tiktok_settings), headers=JSON)
     assert response.status_code == 502
     body = response.json()
-    assert body["error"] == "invalid_grant"
+    assert body["error"] == code
     assert body["log_id"]
-    assert tiktok_emulator.count("userinfo") == 0
+    if endpoint == "token":  # no user info is asked with a token never received
+        assert tiktok_emulator.count("userinfo") == 0
+    assert client.get("/me").json()["authenticated"] is False
 
 
 def test_token_error_as_html_page_shows_the_log_id(
@@ -143,22 +154,6 @@ def test_token_error_as_html_page_shows_the_log_id(
     assert response.headers["content-type"].startswith("text/html")
     assert "invalid_grant" in response.text
     assert "TikTok log id" in response.text
-
-
-@pytest.mark.parametrize("status", [200, 401])
-def test_userinfo_error_code_is_a_502_with_tiktoks_code(
-    tiktok_emulator: TikTokEmulator,
-    client: TestClient,
-    tiktok_settings: TikTokSettings,
-    status: int,
-) -> None:
-    tiktok_emulator.inject("userinfo", Fault.error_body("access_token_invalid", status=status))
-    response = client.get(_approved(tiktok_emulator, client, tiktok_settings), headers=JSON)
-    assert response.status_code == 502
-    body = response.json()
-    assert body["error"] == "access_token_invalid"
-    assert body["log_id"]
-    assert client.get("/me").json()["authenticated"] is False
 
 
 @pytest.mark.parametrize("endpoint", ["token", "userinfo"])

@@ -15,7 +15,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import BASE_URL, make_app, sign_in, signed_in_client, start_login
-from tests.core.helpers import cookie_named, identity_serializer, one, query_of
+from tests.core.helpers import cookie_named, identity_serializer, new_users, one, query_of
 from tiktok_asgi import TikTokSettings, TikTokUser
 from tiktok_asgi._http import ASGITransport, AsyncClient, MockTransport
 from tiktok_asgi._http import Request as HTTPRequest
@@ -201,9 +201,7 @@ def test_pitfall_9_state_bound_to_browser_tabs_and_plain_http(
 async def test_pitfall_10_concurrent_logins_never_cross(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    users = EmulatorUser.generate(32, prefix="c")
-    for user in users:
-        tiktok_emulator.add_user(user)
+    users = new_users(tiktok_emulator, 32, "c")
     # Slow user info so that every login is in flight at the same time.
     tiktok_emulator.inject("userinfo", Fault.latency(0.05), times=None)
     app = make_app(tiktok_settings, tiktok_emulator.transport())

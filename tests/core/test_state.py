@@ -10,9 +10,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import BASE_URL, make_app, start_login
-from tests.core.helpers import cookie_named, one, query_of
+from tests.core.helpers import browser_with_cookie, new_users, one, pending_login, query_of
 from tiktok_asgi import TikTokSettings
-from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator
+from tiktok_asgi.emulator import TikTokEmulator
 
 JSON = {"accept": "application/json"}
 
@@ -29,9 +29,7 @@ def _error(response: Any) -> str:
 def test_five_pending_logins_in_one_browser_finish_in_any_order(
     tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    users = EmulatorUser.generate(5, prefix="tab")
-    for user in users:
-        tiktok_emulator.add_user(user)
+    users = new_users(tiktok_emulator, 5, "tab")
     tabs = [
         (
             user,
@@ -55,15 +53,14 @@ def test_five_pending_logins_in_one_browser_finish_in_any_order(
 def test_replayed_callback_is_refused(
     tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    login = client.get(tiktok_settings.login_path, follow_redirects=False)
-    flow_name, flow_value, _ = cookie_named(login, "tiktok_session_flow_")
-    callback = tiktok_emulator.approve(login.headers["location"])
+    callback, flow_name, flow_value = pending_login(
+        client, tiktok_settings, tiktok_emulator.approve
+    )
     assert client.get(callback, follow_redirects=False).status_code == 302
     # The browser's flow cookie is gone: replaying the URL in it is a mismatch.
     assert _error(client.get(callback, headers=JSON)) == "state_mismatch"
     # Replaying with a copy of the old flow cookie is caught too, before TikTok is asked again.
-    replay = TestClient(client.app, base_url=BASE_URL)
-    replay.headers["cookie"] = f"{flow_name}={flow_value}"
+    replay = browser_with_cookie(client.app, flow_name, flow_value)
     assert _error(replay.get(callback, headers=JSON)) == "state_reused"
     assert tiktok_emulator.count("token") == 1
 
@@ -127,12 +124,11 @@ def test_flow_cookie_within_its_age_is_accepted(
 def test_tampered_flow_cookie_is_state_invalid(
     tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    login = client.get(tiktok_settings.login_path, follow_redirects=False)
-    flow_name, flow_value, _ = cookie_named(login, "tiktok_session_flow_")
-    callback = tiktok_emulator.approve(login.headers["location"])
+    callback, flow_name, flow_value = pending_login(
+        client, tiktok_settings, tiktok_emulator.approve
+    )
     flipped = flow_value[:-1] + ("A" if flow_value[-1] != "A" else "B")
-    other = TestClient(client.app, base_url=BASE_URL)
-    other.headers["cookie"] = f"{flow_name}={flipped}"
+    other = browser_with_cookie(client.app, flow_name, flipped)
     assert _error(other.get(callback, headers=JSON)) == "state_invalid"
     assert tiktok_emulator.count("token") == 0
 
@@ -141,14 +137,10 @@ def test_flow_cookie_of_another_state_is_not_accepted(
     tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
     """A valid flow cookie copied under the name of another state does not unlock it."""
-    first = client.get(tiktok_settings.login_path, follow_redirects=False)
-    _, first_value, _ = cookie_named(first, "tiktok_session_flow_")
+    _, _, first_value = pending_login(client, tiktok_settings, str)
     victim = TestClient(client.app, base_url=BASE_URL)
-    second = victim.get(tiktok_settings.login_path, follow_redirects=False)
-    second_name, _, _ = cookie_named(second, "tiktok_session_flow_")
-    callback = tiktok_emulator.approve(second.headers["location"])
-    attacker = TestClient(client.app, base_url=BASE_URL)
-    attacker.headers["cookie"] = f"{second_name}={first_value}"
+    callback, second_name, _ = pending_login(victim, tiktok_settings, tiktok_emulator.approve)
+    attacker = browser_with_cookie(client.app, second_name, first_value)
     assert _error(attacker.get(callback, headers=JSON)) == "state_mismatch"
 
 
@@ -160,9 +152,7 @@ def test_state_errors_have_distinct_codes(
 
     def fresh_callback() -> tuple[TestClient, str, str, str]:
         browser = TestClient(app, base_url=BASE_URL)
-        login = browser.get(tiktok_settings.login_path, follow_redirects=False)
-        name, value, _ = cookie_named(login, "tiktok_session_flow_")
-        return browser, tiktok_emulator.approve(login.headers["location"]), name, value
+        return browser, *pending_login(browser, tiktok_settings, tiktok_emulator.approve)
 
     codes: dict[str, int] = {}
 
@@ -176,15 +166,13 @@ def test_state_errors_have_distinct_codes(
     codes[_error(response)] = response.status_code
 
     browser, callback, name, value = fresh_callback()
-    tampered = TestClient(app, base_url=BASE_URL)
-    tampered.headers["cookie"] = f"{name}={value[::-1]}"
+    tampered = browser_with_cookie(app, name, value[::-1])
     response = tampered.get(callback, headers=JSON)
     codes[_error(response)] = response.status_code
 
     browser, callback, name, value = fresh_callback()
     assert browser.get(callback, follow_redirects=False).status_code == 302
-    replay = TestClient(app, base_url=BASE_URL)
-    replay.headers["cookie"] = f"{name}={value}"
+    replay = browser_with_cookie(app, name, value)
     response = replay.get(callback, headers=JSON)
     codes[_error(response)] = response.status_code
 
