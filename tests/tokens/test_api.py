@@ -20,7 +20,6 @@ from tests.tokens.conftest import (
     session_id,
     signed_in,
     withdraw_at_tiktok,
-    wrap,
 )
 from tiktok_asgi import MemoryTokenStore, TikTokAuthMiddleware, TikTokSettings
 from tiktok_asgi.api import TikTokRateLimited, tiktok_api
@@ -41,8 +40,7 @@ async def test_video_list_as_the_user(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
     store = MemoryTokenStore()
-    async with browser(wrap(tiktok_settings, store, tiktok_emulator)) as client:
-        await async_sign_in(client, tiktok_settings, tiktok_emulator)
+    async with signed_in(tiktok_settings, tiktok_emulator, store) as (client, _, _):
         access = (await read_record(store, tiktok_settings, session_id(client, tiktok_settings)))[
             "access_token"
         ]
@@ -97,8 +95,7 @@ async def _videos_or_error(request: Request) -> JSONResponse:
 async def test_a_429_is_retried_after_retry_after(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    async with browser(wrap(tiktok_settings, MemoryTokenStore(), tiktok_emulator)) as client:
-        await async_sign_in(client, tiktok_settings, tiktok_emulator)
+    async with signed_in(tiktok_settings, tiktok_emulator) as (client, _, _):
         tiktok_emulator.inject("video_list", Fault.rate_limited(retry_after=1))
         started = time.monotonic()
         response = await client.get("/videos")
@@ -113,8 +110,7 @@ async def test_a_429_is_retried_after_retry_after(
 async def test_a_persistent_429_is_a_typed_error_after_two_retries(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    async with browser(wrap(tiktok_settings, MemoryTokenStore(), tiktok_emulator)) as client:
-        await async_sign_in(client, tiktok_settings, tiktok_emulator)
+    async with signed_in(tiktok_settings, tiktok_emulator) as (client, _, _):
         tiktok_emulator.inject("video_list", Fault.rate_limited(retry_after=0), times=None)
         response = await client.get("/videos")
     assert response.status_code == 429
@@ -127,8 +123,7 @@ async def test_a_persistent_429_is_a_typed_error_after_two_retries(
 async def test_a_retry_after_beyond_the_cap_is_not_waited_for(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    async with browser(wrap(tiktok_settings, MemoryTokenStore(), tiktok_emulator)) as client:
-        await async_sign_in(client, tiktok_settings, tiktok_emulator)
+    async with signed_in(tiktok_settings, tiktok_emulator) as (client, _, _):
         tiktok_emulator.inject("video_list", Fault.rate_limited(retry_after=60))
         started = time.monotonic()
         response = await client.get("/videos")
@@ -172,8 +167,7 @@ async def test_rate_limited_error_carries_retry_after(
 async def test_an_error_envelope_is_a_typed_error_with_log_id(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    async with browser(wrap(tiktok_settings, MemoryTokenStore(), tiktok_emulator)) as client:
-        await async_sign_in(client, tiktok_settings, tiktok_emulator)
+    async with signed_in(tiktok_settings, tiktok_emulator) as (client, _, _):
         tiktok_emulator.inject("video_list", Fault.error_body("internal_error", status=500))
         response = await client.get("/videos")
     assert response.status_code == 502
@@ -185,8 +179,7 @@ async def test_an_error_envelope_is_a_typed_error_with_log_id(
 
 async def test_a_scope_the_user_did_not_grant_is_403(tiktok_emulator: TikTokEmulator) -> None:
     tiktok_settings = tiktok_emulator.settings(scopes=("user.info.basic",))
-    async with browser(wrap(tiktok_settings, MemoryTokenStore(), tiktok_emulator)) as client:
-        await async_sign_in(client, tiktok_settings, tiktok_emulator)
+    async with signed_in(tiktok_settings, tiktok_emulator) as (client, _, _):
         response = await client.get("/videos")
     assert response.status_code == 403
     assert response.json()["error"] == "scope_not_authorized"
@@ -211,8 +204,7 @@ async def test_a_grant_withdrawn_at_tiktok_signs_the_user_out(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
     store = MemoryTokenStore()
-    async with browser(wrap(tiktok_settings, store, tiktok_emulator)) as client:
-        await async_sign_in(client, tiktok_settings, tiktok_emulator)
+    async with signed_in(tiktok_settings, tiktok_emulator, store) as (client, _, _):
         access = (await read_record(store, tiktok_settings, session_id(client, tiktok_settings)))[
             "access_token"
         ]
@@ -227,8 +219,7 @@ async def test_a_grant_withdrawn_at_tiktok_signs_the_user_out(
 async def test_tiktok_unreachable_is_503(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    async with browser(wrap(tiktok_settings, MemoryTokenStore(), tiktok_emulator)) as client:
-        await async_sign_in(client, tiktok_settings, tiktok_emulator)
+    async with signed_in(tiktok_settings, tiktok_emulator) as (client, _, _):
         tiktok_emulator.inject("video_list", Fault.connection_refused())
         response = await client.get("/videos")
     assert response.status_code == 503

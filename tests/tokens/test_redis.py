@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from tests.tokens.conftest import (
     expire_access_token,
     read_record,
     session_id,
+    signed_in,
     store_key,
     wrap,
 )
@@ -156,6 +158,16 @@ async def test_two_instances_sharing_redis_refresh_once_for_fifty_requests(
     assert {c.headers["authorization"] for c in calls} == {f"Bearer {record['access_token']}"}
 
 
+@pytest.fixture
+async def quick_store(redis_server: RedisServer) -> AsyncIterator[RedisTokenStore]:
+    """A store on ``redis_server`` that gives up after half a second."""
+    store = RedisTokenStore(redis_server.url, timeout=0.5)
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
 async def _timed_get(client: Any, path: str) -> tuple[Any, float]:
     started = time.monotonic()
     response = await client.get(path)
@@ -163,51 +175,45 @@ async def _timed_get(client: Any, path: str) -> tuple[Any, float]:
 
 
 async def test_a_stalled_redis_is_503_within_the_timeout_and_nothing_is_lost(
-    redis_server: RedisServer, tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
+    redis_server: RedisServer,
+    quick_store: RedisTokenStore,
+    tiktok_emulator: TikTokEmulator,
+    tiktok_settings: TikTokSettings,
 ) -> None:
-    store = RedisTokenStore(redis_server.url, timeout=0.5)
-    try:
-        async with browser(wrap(tiktok_settings, store, tiktok_emulator)) as client:
-            await async_sign_in(client, tiktok_settings, tiktok_emulator)
-            before = (await client.get("/token")).json()
-            redis_server.pause()  # SIGSTOP: connections accepted by the kernel, never answered
-            try:
-                for path in ("/token", "/videos", "/token"):
-                    response, elapsed = await _timed_get(client, path)
-                    assert response.status_code == 503, response.text
-                    assert response.json()["error"] == "token_store_unavailable"
-                    assert not cleared(response, tiktok_settings)  # an outage is no sign-out
-                    assert elapsed < 1.5
-            finally:
-                redis_server.resume()
-            response = await client.get("/token")
-            assert response.status_code == 200, response.text
-            assert response.json() == before
-            assert (await client.get("/videos")).status_code == 200
-            assert tiktok_emulator.count("token", grant_type="refresh_token") == 0
-    finally:
-        await store.aclose()
+    async with signed_in(tiktok_settings, tiktok_emulator, quick_store) as (client, _, _):
+        before = (await client.get("/token")).json()
+        redis_server.pause()  # SIGSTOP: connections accepted by the kernel, never answered
+        try:
+            for path in ("/token", "/videos", "/token"):
+                response, elapsed = await _timed_get(client, path)
+                assert response.status_code == 503, response.text
+                assert response.json()["error"] == "token_store_unavailable"
+                assert not cleared(response, tiktok_settings)  # an outage is no sign-out
+                assert elapsed < 1.5
+        finally:
+            redis_server.resume()
+        response = await client.get("/token")
+        assert response.status_code == 200, response.text
+        assert response.json() == before
+        assert (await client.get("/videos")).status_code == 200
+        assert tiktok_emulator.count("token", grant_type="refresh_token") == 0
 
 
 async def test_logout_while_redis_stalls_still_signs_out(
     redis_server: RedisServer,
+    quick_store: RedisTokenStore,
     tiktok_emulator: TikTokEmulator,
     tiktok_settings: TikTokSettings,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    store = RedisTokenStore(redis_server.url, timeout=0.5)
-    try:
-        async with browser(wrap(tiktok_settings, store, tiktok_emulator)) as client:
-            await async_sign_in(client, tiktok_settings, tiktok_emulator)
-            redis_server.pause()
-            try:
-                started = time.monotonic()
-                response = await client.post(tiktok_settings.logout_path)
-                elapsed = time.monotonic() - started
-            finally:
-                redis_server.resume()
-    finally:
-        await store.aclose()
+    async with signed_in(tiktok_settings, tiktok_emulator, quick_store) as (client, _, _):
+        redis_server.pause()
+        try:
+            started = time.monotonic()
+            response = await client.post(tiktok_settings.logout_path)
+            elapsed = time.monotonic() - started
+        finally:
+            redis_server.resume()
     assert response.status_code == 303
     assert cleared(response, tiktok_settings)
     assert elapsed < 2.5
@@ -215,36 +221,33 @@ async def test_logout_while_redis_stalls_still_signs_out(
 
 
 async def test_a_stopped_redis_is_503_and_the_session_works_once_it_is_back(
-    redis_server: RedisServer, tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
+    redis_server: RedisServer,
+    quick_store: RedisTokenStore,
+    tiktok_emulator: TikTokEmulator,
+    tiktok_settings: TikTokSettings,
 ) -> None:
-    store = RedisTokenStore(redis_server.url, timeout=0.5)
-    try:
-        async with browser(wrap(tiktok_settings, store, tiktok_emulator)) as client:
-            await async_sign_in(client, tiktok_settings, tiktok_emulator)
-            sid = session_id(client, tiktok_settings)
-            before = (await client.get("/token")).json()
-            redis_server.shutdown_saving()  # the data survives on disk, as a real deployment's
-            for _ in range(3):
-                response, elapsed = await _timed_get(client, "/token")
-                assert response.status_code == 503
-                assert response.json()["error"] == "token_store_unavailable"
-                assert not cleared(response, tiktok_settings)
-                assert elapsed < 2.0
-            # A refresh due while Redis is down must not lose the refresh token either.
-            redis_server.start()
-            await expire_access_token(store, tiktok_settings, sid)
-            redis_server.shutdown_saving()
-            response, _ = await _timed_get(client, "/token")
+    async with signed_in(tiktok_settings, tiktok_emulator, quick_store) as (client, store, sid):
+        before = (await client.get("/token")).json()
+        redis_server.shutdown_saving()  # the data survives on disk, as a real deployment's
+        for _ in range(3):
+            response, elapsed = await _timed_get(client, "/token")
             assert response.status_code == 503
-            assert tiktok_emulator.count("token", grant_type="refresh_token") == 0
-            redis_server.start()
-            response = await client.get("/token")
-            assert response.status_code == 200, response.text
-            assert response.json() != before  # refreshed now, with the kept refresh token
-            assert tiktok_emulator.count("token", grant_type="refresh_token") == 1
-            assert (await client.get("/videos")).status_code == 200
-    finally:
-        await store.aclose()
+            assert response.json()["error"] == "token_store_unavailable"
+            assert not cleared(response, tiktok_settings)
+            assert elapsed < 2.0
+        # A refresh due while Redis is down must not lose the refresh token either.
+        redis_server.start()
+        await expire_access_token(store, tiktok_settings, sid)
+        redis_server.shutdown_saving()
+        response, _ = await _timed_get(client, "/token")
+        assert response.status_code == 503
+        assert tiktok_emulator.count("token", grant_type="refresh_token") == 0
+        redis_server.start()
+        response = await client.get("/token")
+        assert response.status_code == 200, response.text
+        assert response.json() != before  # refreshed now, with the kept refresh token
+        assert tiktok_emulator.count("token", grant_type="refresh_token") == 1
+        assert (await client.get("/videos")).status_code == 200
 
 
 async def test_an_unreachable_redis_fails_fast(

@@ -214,8 +214,7 @@ async def test_logout_succeeds_when_revoking_fails(
 async def test_logout_bounded_when_tiktok_hangs(tiktok_emulator: TikTokEmulator) -> None:
     tiktok_settings = tiktok_emulator.settings(http_timeout=0.5)
     store = MemoryTokenStore()
-    async with browser(wrap(tiktok_settings, store, tiktok_emulator)) as client:
-        await async_sign_in(client, tiktok_settings, tiktok_emulator)
+    async with signed_in(tiktok_settings, tiktok_emulator, store) as (client, _, _):
         tiktok_emulator.inject("revoke", Fault.timeout(30))
         started = time.monotonic()
         response = await client.post(tiktok_settings.logout_path)
