@@ -7,8 +7,8 @@ The drivers only make the requests:
 - :func:`sign_in`: Starlette's ``TestClient`` (or an ``httpx2.Client``);
 - :func:`async_sign_in`: an ``httpx2.AsyncClient``, over ``httpx2.ASGITransport`` or to a
   server's URL (``origin``);
-- :func:`asgi_sign_in`: the bare ASGI app, through :class:`tests.support.asgi.AsgiBrowser`;
-- :func:`run_steps` / :func:`run_steps_async`: any other way of making a request.
+- :func:`run_steps` / :func:`run_steps_async` with a function making one request: the bare ASGI
+  app with :func:`asgi_performer` (a :class:`tests.support.asgi.AsgiBrowser`), or anything else.
 
 Consent happens at the in-process emulator (:func:`approving`, ``emulator.approve``), or on the
 emulator's consent page served by the app under test (:func:`consent_form`).
@@ -35,7 +35,6 @@ __all__ = [
     "Step",
     "approving",
     "asgi_performer",
-    "asgi_sign_in",
     "async_sign_in",
     "authorization_url",
     "consent_form",
@@ -243,20 +242,6 @@ async def async_sign_in(
     return await run_steps_async(
         steps, lambda step: client.request(step.method, step.url, **step.httpx_options())
     )
-
-
-async def asgi_sign_in(
-    browser: AsgiBrowser,
-    settings: TikTokSettings,
-    emulator: TikTokEmulator,
-    *,
-    user: EmulatorUser | str | None = None,
-    scopes: Sequence[str] | None = None,
-    next: str | None = None,
-) -> str:
-    """A full sign-in through the bare ASGI app; the callback's redirect target."""
-    steps = _steps(settings, emulator, user, scopes, next)
-    return await run_steps_async(steps, asgi_performer(browser))
 
 
 def asgi_performer(browser: AsgiBrowser) -> Callable[[Step], Awaitable[Answer]]:

@@ -258,15 +258,22 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
-@pytest.fixture
-async def redis_store(redis_server: RedisServer) -> AsyncIterator[Any]:
+@asynccontextmanager
+async def redis_token_store(server: RedisServer, seconds: float) -> AsyncIterator[Any]:
+    """A RedisTokenStore on ``server`` giving up after ``seconds``, closed afterwards."""
     from tiktok_asgi.redis_store import RedisTokenStore
 
-    store = RedisTokenStore(redis_server.url, timeout=1.0)
+    store = RedisTokenStore(server.url, timeout=seconds)
     try:
         yield store
     finally:
         await store.aclose()
+
+
+@pytest.fixture
+async def redis_store(redis_server: RedisServer) -> AsyncIterator[Any]:
+    async with redis_token_store(redis_server, seconds=1.0) as store:
+        yield store
 
 
 @pytest.fixture

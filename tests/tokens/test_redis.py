@@ -18,6 +18,7 @@ from tests.tokens.conftest import (
     cleared,
     expire_access_token,
     read_record,
+    redis_token_store,
     session_id,
     signed_in,
     store_key,
@@ -161,11 +162,8 @@ async def test_two_instances_sharing_redis_refresh_once_for_fifty_requests(
 @pytest.fixture
 async def quick_store(redis_server: RedisServer) -> AsyncIterator[RedisTokenStore]:
     """A store on ``redis_server`` that gives up after half a second."""
-    store = RedisTokenStore(redis_server.url, timeout=0.5)
-    try:
+    async with redis_token_store(redis_server, seconds=0.5) as store:
         yield store
-    finally:
-        await store.aclose()
 
 
 async def _timed_get(client: Any, path: str) -> tuple[Any, float]:
