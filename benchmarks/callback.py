@@ -19,18 +19,22 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
-import server
+import server  # also puts the repository root on sys.path, for tests.support
 import stacks
 import uvicorn
-from starlette.types import ASGIApp, Message
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from tests.support.asgi import AsgiBrowser
+from tests.support.signin import approving, asgi_performer, run_steps_async, sign_in_steps
 
 from tiktok_asgi import TikTokAuthMiddleware
 from tiktok_asgi._http import AsyncBaseTransport, AsyncHTTPTransport, Request, Response
 from tiktok_asgi.emulator import TikTokEmulator
 
-REDIRECT_URI = "http://127.0.0.1:8000/auth/tiktok/callback"
+ORIGIN = "http://127.0.0.1:8000"
+REDIRECT_URI = f"{ORIGIN}/auth/tiktok/callback"
+# The unrelated cookies every benchmark request carries, as a browser's cookie jar.
+OTHER_COOKIES = dict(pair.split("=", 1) for pair in stacks.OTHER_COOKIES.split("; "))
 DEADLINE = 60.0  # seconds, for each part
 
 
@@ -51,56 +55,28 @@ class TimedTransport(AsyncBaseTransport):
             self.elapsed += time.thread_time() - started
 
 
-async def call(
-    app: ASGIApp, target: str, cookies: list[str]
-) -> tuple[int, list[tuple[bytes, bytes]]]:
-    """One GET through ``app``: the status and response headers."""
-    parts = urlsplit(target)
-    headers = [*stacks.BASE_HEADERS, stacks.cookie_header(*cookies)]
-    scope = stacks.http_scope(parts.path, headers)
-    scope["query_string"] = parts.query.encode("latin-1")
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    return sent[0]["status"], sent[0]["headers"]
-
-
-def _set_cookies(headers: list[tuple[bytes, bytes]]) -> list[str]:
-    return [v.decode("latin-1").split(";", 1)[0] for k, v in headers if k == b"set-cookie"]
-
-
-def _location(headers: list[tuple[bytes, bytes]]) -> str:
-    return next(v.decode("latin-1") for k, v in headers if k == b"location")
-
-
 async def sign_in(
     app: ASGIApp, emu: TikTokEmulator, timed: TimedTransport | None = None
 ) -> tuple[float, float, float]:
-    """One full sign-in: seconds for the login answer, the callback, and TikTok's share of it."""
+    """One full sign-in: seconds for the login answer, the callback, and TikTok's share of it
+    (the thread's CPU time inside ``app``; consent at the emulator is not counted)."""
+    spent: list[tuple[float, float]] = []
+
+    async def measured(scope: Scope, receive: Receive, send: Send) -> None:
+        inside = timed.elapsed if timed is not None else 0.0
+        started = time.thread_time()
+        await app(scope, receive, send)
+        tiktok = (timed.elapsed - inside) if timed is not None else 0.0
+        spent.append((time.thread_time() - started, tiktok))
+
+    browser = AsgiBrowser(
+        measured, origin=ORIGIN, headers=stacks.BASE_HEADERS, cookies=OTHER_COOKIES
+    )
     settings = stacks.SETTINGS
-    started = time.thread_time()
-    status, headers = await call(app, settings.login_path, [])
-    login = time.thread_time() - started
-    if status != 302:
-        raise AssertionError(f"login answered {status}")
-    flow = _set_cookies(headers)
-    callback = emu.approve(_location(headers))
-    inside = timed.elapsed if timed is not None else 0.0
-    started = time.thread_time()
-    status, headers = await call(app, callback, flow)
-    total = time.thread_time() - started
-    tiktok = (timed.elapsed - inside) if timed is not None else 0.0
-    if status not in (302, 303) or not any(
-        c.startswith(f"{settings.cookie_name}=") and len(c) > 40 for c in _set_cookies(headers)
-    ):
-        raise AssertionError(f"callback answered {status} without an identity cookie")
-    return login, total, tiktok
+    steps = sign_in_steps(settings.login_path, approving(emu), cookie_name=settings.cookie_name)
+    await run_steps_async(steps, asgi_performer(browser))
+    (login, _), (callback, tiktok) = spent
+    return login, callback, tiktok
 
 
 def in_process(sign_ins: int = 300, warmup: int = 30) -> dict[str, float]:

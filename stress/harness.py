@@ -11,8 +11,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,23 +20,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import httpx2
 from itsdangerous import URLSafeTimedSerializer
+from tests.support.asgi import keep_cookies
+from tests.support.processes import free_port, listening, running
+from tests.support.signin import Step, consent_form, run_steps_async, sign_in_steps
 
 from stress.server import SECRET_KEY
 from tiktok_asgi.emulator import EmulatorUser
 
 ROOT = Path(__file__).resolve().parent.parent
 COOKIE = "tiktok_session"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -83,27 +76,19 @@ def running_server(users: int, *, startup_timeout: float = 30) -> Iterator[Serve
         "--backlog",
         "1024",
     ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603 (fixed argument list)
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited with {process.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start in time") from None
-                time.sleep(0.1)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running(
+            command,
+            log=Path(tmp) / "server.log",
+            ready=listening(port),
+            timeout=startup_timeout,
+            env=env,
+            cwd=ROOT,
+            name="the stress server",
+        ) as process,
+    ):
         yield Server(port, process)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
 # Sign-ins ----------------------------------------------------------------------------------------
@@ -119,41 +104,29 @@ class SignInResult:
     cookies: list[str] = field(default_factory=list)
 
 
-def _take_cookies(response: httpx2.Response, jar: dict[str, str]) -> None:
-    for header in response.headers.get_list("set-cookie"):
-        name, _, rest = header.partition("=")
-        value = rest.split(";", 1)[0]
-        if value and "Max-Age=0" not in header:
-            jar[name] = value
-        else:
-            jar.pop(name, None)
-
-
 def _cookie_header(jar: dict[str, str]) -> dict[str, str]:
     return {"cookie": "; ".join(f"{k}={v}" for k, v in jar.items())} if jar else {}
 
 
 async def _one_sign_in(client: httpx2.AsyncClient, user: EmulatorUser) -> tuple[str, str]:
-    """One browser: login, consent as ``user``, callback, ``/me``; its cookie and ``open_id``."""
+    """One browser: the shared sign-in (consent on the emulator's form mounted on the server),
+    then ``/me``; its identity cookie and the ``open_id`` ``/me`` names. The client is shared by
+    every browser, so each keeps its own cookie jar."""
     jar: dict[str, str] = {}
-    login = await client.get("/auth/tiktok/login", params={"next": "/me"})
-    if login.status_code != 302:
-        raise AssertionError(f"login answered {login.status_code}")
-    _take_cookies(login, jar)
-    authorize = urlsplit(login.headers["location"])
-    form = [*parse_qsl(authorize.query), ("action", "authorize"), ("user", user.open_id)]
-    form.append(("granted", "user.info.basic"))
-    # The consent form of the emulator, mounted on this server (TikTok's page, offline).
-    consent = await client.post("/tiktok/v2/auth/authorize/", data=dict(form))
-    if consent.status_code != 302:
-        raise AssertionError(f"consent answered {consent.status_code}")
-    callback = urlsplit(consent.headers["location"])
-    back = await client.get(f"{callback.path}?{callback.query}", headers=_cookie_header(jar))
-    if back.status_code != 302 or back.headers.get("location") != "/me":
-        raise AssertionError(f"callback answered {back.status_code}: {back.text[:200]}")
-    _take_cookies(back, jar)
-    if COOKIE not in jar:
-        raise AssertionError("no identity cookie")
+
+    async def perform(step: Step) -> httpx2.Response:
+        options = step.httpx_options()
+        options["headers"] = {**options["headers"], **_cookie_header(jar)}
+        response = await client.request(step.method, step.url, **options)
+        keep_cookies(jar, response.headers.get_list("set-cookie"))
+        return response
+
+    steps = sign_in_steps(
+        "/auth/tiktok/login", consent_form(user.open_id, ["user.info.basic"]), next="/me"
+    )
+    location = await run_steps_async(steps, perform)
+    if location != "/me":
+        raise AssertionError(f"the callback redirected to {location}")
     me = await client.get("/me", headers=_cookie_header({COOKIE: jar[COOKIE]}))
     data = me.json()
     return jar[COOKIE], str(data.get("open_id"))

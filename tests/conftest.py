@@ -1,10 +1,15 @@
-"""Shared helpers: a small Starlette app behind the middleware, and a signed-in browser."""
+"""Shared helpers: a small Starlette app behind the middleware, and a signed-in browser.
+
+The emulator and settings fixtures are the shipped plugin's ``tiktok_emulator`` and
+``tiktok_settings``; a module needing other settings overrides ``tiktok_settings``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
@@ -13,6 +18,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
 from tests.security.secret_scan import secret_scan  # noqa: F401 (session-wide log scan)
+from tests.support.signin import JSON, authorization_url, login_url, sign_in
 from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
 from tiktok_asgi._http import AsyncBaseTransport
 from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator
@@ -56,6 +62,12 @@ def make_starlette(**starlette_kwargs: Any) -> Starlette:
     )
 
 
+@pytest.fixture
+def client(tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings) -> TestClient:
+    """A browser on ``https://testserver``, in front of :func:`make_app` on the emulator."""
+    return TestClient(make_app(tiktok_settings, tiktok_emulator.transport()), base_url=BASE_URL)
+
+
 def make_app(
     settings: TikTokSettings,
     transport: AsyncBaseTransport | None = None,
@@ -67,31 +79,16 @@ def make_app(
     )
 
 
-def start_login(client: TestClient, settings: TikTokSettings, next: str | None = None) -> str:
-    """GET the login path; the authorize URL it redirects to."""
-    params = {"next": next} if next is not None else {}
-    response = client.get(settings.login_path, params=params, follow_redirects=False)
-    assert response.status_code == 302, response.text
-    location: str = response.headers["location"]
-    return location
-
-
-def sign_in(
-    client: TestClient,
-    settings: TikTokSettings,
-    emulator: TikTokEmulator,
-    *,
-    user: EmulatorUser | None = None,
-    scopes: Sequence[str] | None = None,
-    next: str | None = None,
+def start_login(
+    client: TestClient, settings: TikTokSettings, next: str | None = None, *, spa: bool = False
 ) -> str:
-    """Login → consent at the emulator → callback; the final redirect target."""
-    authorize_url = start_login(client, settings, next)
-    callback_url = emulator.approve(authorize_url, user=user, scopes=scopes)
-    response = client.get(callback_url, follow_redirects=False)
-    assert response.status_code == 302, response.text
-    location: str = response.headers["location"]
-    return location
+    """GET the login path; the authorize URL it redirects to (or, with ``spa``, answers)."""
+    response = client.get(
+        login_url(settings.login_path, next),
+        headers=JSON if spa else None,
+        follow_redirects=False,
+    )
+    return authorization_url(response, spa=spa)
 
 
 def signed_in_client(

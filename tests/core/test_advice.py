@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import pytest
 from starlette.testclient import TestClient
 
-from tests.conftest import BASE_URL, make_app, start_login
+from tests.conftest import start_login
 from tests.core.helpers import one
 from tiktok_asgi import TikTokSettings
 from tiktok_asgi.advice import ADVICE
@@ -38,11 +38,6 @@ TIKTOK_ERRORS = [
     "scope",
     "code_challenge",
 ]
-
-
-@pytest.fixture
-def client(tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings) -> TestClient:
-    return TestClient(make_app(tiktok_settings, tiktok_emulator.transport()), base_url=BASE_URL)
 
 
 @pytest.mark.parametrize("code", TIKTOK_ERRORS)

@@ -9,7 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import BASE_URL, make_app, sign_in, start_login
-from tests.core.helpers import cookie_named, identity_serializer, one, query_of
+from tests.core.helpers import cookie_named, identity_serializer, one, pending_login, query_of
 from tiktok_asgi import TikTokSettings
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.user import SCOPE_FIELDS
@@ -18,13 +18,8 @@ SCOPES = ("user.info.basic", "user.info.profile")
 
 
 @pytest.fixture
-def settings(tiktok_emulator: TikTokEmulator) -> TikTokSettings:
+def tiktok_settings(tiktok_emulator: TikTokEmulator) -> TikTokSettings:
     return tiktok_emulator.settings(scopes=SCOPES)
-
-
-@pytest.fixture
-def client(tiktok_emulator: TikTokEmulator, settings: TikTokSettings) -> TestClient:
-    return TestClient(make_app(settings, tiktok_emulator.transport()), base_url=BASE_URL)
 
 
 def _requests(emulator: TikTokEmulator, endpoint: str) -> list[object]:
@@ -32,9 +27,9 @@ def _requests(emulator: TikTokEmulator, endpoint: str) -> list[object]:
 
 
 def test_token_request_body_is_exactly_what_tiktok_reads(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    callback = tiktok_emulator.approve(start_login(client, settings))
+    callback = tiktok_emulator.approve(start_login(client, tiktok_settings))
     code = one(callback, "code")
     assert client.get(callback, follow_redirects=False).status_code == 302
     (token,) = [r for r in tiktok_emulator.requests if r.endpoint == "token"]
@@ -42,11 +37,11 @@ def test_token_request_body_is_exactly_what_tiktok_reads(
     assert token.path == "/v2/oauth/token/"
     (verifier,) = token.form.pop("code_verifier")
     assert token.form == {
-        "client_key": [settings.client_key],
-        "client_secret": [settings.client_secret],
+        "client_key": [tiktok_settings.client_key],
+        "client_secret": [tiktok_settings.client_secret],
         "code": [code],
         "grant_type": ["authorization_code"],
-        "redirect_uri": [settings.redirect_uri],
+        "redirect_uri": [tiktok_settings.redirect_uri],
     }
     assert 43 <= len(verifier) <= 128
     assert re.fullmatch(r"[A-Za-z0-9._~-]+", verifier)
@@ -57,9 +52,9 @@ def test_token_request_body_is_exactly_what_tiktok_reads(
 
 
 def test_token_request_with_pkce_adds_only_the_verifier(
-    tiktok_emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    pkce = settings.replace(pkce="base64url")  # a web app's encoding
+    pkce = tiktok_settings.replace(pkce="base64url")  # a web app's encoding
     client = TestClient(make_app(pkce, tiktok_emulator.transport()), base_url=BASE_URL)
     sign_in(client, pkce, tiktok_emulator)
     (token,) = [r for r in tiktok_emulator.requests if r.endpoint == "token"]
@@ -74,9 +69,9 @@ def test_token_request_with_pkce_adds_only_the_verifier(
 
 
 def test_userinfo_is_requested_with_a_bearer_token_and_granted_fields(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    sign_in(client, settings, tiktok_emulator)
+    sign_in(client, tiktok_settings, tiktok_emulator)
     (info,) = [r for r in tiktok_emulator.requests if r.endpoint == "userinfo"]
     assert info.method == "GET"
     assert info.path == "/v2/user/info/"
@@ -86,9 +81,9 @@ def test_userinfo_is_requested_with_a_bearer_token_and_granted_fields(
 
 
 def test_tampered_callback_scopes_do_not_widen_the_fields(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    callback = tiktok_emulator.approve(start_login(client, settings))
+    callback = tiktok_emulator.approve(start_login(client, tiktok_settings))
     query = {k: v[0] for k, v in query_of(callback).items()}
     query["scopes"] = "user.info.basic,user.info.profile,user.info.stats"
     tampered = urlsplit(callback)._replace(query=urlencode(query)).geturl()
@@ -103,9 +98,9 @@ def test_tampered_callback_scopes_do_not_widen_the_fields(
 
 
 def test_partial_consent_leaves_profile_fields_none(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    sign_in(client, settings, tiktok_emulator, scopes=["user.info.basic"])
+    sign_in(client, tiktok_settings, tiktok_emulator, scopes=["user.info.basic"])
     (info,) = [r for r in tiktok_emulator.requests if r.endpoint == "userinfo"]
     assert set(info.query["fields"][0].split(",")) == set(SCOPE_FIELDS["user.info.basic"])
     me = client.get("/me").json()
@@ -116,9 +111,9 @@ def test_partial_consent_leaves_profile_fields_none(
 
 
 def test_codes_with_star_and_bang_are_decoded_exactly_once(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    callback = tiktok_emulator.approve(start_login(client, settings))
+    callback = tiktok_emulator.approve(start_login(client, tiktok_settings))
     raw_code = urlsplit(callback).query.split("code=", 1)[1].split("&", 1)[0]
     assert "%2A" in raw_code
     assert "%21" in raw_code
@@ -131,9 +126,9 @@ def test_codes_with_star_and_bang_are_decoded_exactly_once(
 
 
 def test_identity_cookie_attributes_and_payload(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    url = start_login(client, settings, next="/somewhere")
+    url = start_login(client, tiktok_settings, next="/somewhere")
     callback = tiktok_emulator.approve(url)
     code = one(callback, "code")
     response = client.get(callback, follow_redirects=False)
@@ -145,20 +140,20 @@ def test_identity_cookie_attributes_and_payload(
     assert name == "tiktok_session"
     assert attributes == [
         "Path=/",
-        f"Max-Age={settings.cookie_max_age}",
+        f"Max-Age={tiktok_settings.cookie_max_age}",
         "HttpOnly",
         "Secure",
         "SameSite=Lax",
     ]
     assert len(name) + 1 + len(value) < 4096
 
-    payload = identity_serializer(settings).loads(value)
+    payload = identity_serializer(tiktok_settings).loads(value)
     (info,) = [r for r in tiktok_emulator.requests if r.endpoint == "userinfo"]
     access_token = info.headers["authorization"].removeprefix("Bearer ")
     assert payload["open_id"]
     assert payload["granted_scopes"] == list(SCOPES)
     flat = repr(payload)
-    for secret in (access_token, code, settings.client_secret):
+    for secret in (access_token, code, tiktok_settings.client_secret):
         assert secret not in flat
         assert secret not in value
     assert "access_token" not in payload
@@ -169,11 +164,9 @@ def test_identity_cookie_attributes_and_payload(
 
 
 def test_flow_cookie_is_cleared_by_the_callback(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    login = client.get(settings.login_path, follow_redirects=False)
-    flow_name, _, _ = cookie_named(login, "tiktok_session_flow_")
-    callback = tiktok_emulator.approve(login.headers["location"])
+    callback, flow_name, _ = pending_login(client, tiktok_settings, tiktok_emulator.approve)
     response = client.get(callback, follow_redirects=False)
     name, value, attributes = cookie_named(response, "tiktok_session_flow_")
     assert name == flow_name
@@ -190,9 +183,9 @@ def test_flow_cookie_is_cleared_by_the_callback(
 
 
 def test_redirects_to_login_redirect_without_next(
-    tiktok_emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    landing = settings.replace(login_redirect="/welcome")
+    landing = tiktok_settings.replace(login_redirect="/welcome")
     client = TestClient(make_app(landing, tiktok_emulator.transport()), base_url=BASE_URL)
     assert sign_in(client, landing, tiktok_emulator) == "/welcome"
     assert sign_in(client, landing, tiktok_emulator, next="https://evil.example/") == "/welcome"
@@ -200,11 +193,11 @@ def test_redirects_to_login_redirect_without_next(
 
 
 def test_signed_in_user_is_seen_by_the_app(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
     assert client.get("/me").json()["authenticated"] is False
     user = tiktok_emulator.users[0]
-    sign_in(client, settings, tiktok_emulator, user=user)
+    sign_in(client, tiktok_settings, tiktok_emulator, user=user)
     me = client.get("/me").json()
     assert me["authenticated"] is True
     assert me["identity"] == user.open_id

@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from tests.conftest import BASE_URL, make_app
+from tests.core.helpers import new_users
+from tests.support.signin import async_sign_in
 from tiktok_asgi import TikTokSettings
 from tiktok_asgi._http import ASGITransport, AsyncClient
-from tiktok_asgi.emulator import EmulatorUser, Fault, TikTokEmulator
+from tiktok_asgi.emulator import Fault, TikTokEmulator
 
 JSON = {"accept": "application/json"}
+
+
+@asynccontextmanager
+async def _browsers(app: Any, count: int) -> AsyncIterator[list[AsyncClient]]:
+    """``count`` browsers on ``app``, each with its own cookies; closed afterwards."""
+    browsers = [
+        AsyncClient(transport=ASGITransport(app=app), base_url=BASE_URL) for _ in range(count)
+    ]
+    try:
+        yield browsers
+    finally:
+        for browser in browsers:
+            await browser.aclose()
 
 
 async def test_many_tabs_of_one_browser_at_once(
@@ -38,13 +55,10 @@ async def test_many_tabs_of_one_browser_at_once(
 async def test_failures_mixed_into_concurrent_logins_stay_with_their_browser(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    users = EmulatorUser.generate(20, prefix="m")
-    for user in users:
-        tiktok_emulator.add_user(user)
+    users = new_users(tiktok_emulator, 20, "m")
     app = make_app(tiktok_settings, tiktok_emulator.transport())
     # Start every login first, so the failures below hit some of them, whichever they are.
-    browsers = [AsyncClient(transport=ASGITransport(app=app), base_url=BASE_URL) for _ in users]
-    try:
+    async with _browsers(app, len(users)) as browsers:
         callbacks = []
         for browser, user in zip(browsers, users, strict=True):
             login = await browser.get(tiktok_settings.login_path)
@@ -61,9 +75,6 @@ async def test_failures_mixed_into_concurrent_logins_stay_with_their_browser(
             asyncio.gather(*(finish(b, c) for b, c in zip(browsers, callbacks, strict=True))),
             timeout=30,
         )
-    finally:
-        for browser in browsers:
-            await browser.aclose()
     failed = [(s, me) for s, me in results if s != 302]
     assert len(failed) == 5
     assert {s for s, _ in failed} == {502}
@@ -77,23 +88,16 @@ async def test_failures_mixed_into_concurrent_logins_stay_with_their_browser(
 async def test_concurrent_signed_in_requests_see_their_own_user(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    users = EmulatorUser.generate(10, prefix="r")
-    for user in users:
-        tiktok_emulator.add_user(user)
+    users = new_users(tiktok_emulator, 10, "r")
     app = make_app(tiktok_settings, tiktok_emulator.transport())
-    browsers = [AsyncClient(transport=ASGITransport(app=app), base_url=BASE_URL) for _ in users]
-    try:
+    async with _browsers(app, len(users)) as browsers:
         for browser, user in zip(browsers, users, strict=True):
-            login = await browser.get(tiktok_settings.login_path)
-            await browser.get(tiktok_emulator.approve(login.headers["location"], user=user))
+            await async_sign_in(browser, tiktok_settings, tiktok_emulator, user=user)
         rounds = [
             (user, browser.get("/me"))
             for _ in range(5)
             for browser, user in zip(browsers, users, strict=True)
         ]
         answers = await asyncio.gather(*(request for _, request in rounds))
-    finally:
-        for browser in browsers:
-            await browser.aclose()
     for (user, _), answer in zip(rounds, answers, strict=True):
         assert answer.json()["identity"] == user.open_id

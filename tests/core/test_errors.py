@@ -9,31 +9,21 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import BASE_URL, make_app, start_login
-from tests.core.helpers import cookie_named, one, query_of
+from tests.core.helpers import cookie_named, one, pending_login, query_of
 from tiktok_asgi import TikTokSettings
 from tiktok_asgi.emulator import Fault, TikTokEmulator
 
 JSON = {"accept": "application/json"}
 
 
-@pytest.fixture
-def settings(tiktok_emulator: TikTokEmulator) -> TikTokSettings:
-    return tiktok_emulator.settings()
-
-
-@pytest.fixture
-def client(tiktok_emulator: TikTokEmulator, settings: TikTokSettings) -> TestClient:
-    return TestClient(make_app(settings, tiktok_emulator.transport()), base_url=BASE_URL)
-
-
-def _approved(emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings) -> str:
-    return emulator.approve(start_login(client, settings))
+def _approved(emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings) -> str:
+    return emulator.approve(start_login(client, tiktok_settings))
 
 
 def test_callback_without_code_is_invalid_request(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    callback = _approved(tiktok_emulator, client, settings)
+    callback = _approved(tiktok_emulator, client, tiktok_settings)
     query = {k: v[0] for k, v in query_of(callback).items() if k != "code"}
     response = client.get(
         urlsplit(callback)._replace(query=urlencode(query)).geturl(), headers=JSON
@@ -44,11 +34,10 @@ def test_callback_without_code_is_invalid_request(
 
 
 def test_denied_consent_is_access_denied_as_html_by_default(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    login = client.get(settings.login_path, follow_redirects=False)
-    flow_name, _, _ = cookie_named(login, "tiktok_session_flow_")
-    response = client.get(tiktok_emulator.deny(login.headers["location"]))
+    denied, flow_name, _ = pending_login(client, tiktok_settings, tiktok_emulator.deny)
+    response = client.get(denied)
     assert 400 <= response.status_code < 500
     assert response.headers["content-type"].startswith("text/html")
     assert "access_denied" in response.text
@@ -64,9 +53,9 @@ def test_denied_consent_is_access_denied_as_html_by_default(
 
 
 def test_denied_consent_as_json(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    denied = tiktok_emulator.deny(start_login(client, settings))
+    denied = tiktok_emulator.deny(start_login(client, tiktok_settings))
     response = client.get(denied, headers=JSON)
     assert 400 <= response.status_code < 500
     assert response.headers["content-type"] == "application/json"
@@ -77,9 +66,9 @@ def test_denied_consent_as_json(
 
 
 def test_denied_consent_redirects_to_error_redirect_when_set(
-    tiktok_emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    with_page = settings.replace(error_redirect="/sign-in-failed")
+    with_page = tiktok_settings.replace(error_redirect="/sign-in-failed")
     client = TestClient(make_app(with_page, tiktok_emulator.transport()), base_url=BASE_URL)
     denied = tiktok_emulator.deny(start_login(client, with_page))
     response = client.get(denied, follow_redirects=False)
@@ -91,9 +80,9 @@ def test_denied_consent_redirects_to_error_redirect_when_set(
 
 
 def test_error_redirect_keeps_its_own_query(
-    tiktok_emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    with_page = settings.replace(error_redirect="/oops?from=tiktok")
+    with_page = tiktok_settings.replace(error_redirect="/oops?from=tiktok")
     client = TestClient(make_app(with_page, tiktok_emulator.transport()), base_url=BASE_URL)
     denied = tiktok_emulator.deny(start_login(client, with_page))
     response = client.get(denied, follow_redirects=False)
@@ -101,9 +90,9 @@ def test_error_redirect_keeps_its_own_query(
 
 
 def test_unknown_error_value_is_not_reflected_raw(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    url = start_login(client, settings)
+    url = start_login(client, tiktok_settings)
     state = one(url, "state")
     hostile = "<script>alert(1)</script>"
     callback = f"/auth/tiktok/callback?{urlencode({'error': hostile, 'state': state})}"
@@ -114,9 +103,9 @@ def test_unknown_error_value_is_not_reflected_raw(
 
 
 def test_wrong_client_secret_is_invalid_client_with_log_id(
-    tiktok_emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    wrong = settings.replace(client_secret="not-the-secret")
+    wrong = tiktok_settings.replace(client_secret="not-the-secret")
     client = TestClient(make_app(wrong, tiktok_emulator.transport()), base_url=BASE_URL)
     callback = _approved(tiktok_emulator, client, wrong)
     response = client.get(callback, headers=JSON)
@@ -128,61 +117,66 @@ def test_wrong_client_secret_is_invalid_client_with_log_id(
     assert client.get("/me").json()["authenticated"] is False
 
 
-@pytest.mark.parametrize("status", [200, 400])
-def test_token_error_body_is_a_failure_whatever_the_status(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings, status: int
+@pytest.mark.parametrize(
+    ("endpoint", "code", "status"),
+    [
+        ("token", "invalid_grant", 200),
+        ("token", "invalid_grant", 400),
+        ("userinfo", "access_token_invalid", 200),
+        ("userinfo", "access_token_invalid", 401),
+    ],
+)
+def test_an_error_body_is_a_502_with_tiktoks_code_whatever_the_status(
+    tiktok_emulator: TikTokEmulator,
+    client: TestClient,
+    tiktok_settings: TikTokSettings,
+    endpoint: str,
+    code: str,
+    status: int,
 ) -> None:
-    tiktok_emulator.inject("token", Fault.error_body("invalid_grant", status=status))
-    response = client.get(_approved(tiktok_emulator, client, settings), headers=JSON)
+    tiktok_emulator.inject(endpoint, Fault.error_body(code, status=status))
+    response = client.get(_approved(tiktok_emulator, client, tiktok_settings), headers=JSON)
     assert response.status_code == 502
     body = response.json()
-    assert body["error"] == "invalid_grant"
+    assert body["error"] == code
     assert body["log_id"]
-    assert tiktok_emulator.count("userinfo") == 0
+    if endpoint == "token":  # no user info is asked with a token never received
+        assert tiktok_emulator.count("userinfo") == 0
+    assert client.get("/me").json()["authenticated"] is False
 
 
 def test_token_error_as_html_page_shows_the_log_id(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
     tiktok_emulator.inject("token", Fault.error_body("invalid_grant"))
-    response = client.get(_approved(tiktok_emulator, client, settings))
+    response = client.get(_approved(tiktok_emulator, client, tiktok_settings))
     assert response.status_code == 502
     assert response.headers["content-type"].startswith("text/html")
     assert "invalid_grant" in response.text
     assert "TikTok log id" in response.text
 
 
-@pytest.mark.parametrize("status", [200, 401])
-def test_userinfo_error_code_is_a_502_with_tiktoks_code(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings, status: int
-) -> None:
-    tiktok_emulator.inject("userinfo", Fault.error_body("access_token_invalid", status=status))
-    response = client.get(_approved(tiktok_emulator, client, settings), headers=JSON)
-    assert response.status_code == 502
-    body = response.json()
-    assert body["error"] == "access_token_invalid"
-    assert body["log_id"]
-    assert client.get("/me").json()["authenticated"] is False
-
-
 @pytest.mark.parametrize("endpoint", ["token", "userinfo"])
 def test_network_failure_is_503_tiktok_unavailable(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings, endpoint: str
+    tiktok_emulator: TikTokEmulator,
+    client: TestClient,
+    tiktok_settings: TikTokSettings,
+    endpoint: str,
 ) -> None:
     tiktok_emulator.inject(endpoint, Fault.connection_refused())
-    response = client.get(_approved(tiktok_emulator, client, settings), headers=JSON)
+    response = client.get(_approved(tiktok_emulator, client, tiktok_settings), headers=JSON)
     assert response.status_code == 503
     assert response.json()["error"] == "tiktok_unavailable"
-    html = client.get(_approved(tiktok_emulator, client, settings))
+    html = client.get(_approved(tiktok_emulator, client, tiktok_settings))
     assert html.status_code == 200  # the fault fired once: the next login succeeds
     assert client.get("/me").json()["authenticated"] is True
 
 
 @pytest.mark.parametrize("endpoint", ["token", "userinfo"])
 def test_timeout_is_504_tiktok_unavailable(
-    tiktok_emulator: TikTokEmulator, settings: TikTokSettings, endpoint: str
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings, endpoint: str
 ) -> None:
-    quick = settings.replace(http_timeout=0.2)
+    quick = tiktok_settings.replace(http_timeout=0.2)
     client = TestClient(make_app(quick, tiktok_emulator.transport()), base_url=BASE_URL)
     tiktok_emulator.inject(endpoint, Fault.timeout(5))
     response = client.get(_approved(tiktok_emulator, client, quick), headers=JSON)
@@ -212,12 +206,12 @@ FAULTS = [
 def test_no_fault_of_tiktok_becomes_a_500(
     tiktok_emulator: TikTokEmulator,
     client: TestClient,
-    settings: TikTokSettings,
+    tiktok_settings: TikTokSettings,
     endpoint: str,
     fault: Fault,
 ) -> None:
     tiktok_emulator.inject(endpoint, fault)
-    response = client.get(_approved(tiktok_emulator, client, settings), headers=JSON)
+    response = client.get(_approved(tiktok_emulator, client, tiktok_settings), headers=JSON)
     assert response.status_code in (502, 503, 504), response.text
     body = response.json()
     assert set(body) == {"error", "error_description", "log_id"}
@@ -228,26 +222,26 @@ def test_no_fault_of_tiktok_becomes_a_500(
 def test_failures_are_logged_with_log_id_and_without_secrets(
     tiktok_emulator: TikTokEmulator,
     client: TestClient,
-    settings: TikTokSettings,
+    tiktok_settings: TikTokSettings,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     seen: list[str] = []
 
     # A successful login first, so that tokens exist which must never be logged.
-    callback = _approved(tiktok_emulator, client, settings)
+    callback = _approved(tiktok_emulator, client, tiktok_settings)
     seen.append(one(callback, "code"))
     assert client.get(callback, follow_redirects=False).status_code == 302
 
     tiktok_emulator.inject("userinfo", Fault.error_body("access_token_invalid"))
-    callback = _approved(tiktok_emulator, client, settings)
+    callback = _approved(tiktok_emulator, client, tiktok_settings)
     seen.append(one(callback, "code"))
     response = client.get(callback, headers=JSON)
     log_id = response.json()["log_id"]
     assert log_id
 
     tiktok_emulator.inject("token", Fault.error_body("invalid_grant"))
-    callback = _approved(tiktok_emulator, client, settings)
+    callback = _approved(tiktok_emulator, client, tiktok_settings)
     seen.append(one(callback, "code"))
     token_log_id = client.get(callback, headers=JSON).json()["log_id"]
 
@@ -265,7 +259,7 @@ def test_failures_are_logged_with_log_id_and_without_secrets(
         if r.endpoint == "userinfo"
     ]
     assert tokens
-    secrets = [settings.client_secret, *settings.secret_keys, *tokens, *seen]
+    secrets = [tiktok_settings.client_secret, *tiktok_settings.secret_keys, *tokens, *seen]
     for record in caplog.records:
         text = record.getMessage() + repr(record.__dict__)
         for secret in secrets:
@@ -275,13 +269,13 @@ def test_failures_are_logged_with_log_id_and_without_secrets(
 
 
 def test_failed_login_leaves_an_existing_session_alone(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    assert client.get(_approved(tiktok_emulator, client, settings)).status_code == 200
+    assert client.get(_approved(tiktok_emulator, client, tiktok_settings)).status_code == 200
     before = client.get("/me").json()
     assert before["authenticated"] is True
     tiktok_emulator.inject("token", Fault.error_body("invalid_grant"))
-    response = client.get(_approved(tiktok_emulator, client, settings), headers=JSON)
+    response = client.get(_approved(tiktok_emulator, client, tiktok_settings), headers=JSON)
     assert response.status_code == 502
     assert not [
         c for c in response.headers.get_list("set-cookie") if c.startswith("tiktok_session=")

@@ -18,25 +18,20 @@ SCOPES = ("user.info.basic", "user.info.profile")
 
 
 @pytest.fixture
-def settings(tiktok_emulator: TikTokEmulator) -> TikTokSettings:
+def tiktok_settings(tiktok_emulator: TikTokEmulator) -> TikTokSettings:
     return tiktok_emulator.settings(scopes=SCOPES)
 
 
-@pytest.fixture
-def client(tiktok_emulator: TikTokEmulator, settings: TikTokSettings) -> TestClient:
-    return TestClient(make_app(settings, tiktok_emulator.transport()), base_url=BASE_URL)
-
-
 def test_login_redirects_to_tiktok_authorize_url(
-    client: TestClient, settings: TikTokSettings
+    client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
     response = client.get(
-        settings.login_path, params={"next": "/somewhere"}, follow_redirects=False
+        tiktok_settings.login_path, params={"next": "/somewhere"}, follow_redirects=False
     )
     assert response.status_code == 302
     url = response.headers["location"]
     parts = urlsplit(url)
-    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == settings.authorize_url
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == tiktok_settings.authorize_url
     query = query_of(url)
     assert set(query) == {
         "client_key",
@@ -47,44 +42,44 @@ def test_login_redirects_to_tiktok_authorize_url(
         "code_challenge",
         "code_challenge_method",
     }
-    assert query["client_key"] == [settings.client_key]
+    assert query["client_key"] == [tiktok_settings.client_key]
     assert query["scope"] == ["user.info.basic,user.info.profile"]
     assert query["response_type"] == ["code"]
-    assert query["redirect_uri"] == [settings.redirect_uri]
+    assert query["redirect_uri"] == [tiktok_settings.redirect_uri]
     assert len(query["state"][0]) >= 20
     assert "client_id" not in url
-    assert settings.client_secret not in url
-    assert settings.client_secret not in unquote(url)
+    assert tiktok_settings.client_secret not in url
+    assert tiktok_settings.client_secret not in unquote(url)
     # The page is never cached: it carries a fresh state.
     assert response.headers["cache-control"] == "no-store"
 
 
-def test_state_differs_per_login(client: TestClient, settings: TikTokSettings) -> None:
-    states = {one(start_login(client, settings), "state") for _ in range(5)}
+def test_state_differs_per_login(client: TestClient, tiktok_settings: TikTokSettings) -> None:
+    states = {one(start_login(client, tiktok_settings), "state") for _ in range(5)}
     assert len(states) == 5
 
 
 def test_disable_auto_auth_only_when_set(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    assert "disable_auto_auth" not in query_of(start_login(client, settings))
-    forced = settings.replace(disable_auto_auth=True)
+    assert "disable_auto_auth" not in query_of(start_login(client, tiktok_settings))
+    forced = tiktok_settings.replace(disable_auto_auth=True)
     other = TestClient(make_app(forced, tiktok_emulator.transport()), base_url=BASE_URL)
     assert one(start_login(other, forced), "disable_auto_auth") == "1"
 
 
-def test_pkce_is_base64url_by_default(client: TestClient, settings: TikTokSettings) -> None:
+def test_pkce_is_base64url_by_default(client: TestClient, tiktok_settings: TikTokSettings) -> None:
     # TikTok's consent page refuses web sign-ins without a challenge (RFC 7636 S256).
-    assert settings.pkce == "base64url"
-    query = query_of(start_login(client, settings))
+    assert tiktok_settings.pkce == "base64url"
+    query = query_of(start_login(client, tiktok_settings))
     assert query["code_challenge_method"] == ["S256"]
     assert len(query["code_challenge"][0]) == 43
 
 
 def test_no_challenge_when_pkce_is_turned_off(
-    tiktok_emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    off = settings.replace(pkce=None)
+    off = tiktok_settings.replace(pkce=None)
     client = TestClient(make_app(off, tiktok_emulator.transport()), base_url=BASE_URL)
     url = start_login(client, off)
     query = query_of(url)
@@ -104,11 +99,11 @@ def _expected_challenge(verifier: str, encoding: str) -> str:
 
 @pytest.mark.parametrize("encoding", ["hex", "base64url"])
 def test_pkce_challenge_matches_the_verifier_sent_to_the_token_endpoint(
-    tiktok_emulator: TikTokEmulator, settings: TikTokSettings, encoding: str
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings, encoding: str
 ) -> None:
     if encoding == "hex":  # TikTok checks hex challenges for desktop apps only
         tiktok_emulator = TikTokEmulator(app_type="desktop")
-    pkce_settings = settings.replace(pkce=encoding)
+    pkce_settings = tiktok_settings.replace(pkce=encoding)
     client = TestClient(make_app(pkce_settings, tiktok_emulator.transport()), base_url=BASE_URL)
     url = start_login(client, pkce_settings)
     challenge = one(url, "code_challenge")
@@ -136,18 +131,18 @@ def test_pkce_challenge_matches_the_verifier_sent_to_the_token_endpoint(
 
 
 def test_pkce_verifier_is_fresh_per_login(
-    tiktok_emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    pkce_settings = settings.replace(pkce="hex")
+    pkce_settings = tiktok_settings.replace(pkce="hex")
     client = TestClient(make_app(pkce_settings, tiktok_emulator.transport()), base_url=BASE_URL)
     challenges = {one(start_login(client, pkce_settings), "code_challenge") for _ in range(4)}
     assert len(challenges) == 4
 
 
 def test_flow_cookie_attributes_exact_on_https(
-    client: TestClient, settings: TikTokSettings
+    client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    response = client.get(settings.login_path, follow_redirects=False)
+    response = client.get(tiktok_settings.login_path, follow_redirects=False)
     name, value, attributes = cookie_named(response, "tiktok_session_flow_")
     assert len(name) > len("tiktok_session_flow_")
     assert value
@@ -163,9 +158,9 @@ def test_flow_cookie_attributes_exact_on_https(
 
 
 def test_flow_cookie_max_age_follows_settings(
-    tiktok_emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    short = settings.replace(flow_max_age=90)
+    short = tiktok_settings.replace(flow_max_age=90)
     client = TestClient(make_app(short, tiktok_emulator.transport()), base_url=BASE_URL)
     _, _, attributes = cookie_named(
         client.get(short.login_path, follow_redirects=False), "tiktok_session_flow_"
@@ -176,28 +171,32 @@ def test_flow_cookie_max_age_follows_settings(
 def test_flow_cookie_has_no_secure_on_plain_http_loopback(
     tiktok_emulator: TikTokEmulator,
 ) -> None:
-    settings = tiktok_emulator.settings(redirect_uri="http://127.0.0.1:8000/auth/tiktok/callback")
-    client = TestClient(
-        make_app(settings, tiktok_emulator.transport()), base_url="http://127.0.0.1:8000"
+    tiktok_settings = tiktok_emulator.settings(
+        redirect_uri="http://127.0.0.1:8000/auth/tiktok/callback"
     )
-    response = client.get(settings.login_path, follow_redirects=False)
+    client = TestClient(
+        make_app(tiktok_settings, tiktok_emulator.transport()), base_url="http://127.0.0.1:8000"
+    )
+    response = client.get(tiktok_settings.login_path, follow_redirects=False)
     _, _, attributes = cookie_named(response, "tiktok_session_flow_")
     assert attributes == ["Path=/auth/tiktok/callback", "Max-Age=600", "HttpOnly", "SameSite=Lax"]
 
 
 def test_flow_cookie_path_is_the_redirect_uri_path(tiktok_emulator: TikTokEmulator) -> None:
     tiktok_emulator.register_redirect_uri("https://testserver/oauth/tiktok/done")
-    settings = tiktok_emulator.settings(
+    tiktok_settings = tiktok_emulator.settings(
         redirect_uri="https://testserver/oauth/tiktok/done", callback_path="/oauth/tiktok/done"
     )
-    client = TestClient(make_app(settings, tiktok_emulator.transport()), base_url=BASE_URL)
-    response = client.get(settings.login_path, follow_redirects=False)
+    client = TestClient(make_app(tiktok_settings, tiktok_emulator.transport()), base_url=BASE_URL)
+    response = client.get(tiktok_settings.login_path, follow_redirects=False)
     _, _, attributes = cookie_named(response, "tiktok_session_flow_")
     assert attributes[0] == "Path=/oauth/tiktok/done"
 
 
-def test_login_accepts_head_and_refuses_post(client: TestClient, settings: TikTokSettings) -> None:
-    assert client.head(settings.login_path, follow_redirects=False).status_code == 302
-    response = client.post(settings.login_path, follow_redirects=False)
+def test_login_accepts_head_and_refuses_post(
+    client: TestClient, tiktok_settings: TikTokSettings
+) -> None:
+    assert client.head(tiktok_settings.login_path, follow_redirects=False).status_code == 302
+    response = client.post(tiktok_settings.login_path, follow_redirects=False)
     assert response.status_code == 405
     assert response.headers["allow"] == "GET"

@@ -5,29 +5,31 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from tests.conftest import make_app, signed_in_client
+from tests.conftest import BASE_URL, make_app, sign_in
 from tests.core.helpers import cookie_named
 from tiktok_asgi import TikTokSettings
 from tiktok_asgi.emulator import TikTokEmulator
 
 
 @pytest.fixture
-def settings(tiktok_emulator: TikTokEmulator) -> TikTokSettings:
+def tiktok_settings(tiktok_emulator: TikTokEmulator) -> TikTokSettings:
     return tiktok_emulator.settings(login_redirect="/bye")
 
 
 @pytest.fixture
-def client(tiktok_emulator: TikTokEmulator, settings: TikTokSettings) -> TestClient:
-    app = make_app(settings, tiktok_emulator.transport())
-    client = signed_in_client(app, settings, tiktok_emulator)
+def client(
+    client: TestClient, tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
+) -> TestClient:
+    """The shared browser, signed in."""
+    sign_in(client, tiktok_settings, tiktok_emulator)
     assert client.get("/me").json()["authenticated"] is True
     return client
 
 
 def test_post_logout_clears_identity_and_redirects(
-    client: TestClient, settings: TikTokSettings
+    client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    response = client.post(settings.logout_path, follow_redirects=False)
+    response = client.post(tiktok_settings.logout_path, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/bye"
     assert response.headers["cache-control"] == "no-store"
@@ -45,27 +47,29 @@ def test_post_logout_clears_identity_and_redirects(
     assert client.get("/me").json()["authenticated"] is False
 
 
-def test_post_logout_to_safe_next(client: TestClient, settings: TikTokSettings) -> None:
+def test_post_logout_to_safe_next(client: TestClient, tiktok_settings: TikTokSettings) -> None:
     response = client.post(
-        settings.logout_path, params={"next": "/see-you?soon=1"}, follow_redirects=False
+        tiktok_settings.logout_path, params={"next": "/see-you?soon=1"}, follow_redirects=False
     )
     assert response.status_code == 303
     assert response.headers["location"] == "/see-you?soon=1"
 
 
 def test_post_logout_to_unsafe_next_goes_to_login_redirect(
-    client: TestClient, settings: TikTokSettings
+    client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
     response = client.post(
-        settings.logout_path, params={"next": "https://evil.example/"}, follow_redirects=False
+        tiktok_settings.logout_path,
+        params={"next": "https://evil.example/"},
+        follow_redirects=False,
     )
     assert response.headers["location"] == "/bye"
 
 
 def test_get_logout_is_405_and_keeps_the_session(
-    client: TestClient, settings: TikTokSettings
+    client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    response = client.get(settings.logout_path, follow_redirects=False)
+    response = client.get(tiktok_settings.logout_path, follow_redirects=False)
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
     assert not response.headers.get_list("set-cookie")
@@ -73,10 +77,10 @@ def test_get_logout_is_405_and_keeps_the_session(
 
 
 def test_cross_site_logout_is_403_and_keeps_the_session(
-    client: TestClient, settings: TikTokSettings
+    client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
     response = client.post(
-        settings.logout_path,
+        tiktok_settings.logout_path,
         headers={"sec-fetch-site": "cross-site", "accept": "application/json"},
         follow_redirects=False,
     )
@@ -88,21 +92,17 @@ def test_cross_site_logout_is_403_and_keeps_the_session(
 
 @pytest.mark.parametrize("site", ["same-origin", "same-site", "none"])
 def test_same_site_logout_is_allowed(
-    client: TestClient, settings: TikTokSettings, site: str
+    client: TestClient, tiktok_settings: TikTokSettings, site: str
 ) -> None:
     response = client.post(
-        settings.logout_path, headers={"sec-fetch-site": site}, follow_redirects=False
+        tiktok_settings.logout_path, headers={"sec-fetch-site": site}, follow_redirects=False
     )
     assert response.status_code == 303
     assert client.get("/me").json()["authenticated"] is False
 
 
-def test_logout_when_anonymous_still_redirects(
-    tiktok_emulator: TikTokEmulator, settings: TikTokSettings
-) -> None:
-    client = TestClient(
-        make_app(settings, tiktok_emulator.transport()), base_url="https://testserver"
-    )
-    response = client.post(settings.logout_path, follow_redirects=False)
+def test_logout_when_anonymous_still_redirects(tiktok_settings: TikTokSettings) -> None:
+    client = TestClient(make_app(tiktok_settings), base_url=BASE_URL)
+    response = client.post(tiktok_settings.logout_path, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/bye"

@@ -15,7 +15,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import BASE_URL, make_app, sign_in, signed_in_client, start_login
-from tests.core.helpers import cookie_named, identity_serializer, one, query_of
+from tests.core.helpers import cookie_named, identity_serializer, new_users, one, query_of
 from tiktok_asgi import TikTokSettings, TikTokUser
 from tiktok_asgi._http import ASGITransport, AsyncClient, MockTransport
 from tiktok_asgi._http import Request as HTTPRequest
@@ -28,13 +28,8 @@ SCOPES = ("user.info.basic", "user.info.profile", "user.info.stats")
 
 
 @pytest.fixture
-def settings(tiktok_emulator: TikTokEmulator) -> TikTokSettings:
+def tiktok_settings(tiktok_emulator: TikTokEmulator) -> TikTokSettings:
     return tiktok_emulator.settings(scopes=SCOPES)
-
-
-@pytest.fixture
-def client(tiktok_emulator: TikTokEmulator, settings: TikTokSettings) -> TestClient:
-    return TestClient(make_app(settings, tiktok_emulator.transport()), base_url=BASE_URL)
 
 
 def _token_requests(emulator: TikTokEmulator) -> list[Any]:
@@ -42,21 +37,21 @@ def _token_requests(emulator: TikTokEmulator) -> list[Any]:
 
 
 def test_pitfall_1_client_key_not_client_id(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    url = start_login(client, settings)
-    assert query_of(url)["client_key"] == [settings.client_key]
+    url = start_login(client, tiktok_settings)
+    assert query_of(url)["client_key"] == [tiktok_settings.client_key]
     assert "client_id" not in query_of(url)
     assert client.get(tiktok_emulator.approve(url), follow_redirects=False).status_code == 302
     (token,) = _token_requests(tiktok_emulator)
-    assert token.form["client_key"] == [settings.client_key]
+    assert token.form["client_key"] == [tiktok_settings.client_key]
     assert "client_id" not in token.form
 
 
 def test_pitfall_2_scopes_are_comma_separated(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    url = start_login(client, settings)
+    url = start_login(client, tiktok_settings)
     raw_scope = urlsplit(url).query.split("scope=", 1)[1].split("&", 1)[0]
     assert unquote(raw_scope) == "user.info.basic,user.info.profile,user.info.stats"
     assert " " not in unquote(raw_scope)
@@ -67,17 +62,17 @@ def test_pitfall_2_scopes_are_comma_separated(
 
 
 def test_pitfall_3_no_client_secret_in_the_authorize_url(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    response = client.get(settings.login_path, follow_redirects=False)
+    response = client.get(tiktok_settings.login_path, follow_redirects=False)
     url = response.headers["location"]
     assert "client_secret" not in url
-    assert settings.client_secret not in unquote(unquote(url))
+    assert tiktok_settings.client_secret not in unquote(unquote(url))
     # Nor anywhere else the browser sees: headers, body, cookies.
     everything = " ".join(f"{k}: {v}" for k, v in response.headers.multi_items()) + response.text
-    assert settings.client_secret not in everything
+    assert tiktok_settings.client_secret not in everything
     _, flow_value, _ = cookie_named(response, "tiktok_session_flow_")
-    assert settings.client_secret not in unquote(flow_value)
+    assert tiktok_settings.client_secret not in unquote(flow_value)
     tiktok_emulator.approve(url)  # the emulator rejects an authorize URL carrying the secret
 
 
@@ -109,12 +104,12 @@ def _v1_tiktok() -> tuple[MockTransport, list[str]]:
     return MockTransport(handler), paths
 
 
-def test_pitfall_4_the_v1_token_shape_is_rejected(settings: TikTokSettings) -> None:
+def test_pitfall_4_the_v1_token_shape_is_rejected(tiktok_settings: TikTokSettings) -> None:
     transport, paths = _v1_tiktok()
-    client = TestClient(make_app(settings, transport), base_url=BASE_URL)
-    state = one(start_login(client, settings), "state")
+    client = TestClient(make_app(tiktok_settings, transport), base_url=BASE_URL)
+    state = one(start_login(client, tiktok_settings), "state")
     query = urlencode({"code": "code*1!1000.va", "scopes": "user.info.basic", "state": state})
-    response = client.get(f"{settings.callback_path}?{query}", headers=JSON)
+    response = client.get(f"{tiktok_settings.callback_path}?{query}", headers=JSON)
     assert response.status_code == 502
     assert response.json()["error"] == "invalid_response"
     assert paths == ["/v2/oauth/token/"]  # no user info asked with a token never received
@@ -122,22 +117,24 @@ def test_pitfall_4_the_v1_token_shape_is_rejected(settings: TikTokSettings) -> N
 
 
 def test_pitfall_5_endpoints_keep_their_trailing_slashes(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    url = start_login(client, settings)
+    url = start_login(client, tiktok_settings)
     assert urlsplit(url).path == "/v2/auth/authorize/"
-    sign_in(client, settings, tiktok_emulator)
+    sign_in(client, tiktok_settings, tiktok_emulator)
     paths = {r.endpoint: r.path for r in tiktok_emulator.requests}
     assert paths["token"] == "/v2/oauth/token/"
     assert paths["userinfo"] == "/v2/user/info/"
-    assert settings.revoke_url.endswith("/v2/oauth/revoke/")
+    assert tiktok_settings.revoke_url.endswith("/v2/oauth/revoke/")
 
 
 def test_pitfall_6_http_200_with_an_error_is_not_a_token(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
     tiktok_emulator.inject("token", Fault.error_body("invalid_grant", status=200))
-    response = client.get(tiktok_emulator.approve(start_login(client, settings)), headers=JSON)
+    response = client.get(
+        tiktok_emulator.approve(start_login(client, tiktok_settings)), headers=JSON
+    )
     assert response.status_code == 502
     assert response.json()["error"] == "invalid_grant"
     assert tiktok_emulator.count("userinfo") == 0
@@ -145,13 +142,13 @@ def test_pitfall_6_http_200_with_an_error_is_not_a_token(
 
 
 def test_pitfall_7_no_email_is_invented(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    sign_in(client, settings, tiktok_emulator)
+    sign_in(client, tiktok_settings, tiktok_emulator)
     me = client.get("/me").json()
     assert me["user"]["username"]
     assert "email" not in json.dumps(me)
-    payload = identity_serializer(settings).loads(client.cookies["tiktok_session"])
+    payload = identity_serializer(tiktok_settings).loads(client.cookies["tiktok_session"])
     assert "email" not in payload
     user = TikTokUser.from_dict(payload)
     assert not hasattr(user, "email")
@@ -159,10 +156,10 @@ def test_pitfall_7_no_email_is_invented(
 
 
 def test_pitfall_8_fields_only_from_granted_scopes(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
     # The person unticks profile and stats: asking for their fields would fail at TikTok.
-    sign_in(client, settings, tiktok_emulator, scopes=["user.info.basic"])
+    sign_in(client, tiktok_settings, tiktok_emulator, scopes=["user.info.basic"])
     (info,) = [r for r in tiktok_emulator.requests if r.endpoint == "userinfo"]
     assert info.query["fields"] == [",".join(SCOPE_FIELDS["user.info.basic"])]
     me = client.get("/me").json()
@@ -171,17 +168,17 @@ def test_pitfall_8_fields_only_from_granted_scopes(
 
 
 def test_pitfall_9_state_bound_to_browser_tabs_and_plain_http(
-    tiktok_emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    app = make_app(settings, tiktok_emulator.transport())
+    app = make_app(tiktok_settings, tiktok_emulator.transport())
     # Bound to the browser: another browser cannot finish this login.
     alice = TestClient(app, base_url=BASE_URL)
-    callback = tiktok_emulator.approve(start_login(alice, settings))
+    callback = tiktok_emulator.approve(start_login(alice, tiktok_settings))
     mallory = TestClient(app, base_url=BASE_URL)
     assert mallory.get(callback, headers=JSON).json()["error"] == "state_mismatch"
     # Several tabs: a second pending login does not break the first.
-    first = tiktok_emulator.approve(start_login(alice, settings, next="/one"))
-    second = tiktok_emulator.approve(start_login(alice, settings, next="/two"))
+    first = tiktok_emulator.approve(start_login(alice, tiktok_settings, next="/one"))
+    second = tiktok_emulator.approve(start_login(alice, tiktok_settings, next="/two"))
     assert alice.get(second, follow_redirects=False).headers["location"] == "/two"
     assert alice.get(first, follow_redirects=False).headers["location"] == "/one"
     # Plain http on 127.0.0.1: no Secure attribute, so the browser sends the cookies back.
@@ -202,18 +199,18 @@ def test_pitfall_9_state_bound_to_browser_tabs_and_plain_http(
 
 
 async def test_pitfall_10_concurrent_logins_never_cross(
-    tiktok_emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    users = EmulatorUser.generate(32, prefix="c")
-    for user in users:
-        tiktok_emulator.add_user(user)
+    users = new_users(tiktok_emulator, 32, "c")
     # Slow user info so that every login is in flight at the same time.
     tiktok_emulator.inject("userinfo", Fault.latency(0.05), times=None)
-    app = make_app(settings, tiktok_emulator.transport())
+    app = make_app(tiktok_settings, tiktok_emulator.transport())
 
     async def login_as(user: EmulatorUser) -> tuple[EmulatorUser, dict[str, Any]]:
         async with AsyncClient(transport=ASGITransport(app=app), base_url=BASE_URL) as browser:
-            login = await browser.get(settings.login_path, params={"next": f"/u/{user.username}"})
+            login = await browser.get(
+                tiktok_settings.login_path, params={"next": f"/u/{user.username}"}
+            )
             assert login.status_code == 302
             callback = tiktok_emulator.approve(login.headers["location"], user=user)
             await asyncio.sleep(0)
@@ -235,9 +232,9 @@ async def test_pitfall_10_concurrent_logins_never_cross(
 
 
 def test_pitfall_11_disable_auto_auth_only_on_authorize(
-    tiktok_emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    forced = settings.replace(disable_auto_auth=True)
+    forced = tiktok_settings.replace(disable_auto_auth=True)
     app = make_app(forced, tiktok_emulator.transport())
     client = signed_in_client(app, forced, tiktok_emulator)
     (authorize,) = [r for r in tiktok_emulator.requests if r.endpoint == "authorize"]

@@ -61,40 +61,47 @@ GOOD = [
 
 
 @pytest.fixture
-def settings(tiktok_emulator: TikTokEmulator) -> TikTokSettings:
+def tiktok_settings(tiktok_emulator: TikTokEmulator) -> TikTokSettings:
     return tiktok_emulator.settings(login_redirect="/landing")
 
 
 @pytest.mark.parametrize("target", HOSTILE)
 def test_hostile_next_after_logout_goes_to_login_redirect(
-    settings: TikTokSettings, target: str
+    tiktok_settings: TikTokSettings, target: str
 ) -> None:
-    client = TestClient(make_app(settings), base_url=BASE_URL)
-    response = client.post(settings.logout_path, params={"next": target}, follow_redirects=False)
+    client = TestClient(make_app(tiktok_settings), base_url=BASE_URL)
+    response = client.post(
+        tiktok_settings.logout_path, params={"next": target}, follow_redirects=False
+    )
     assert response.status_code == 303
     assert response.headers["location"] == "/landing"
 
 
 @pytest.mark.parametrize("target", HOSTILE)
 def test_hostile_next_after_login_goes_to_login_redirect(
-    tiktok_emulator: TikTokEmulator, settings: TikTokSettings, target: str
+    tiktok_emulator: TikTokEmulator,
+    client: TestClient,
+    tiktok_settings: TikTokSettings,
+    target: str,
 ) -> None:
-    client = TestClient(make_app(settings, tiktok_emulator.transport()), base_url=BASE_URL)
-    assert sign_in(client, settings, tiktok_emulator, next=target) == "/landing"
+    assert sign_in(client, tiktok_settings, tiktok_emulator, next=target) == "/landing"
 
 
 @pytest.mark.parametrize("target", GOOD)
 def test_good_next_is_preserved(
-    tiktok_emulator: TikTokEmulator, settings: TikTokSettings, target: str
+    tiktok_emulator: TikTokEmulator,
+    client: TestClient,
+    tiktok_settings: TikTokSettings,
+    target: str,
 ) -> None:
-    client = TestClient(make_app(settings, tiktok_emulator.transport()), base_url=BASE_URL)
-    assert sign_in(client, settings, tiktok_emulator, next=target) == target
-    response = client.post(settings.logout_path, params={"next": target}, follow_redirects=False)
+    assert sign_in(client, tiktok_settings, tiktok_emulator, next=target) == target
+    response = client.post(
+        tiktok_settings.logout_path, params={"next": target}, follow_redirects=False
+    )
     assert response.headers["location"] == target
 
 
 def test_missing_next_goes_to_login_redirect(
-    tiktok_emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    client = TestClient(make_app(settings, tiktok_emulator.transport()), base_url=BASE_URL)
-    assert sign_in(client, settings, tiktok_emulator) == "/landing"
+    assert sign_in(client, tiktok_settings, tiktok_emulator) == "/landing"

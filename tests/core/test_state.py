@@ -10,21 +10,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import BASE_URL, make_app, start_login
-from tests.core.helpers import cookie_named, one, query_of
+from tests.core.helpers import browser_with_cookie, new_users, one, pending_login, query_of
 from tiktok_asgi import TikTokSettings
-from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator
+from tiktok_asgi.emulator import TikTokEmulator
 
 JSON = {"accept": "application/json"}
-
-
-@pytest.fixture
-def settings(tiktok_emulator: TikTokEmulator) -> TikTokSettings:
-    return tiktok_emulator.settings()
-
-
-@pytest.fixture
-def client(tiktok_emulator: TikTokEmulator, settings: TikTokSettings) -> TestClient:
-    return TestClient(make_app(settings, tiktok_emulator.transport()), base_url=BASE_URL)
 
 
 def _error(response: Any) -> str:
@@ -37,13 +27,16 @@ def _error(response: Any) -> str:
 
 
 def test_five_pending_logins_in_one_browser_finish_in_any_order(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    users = EmulatorUser.generate(5, prefix="tab")
-    for user in users:
-        tiktok_emulator.add_user(user)
+    users = new_users(tiktok_emulator, 5, "tab")
     tabs = [
-        (user, tiktok_emulator.approve(start_login(client, settings, next=f"/tab/{i}"), user=user))
+        (
+            user,
+            tiktok_emulator.approve(
+                start_login(client, tiktok_settings, next=f"/tab/{i}"), user=user
+            ),
+        )
         for i, user in enumerate(users)
     ]
     order = [3, 0, 4, 1, 2]
@@ -58,25 +51,24 @@ def test_five_pending_logins_in_one_browser_finish_in_any_order(
 
 
 def test_replayed_callback_is_refused(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    login = client.get(settings.login_path, follow_redirects=False)
-    flow_name, flow_value, _ = cookie_named(login, "tiktok_session_flow_")
-    callback = tiktok_emulator.approve(login.headers["location"])
+    callback, flow_name, flow_value = pending_login(
+        client, tiktok_settings, tiktok_emulator.approve
+    )
     assert client.get(callback, follow_redirects=False).status_code == 302
     # The browser's flow cookie is gone: replaying the URL in it is a mismatch.
     assert _error(client.get(callback, headers=JSON)) == "state_mismatch"
     # Replaying with a copy of the old flow cookie is caught too, before TikTok is asked again.
-    replay = TestClient(client.app, base_url=BASE_URL)
-    replay.headers["cookie"] = f"{flow_name}={flow_value}"
+    replay = browser_with_cookie(client.app, flow_name, flow_value)
     assert _error(replay.get(callback, headers=JSON)) == "state_reused"
     assert tiktok_emulator.count("token") == 1
 
 
 def test_callback_in_another_browser_is_a_state_mismatch(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    callback = tiktok_emulator.approve(start_login(client, settings))
+    callback = tiktok_emulator.approve(start_login(client, tiktok_settings))
     other = TestClient(client.app, base_url=BASE_URL)
     response = other.get(callback, headers=JSON)
     assert _error(response) == "state_mismatch"
@@ -87,9 +79,9 @@ def test_callback_in_another_browser_is_a_state_mismatch(
 
 
 def test_callback_without_state_is_state_missing(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    callback = tiktok_emulator.approve(start_login(client, settings))
+    callback = tiktok_emulator.approve(start_login(client, tiktok_settings))
     query = {k: v[0] for k, v in query_of(callback).items() if k != "state"}
     stripped = urlsplit(callback)._replace(query=urlencode(query)).geturl()
     assert _error(client.get(stripped, headers=JSON)) == "state_missing"
@@ -111,9 +103,9 @@ class _Later:
 def test_expired_flow_cookie_is_state_expired(
     tiktok_emulator: TikTokEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = tiktok_emulator.settings(flow_max_age=5)
-    client = TestClient(make_app(settings, tiktok_emulator.transport()), base_url=BASE_URL)
-    callback = tiktok_emulator.approve(start_login(client, settings))
+    tiktok_settings = tiktok_emulator.settings(flow_max_age=5)
+    client = TestClient(make_app(tiktok_settings, tiktok_emulator.transport()), base_url=BASE_URL)
+    callback = tiktok_emulator.approve(start_login(client, tiktok_settings))
     monkeypatch.setattr(itsdangerous.timed, "time", _Later(7))
     assert _error(client.get(callback, headers=JSON)) == "state_expired"
     assert tiktok_emulator.count("token") == 0
@@ -122,52 +114,45 @@ def test_expired_flow_cookie_is_state_expired(
 def test_flow_cookie_within_its_age_is_accepted(
     tiktok_emulator: TikTokEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = tiktok_emulator.settings(flow_max_age=5)
-    client = TestClient(make_app(settings, tiktok_emulator.transport()), base_url=BASE_URL)
-    callback = tiktok_emulator.approve(start_login(client, settings))
+    tiktok_settings = tiktok_emulator.settings(flow_max_age=5)
+    client = TestClient(make_app(tiktok_settings, tiktok_emulator.transport()), base_url=BASE_URL)
+    callback = tiktok_emulator.approve(start_login(client, tiktok_settings))
     monkeypatch.setattr(itsdangerous.timed, "time", _Later(3))
     assert client.get(callback, follow_redirects=False).status_code == 302
 
 
 def test_tampered_flow_cookie_is_state_invalid(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    login = client.get(settings.login_path, follow_redirects=False)
-    flow_name, flow_value, _ = cookie_named(login, "tiktok_session_flow_")
-    callback = tiktok_emulator.approve(login.headers["location"])
+    callback, flow_name, flow_value = pending_login(
+        client, tiktok_settings, tiktok_emulator.approve
+    )
     flipped = flow_value[:-1] + ("A" if flow_value[-1] != "A" else "B")
-    other = TestClient(client.app, base_url=BASE_URL)
-    other.headers["cookie"] = f"{flow_name}={flipped}"
+    other = browser_with_cookie(client.app, flow_name, flipped)
     assert _error(other.get(callback, headers=JSON)) == "state_invalid"
     assert tiktok_emulator.count("token") == 0
 
 
 def test_flow_cookie_of_another_state_is_not_accepted(
-    tiktok_emulator: TikTokEmulator, client: TestClient, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
     """A valid flow cookie copied under the name of another state does not unlock it."""
-    first = client.get(settings.login_path, follow_redirects=False)
-    _, first_value, _ = cookie_named(first, "tiktok_session_flow_")
+    _, _, first_value = pending_login(client, tiktok_settings, str)
     victim = TestClient(client.app, base_url=BASE_URL)
-    second = victim.get(settings.login_path, follow_redirects=False)
-    second_name, _, _ = cookie_named(second, "tiktok_session_flow_")
-    callback = tiktok_emulator.approve(second.headers["location"])
-    attacker = TestClient(client.app, base_url=BASE_URL)
-    attacker.headers["cookie"] = f"{second_name}={first_value}"
+    callback, second_name, _ = pending_login(victim, tiktok_settings, tiktok_emulator.approve)
+    attacker = browser_with_cookie(client.app, second_name, first_value)
     assert _error(attacker.get(callback, headers=JSON)) == "state_mismatch"
 
 
 def test_state_errors_have_distinct_codes(
     tiktok_emulator: TikTokEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = tiktok_emulator.settings(flow_max_age=5)
-    app = make_app(settings, tiktok_emulator.transport())
+    tiktok_settings = tiktok_emulator.settings(flow_max_age=5)
+    app = make_app(tiktok_settings, tiktok_emulator.transport())
 
     def fresh_callback() -> tuple[TestClient, str, str, str]:
         browser = TestClient(app, base_url=BASE_URL)
-        login = browser.get(settings.login_path, follow_redirects=False)
-        name, value, _ = cookie_named(login, "tiktok_session_flow_")
-        return browser, tiktok_emulator.approve(login.headers["location"]), name, value
+        return browser, *pending_login(browser, tiktok_settings, tiktok_emulator.approve)
 
     codes: dict[str, int] = {}
 
@@ -181,15 +166,13 @@ def test_state_errors_have_distinct_codes(
     codes[_error(response)] = response.status_code
 
     browser, callback, name, value = fresh_callback()
-    tampered = TestClient(app, base_url=BASE_URL)
-    tampered.headers["cookie"] = f"{name}={value[::-1]}"
+    tampered = browser_with_cookie(app, name, value[::-1])
     response = tampered.get(callback, headers=JSON)
     codes[_error(response)] = response.status_code
 
     browser, callback, name, value = fresh_callback()
     assert browser.get(callback, follow_redirects=False).status_code == 302
-    replay = TestClient(app, base_url=BASE_URL)
-    replay.headers["cookie"] = f"{name}={value}"
+    replay = browser_with_cookie(app, name, value)
     response = replay.get(callback, headers=JSON)
     codes[_error(response)] = response.status_code
 
@@ -210,8 +193,8 @@ def test_state_errors_have_distinct_codes(
     assert set(codes.values()) == {400}
 
 
-def test_state_is_random_and_long(client: TestClient, settings: TikTokSettings) -> None:
-    states = [one(start_login(client, settings), "state") for _ in range(20)]
+def test_state_is_random_and_long(client: TestClient, tiktok_settings: TikTokSettings) -> None:
+    states = [one(start_login(client, tiktok_settings), "state") for _ in range(20)]
     assert len(set(states)) == 20
     assert min(len(s) for s in states) >= 20
     # Not a counter or a timestamp: even the first ten characters all differ.

@@ -15,13 +15,13 @@ from typing import Any
 import httpx2
 import pytest
 
+from tests.support.signin import async_sign_in
 from tests.tokens.conftest import (
     browser,
     cleared,
     expire_access_token,
     read_record,
     session_id,
-    sign_in,
     signed_in,
     wrap,
 )
@@ -59,13 +59,13 @@ API_EXPECTED = {**EXPECTED, "429_retry_after": (429, "rate_limit_exceeded", True
 
 
 @pytest.fixture
-def emulator() -> TikTokEmulator:
+def tiktok_emulator() -> TikTokEmulator:
     return TikTokEmulator(rate_limit=None)
 
 
 @pytest.fixture
-def settings(emulator: TikTokEmulator) -> TikTokSettings:
-    return emulator.settings(http_timeout=TIMEOUT)
+def tiktok_settings(tiktok_emulator: TikTokEmulator) -> TikTokSettings:
+    return tiktok_emulator.settings(http_timeout=TIMEOUT)
 
 
 def _bounded(started: float) -> float:
@@ -93,18 +93,18 @@ def _no_identity(response: httpx2.Response, settings: TikTokSettings) -> None:
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("endpoint", ["token", "userinfo"])
 async def test_sign_in(
-    emulator: TikTokEmulator,
-    settings: TikTokSettings,
+    tiktok_emulator: TikTokEmulator,
+    tiktok_settings: TikTokSettings,
     caplog: pytest.LogCaptureFixture,
     endpoint: str,
     fault: str,
 ) -> None:
     store = MemoryTokenStore()
     caplog.set_level(logging.INFO, logger="tiktok_asgi")
-    async with browser(wrap(settings, store, emulator)) as client:
-        login = await client.get(settings.login_path)
-        callback = emulator.approve(login.headers["location"])
-        emulator.inject(endpoint, FAULTS[fault])
+    async with browser(wrap(tiktok_settings, store, tiktok_emulator)) as client:
+        login = await client.get(tiktok_settings.login_path)
+        callback = tiktok_emulator.approve(login.headers["location"])
+        tiktok_emulator.inject(endpoint, FAULTS[fault])
         started = time.monotonic()
         response = await client.get(callback, headers=JSON)
         _bounded(started)
@@ -113,8 +113,8 @@ async def test_sign_in(
             assert response.headers["retry-after"] == "30"
         else:
             assert "retry-after" not in response.headers
-        _no_identity(response, settings)
-        assert settings.cookie_name not in client.cookies
+        _no_identity(response, tiktok_settings)
+        assert tiktok_settings.cookie_name not in client.cookies
         assert len(store) == 0  # no token kept for a sign-in that failed
         assert (await client.get("/token", headers=JSON)).status_code == 401
     (failed,) = [r for r in caplog.records if getattr(r, "event", None) == "login_failed"]
@@ -122,82 +122,88 @@ async def test_sign_in(
     assert failed.log_id == body["log_id"]  # type: ignore[attr-defined]
     assert not [r for r in caplog.records if getattr(r, "event", None) == "login_succeeded"]
     if endpoint == "userinfo":  # the code was spent on a token exchange that succeeded
-        assert emulator.count("token") == 1
+        assert tiktok_emulator.count("token") == 1
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-async def test_refresh(emulator: TikTokEmulator, settings: TikTokSettings, fault: str) -> None:
-    async with signed_in(settings, emulator) as (client, store, sid):
-        await expire_access_token(store, settings, sid)
-        before = await read_record(store, settings, sid)
-        emulator.inject("token", FAULTS[fault])
+async def test_refresh(
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings, fault: str
+) -> None:
+    async with signed_in(tiktok_settings, tiktok_emulator) as (client, store, sid):
+        await expire_access_token(store, tiktok_settings, sid)
+        before = await read_record(store, tiktok_settings, sid)
+        tiktok_emulator.inject("token", FAULTS[fault])
         started = time.monotonic()
         response = await client.get("/token", headers=JSON)
         _bounded(started)
         _check_error(response, EXPECTED[fault])
         # A transient failure keeps the session and the old record, untouched.
-        assert not cleared(response, settings)
-        assert await read_record(store, settings, sid) == before
+        assert not cleared(response, tiktok_settings)
+        assert await read_record(store, tiktok_settings, sid) == before
         # TikTok recovers: the next request refreshes.
         after = await client.get("/token", headers=JSON)
         assert after.status_code == 200
         assert after.json()["access_token"] != before["access_token"]
-    assert emulator.count("token", "refresh_token") == 2
+    assert tiktok_emulator.count("token", "refresh_token") == 2
 
 
 async def test_a_refused_refresh_signs_out(
-    emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    async with signed_in(settings, emulator) as (client, store, sid):
-        await expire_access_token(store, settings, sid)
-        emulator.inject("token", Fault.error_body("invalid_grant"))
+    async with signed_in(tiktok_settings, tiktok_emulator) as (client, store, sid):
+        await expire_access_token(store, tiktok_settings, sid)
+        tiktok_emulator.inject("token", Fault.error_body("invalid_grant"))
         response = await client.get("/token", headers=JSON)
         _check_error(response, (401, "login_required", True))
-        assert cleared(response, settings)
+        assert cleared(response, tiktok_settings)
         assert await store.get("tiktok_asgi:token:" + sid) is None
 
 
 @pytest.mark.parametrize("fault", FAULTS)
 async def test_revoke(
-    emulator: TikTokEmulator,
-    settings: TikTokSettings,
+    tiktok_emulator: TikTokEmulator,
+    tiktok_settings: TikTokSettings,
     caplog: pytest.LogCaptureFixture,
     fault: str,
 ) -> None:
     """Logout never depends on TikTok: the session ends locally; the failed revoke is logged."""
     store = MemoryTokenStore()
     caplog.set_level(logging.INFO, logger="tiktok_asgi")
-    async with browser(wrap(settings, store, emulator, revoke_on_logout=True)) as client:
-        await sign_in(client, settings, emulator)
-        sid = session_id(client, settings)
-        emulator.inject("revoke", FAULTS[fault])
+    async with browser(
+        wrap(tiktok_settings, store, tiktok_emulator, revoke_on_logout=True)
+    ) as client:
+        await async_sign_in(client, tiktok_settings, tiktok_emulator)
+        sid = session_id(client, tiktok_settings)
+        tiktok_emulator.inject("revoke", FAULTS[fault])
         started = time.monotonic()
-        response = await client.post(settings.logout_path, headers=JSON)
+        response = await client.post(tiktok_settings.logout_path, headers=JSON)
         _bounded(started)
         assert response.status_code == 303
-        assert cleared(response, settings)
+        assert cleared(response, tiktok_settings)
         assert await store.get("tiktok_asgi:token:" + sid) is None
         assert (await client.get("/token", headers=JSON)).status_code == 401
     _, code, has_log_id = EXPECTED[fault]
     (failed,) = [r for r in caplog.records if r.getMessage().startswith("revoke_failed")]
     assert failed.code == code  # type: ignore[attr-defined]
     assert bool(failed.log_id) is has_log_id  # type: ignore[attr-defined]
-    assert emulator.count("revoke") == 1
+    assert tiktok_emulator.count("revoke") == 1
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-async def test_api_call(emulator: TikTokEmulator, settings: TikTokSettings, fault: str) -> None:
-    async with signed_in(settings, emulator) as (client, store, sid):
-        before = await read_record(store, settings, sid)
-        emulator.inject("video_list", FAULTS[fault])
+async def test_api_call(
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings, fault: str
+) -> None:
+    async with signed_in(tiktok_settings, tiktok_emulator) as (client, store, sid):
+        before = await read_record(store, tiktok_settings, sid)
+        tiktok_emulator.inject("video_list", FAULTS[fault])
         started = time.monotonic()
         response = await client.get("/videos", headers=JSON)
         _bounded(started)
         _check_error(response, API_EXPECTED[fault])
-        assert not cleared(response, settings)
-        assert await read_record(store, settings, sid) == before
+        assert not cleared(response, tiktok_settings)
+        assert await read_record(store, tiktok_settings, sid) == before
         assert (await client.get("/videos", headers=JSON)).status_code == 200
-    assert emulator.count("video_list") == 2  # no retry except the bounded 429 policy
+    assert tiktok_emulator.count("video_list") == 2  # no retry except the bounded 429 policy
 
 
 def test_the_matrix_is_complete() -> None:

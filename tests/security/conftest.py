@@ -10,17 +10,17 @@ from tiktok_asgi.emulator import TikTokEmulator
 
 
 @pytest.fixture(scope="module")
-def emu() -> TikTokEmulator:
+def tiktok_emulator() -> TikTokEmulator:
     # Module-scoped so that Hypothesis examples share it; the rate limit would otherwise
     # refuse the hundreds of sign-ins a property makes.
     return TikTokEmulator(rate_limit=None)
 
 
 @pytest.fixture(scope="module")
-def settings(emu: TikTokEmulator) -> TikTokSettings:
-    return emu.settings()
+def tiktok_settings(tiktok_emulator: TikTokEmulator) -> TikTokSettings:
+    return tiktok_emulator.settings()
 
 
 @pytest.fixture(scope="module")
-def app(emu: TikTokEmulator, settings: TikTokSettings) -> TikTokAuthMiddleware:
-    return make_app(settings, emu.transport())
+def app(tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings) -> TikTokAuthMiddleware:
+    return make_app(tiktok_settings, tiktok_emulator.transport())

@@ -1,14 +1,17 @@
-"""A sign-in driven through the raw ASGI caller: login, consent at the emulator, callback."""
+"""A sign-in driven through the raw ASGI caller, in two halves: :func:`start` (login and consent
+at the emulator) and :func:`finish` (the callback, as sent back or altered)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp
 
-from tests.security.support import Answer, call, cookie_header, cookie_values
+from tests.support.asgi import Answer, AsgiBrowser, call, cookie_header
+from tests.support.signin import approving, asgi_performer, sign_in_steps
 from tiktok_asgi import TikTokSettings
 from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator
 
@@ -25,22 +28,26 @@ class Pending:
 def start(
     app: ASGIApp,
     settings: TikTokSettings,
-    emu: TikTokEmulator,
+    emulator: TikTokEmulator,
     *,
     next: str | None = None,
     user: EmulatorUser | str | None = None,
     cookies: dict[str, str] | None = None,
 ) -> Pending:
-    query = b"" if next is None else b"next=" + quote(next, safe="").encode("ascii")
-    headers = [cookie_header(cookies)] if cookies else []
-    login = call(app, "GET", settings.login_path, query, headers)
-    assert login.status == 302, login.body
-    callback = emu.approve(login.headers["location"], user=user)
-    return Pending(
-        {**(cookies or {}), **cookie_values(login)},
-        urlsplit(callback).query.encode("latin-1"),
-        login,
+    """The first steps of the shared sign-in: login in a browser holding ``cookies``, consent."""
+    steps = sign_in_steps(
+        settings.login_path,
+        approving(emulator, user=user),
+        next=next,
+        cookie_name=settings.cookie_name,
     )
+    browser = AsgiBrowser(app, cookies=cookies)
+    login_step = steps.send(None)
+    login = asyncio.run(asgi_performer(browser)(login_step))
+    callback_step = steps.send(login)
+    assert callback_step.name == "callback", callback_step
+    steps.close()
+    return Pending(browser.cookies, urlsplit(callback_step.url).query.encode("latin-1"), login)
 
 
 def finish(

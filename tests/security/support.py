@@ -1,4 +1,4 @@
-"""Helpers of the security tests: a raw ASGI caller and independent checks of what comes back.
+"""Helpers of the security tests: independent checks of what comes back from the app.
 
 The checks do not reuse the middleware's own code: a redirect target is judged the way a
 browser reads it (WHATWG URL parsing strips tabs and newlines and treats ``\\`` as ``/``).
@@ -6,94 +6,19 @@ browser reads it (WHATWG URL parsing strips tabs and newlines and treats ``\\`` 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import json
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable
 from urllib.parse import unquote, urljoin, urlsplit
 
 from itsdangerous import URLSafeTimedSerializer
-from starlette.types import ASGIApp, Message
 
+from tests.support.asgi import Answer
 from tiktok_asgi import TikTokSettings
 
 SITE = "https://testserver"
 AUTHORIZE_PREFIX = "https://www.tiktok.com/v2/auth/authorize/?"
 _WHATWG_STRIPPED = re.compile(r"[\t\n\r]")
-
-
-@dataclass
-class Answer:
-    """One HTTP answer from the app: status, raw headers, body."""
-
-    status: int
-    raw_headers: list[tuple[bytes, bytes]]
-    body: bytes
-    headers: dict[str, str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.raw_headers}
-
-    def all(self, name: str) -> list[str]:
-        key = name.encode("latin-1")
-        return [v.decode("latin-1") for k, v in self.raw_headers if k == key]
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-async def asgi_call(
-    app: ASGIApp,
-    method: str,
-    path: str,
-    query_string: bytes = b"",
-    headers: Sequence[tuple[bytes, bytes]] = (),
-    body: bytes = b"",
-) -> Answer:
-    """One HTTP request handed to ``app`` exactly as given (no client-side re-encoding)."""
-    raw_headers = list(headers)
-    if not any(k == b"host" for k, _ in raw_headers):
-        raw_headers.insert(0, (b"host", b"testserver"))
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "https",
-        "path": path,
-        "raw_path": path.encode("utf-8", "surrogateescape"),
-        "root_path": "",
-        "query_string": query_string,
-        "headers": raw_headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 443),
-    }
-    sent = False
-    messages: list[Message] = []
-
-    async def receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.sleep(3600)
-        return {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        messages.append(message)
-
-    await app(scope, receive, send)
-    start = next(m for m in messages if m["type"] == "http.response.start")
-    content = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
-    return Answer(start["status"], list(start.get("headers", [])), content)
-
-
-def call(app: ASGIApp, *args: Any, **kwargs: Any) -> Answer:
-    """:func:`asgi_call` from synchronous code (Hypothesis tests are synchronous)."""
-    return asyncio.run(asgi_call(app, *args, **kwargs))
 
 
 def browser_target(location: str, base: str = SITE + "/here") -> str:
@@ -146,21 +71,6 @@ def identity_set(answer: Answer, settings: TikTokSettings) -> str | None:
         if name == settings.cookie_name and value:
             found = value
     return found
-
-
-def cookie_values(answer: Answer) -> dict[str, str]:
-    """``name -> value`` of every non-empty ``Set-Cookie``."""
-    out = {}
-    for header in answer.all("set-cookie"):
-        name, _, rest = header.partition("=")
-        value = rest.split(";", 1)[0]
-        if value:
-            out[name] = value
-    return out
-
-
-def cookie_header(cookies: dict[str, str]) -> tuple[bytes, bytes]:
-    return (b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode("latin-1"))
 
 
 def serializer(keys: Iterable[str], salt: str) -> URLSafeTimedSerializer:

@@ -14,7 +14,8 @@ from itsdangerous import TimestampSigner
 
 from tests.conftest import make_app
 from tests.security.flows import finish, start
-from tests.security.support import Answer, call, cookie_header, serializer
+from tests.security.support import serializer
+from tests.support.asgi import Answer, call, cookie_header
 from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
 from tiktok_asgi.emulator import Fault, TikTokEmulator
 
@@ -103,26 +104,26 @@ def shape(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def variant(
-    emu: TikTokEmulator, shape: str
+    tiktok_emulator: TikTokEmulator, shape: str
 ) -> tuple[TikTokAuthMiddleware, TikTokSettings, list[tuple[bytes, bytes]]]:
-    settings = emu.settings(
+    tiktok_settings = tiktok_emulator.settings(
         error_redirect="/login-failed" if shape == "error_redirect" else None,
         protected_paths=("/me",),
     )
     headers = [JSON] if shape == "json" else [HTML]
-    return make_app(settings, emu.transport()), settings, headers
+    return make_app(tiktok_settings, tiktok_emulator.transport()), tiktok_settings, headers
 
 
 @pytest.mark.parametrize("code", CALLBACK_ERRORS)
 def test_every_callback_error(
-    emu: TikTokEmulator,
+    tiktok_emulator: TikTokEmulator,
     variant: tuple[TikTokAuthMiddleware, TikTokSettings, list[tuple[bytes, bytes]]],
     shape: str,
     code: str,
 ) -> None:
-    app, settings, headers = variant
+    app, tiktok_settings, headers = variant
     provoke, status = CALLBACK_ERRORS[code]
-    answer = provoke(app, settings, emu, headers)
+    answer = provoke(app, tiktok_settings, tiktok_emulator, headers)
     check_security_headers(answer)
     if shape == "json":
         assert answer.status == status
@@ -135,33 +136,38 @@ def test_every_callback_error(
         assert f"<code>{code}</code>".encode() in answer.body
 
 
-def test_login_redirect_and_spa_json(app: TikTokAuthMiddleware, settings: TikTokSettings) -> None:
-    check_security_headers(call(app, "GET", settings.login_path))
-    spa = call(app, "GET", settings.login_path, headers=[JSON])
+def test_login_redirect_and_spa_json(
+    app: TikTokAuthMiddleware, tiktok_settings: TikTokSettings
+) -> None:
+    check_security_headers(call(app, "GET", tiktok_settings.login_path))
+    spa = call(app, "GET", tiktok_settings.login_path, headers=[JSON])
     assert spa.status == 200
     assert "authorization_url" in spa.json()
     check_security_headers(spa)
-    check_security_headers(call(app, "HEAD", settings.login_path))
+    check_security_headers(call(app, "HEAD", tiktok_settings.login_path))
 
 
 def test_callback_success_and_logout(
-    app: TikTokAuthMiddleware, settings: TikTokSettings, emu: TikTokEmulator
+    app: TikTokAuthMiddleware, tiktok_settings: TikTokSettings, tiktok_emulator: TikTokEmulator
 ) -> None:
-    answer = finish(app, settings, start(app, settings, emu))
+    answer = finish(app, tiktok_settings, start(app, tiktok_settings, tiktok_emulator))
     assert answer.status == 302
     check_security_headers(answer)
     for headers in ([], [HTML], [JSON]):
-        logout = call(app, "POST", settings.logout_path, headers=headers)
+        logout = call(app, "POST", tiktok_settings.logout_path, headers=headers)
         assert logout.status == 303
         check_security_headers(logout)
 
 
 @pytest.mark.parametrize("accept", [HTML, JSON], ids=["html", "json"])
 def test_cross_site_logout_refusal(
-    app: TikTokAuthMiddleware, settings: TikTokSettings, accept: tuple[bytes, bytes]
+    app: TikTokAuthMiddleware, tiktok_settings: TikTokSettings, accept: tuple[bytes, bytes]
 ) -> None:
     answer = call(
-        app, "POST", settings.logout_path, headers=[accept, (b"sec-fetch-site", b"cross-site")]
+        app,
+        "POST",
+        tiktok_settings.logout_path,
+        headers=[accept, (b"sec-fetch-site", b"cross-site")],
     )
     assert answer.status == 403
     check_security_headers(answer)
@@ -181,21 +187,25 @@ def test_cross_site_logout_refusal(
 @pytest.mark.parametrize("accept", [HTML, JSON], ids=["html", "json"])
 def test_method_not_allowed(
     app: TikTokAuthMiddleware,
-    settings: TikTokSettings,
+    tiktok_settings: TikTokSettings,
     path_attr: str,
     method: str,
     accept: tuple[bytes, bytes],
 ) -> None:
-    answer = call(app, method, getattr(settings, path_attr), headers=[accept])
+    answer = call(app, method, getattr(tiktok_settings, path_attr), headers=[accept])
     assert answer.status == 405
     assert answer.headers["allow"] in ("GET", "POST")
     check_security_headers(answer)
 
 
 @pytest.mark.parametrize("accept", [HTML, JSON, (b"accept", b"*/*")], ids=["html", "json", "any"])
-def test_protected_path_refusals(emu: TikTokEmulator, accept: tuple[bytes, bytes]) -> None:
-    settings = emu.settings(protected_paths=("/me",))
-    answer = call(make_app(settings, emu.transport()), "GET", "/me", headers=[accept])
+def test_protected_path_refusals(
+    tiktok_emulator: TikTokEmulator, accept: tuple[bytes, bytes]
+) -> None:
+    tiktok_settings = tiktok_emulator.settings(protected_paths=("/me",))
+    answer = call(
+        make_app(tiktok_settings, tiktok_emulator.transport()), "GET", "/me", headers=[accept]
+    )
     assert answer.status in (302, 401)
     if accept == HTML:
         assert answer.headers["location"] == "/auth/tiktok/login?next=%2Fme"
@@ -205,17 +215,19 @@ def test_protected_path_refusals(emu: TikTokEmulator, accept: tuple[bytes, bytes
 
 
 @pytest.mark.parametrize("accept", [HTML, JSON], ids=["html", "json"])
-def test_login_rejected_by_the_app(emu: TikTokEmulator, accept: tuple[bytes, bytes]) -> None:
+def test_login_rejected_by_the_app(
+    tiktok_emulator: TikTokEmulator, accept: tuple[bytes, bytes]
+) -> None:
     async def refuse(user: TikTokUser, token: Any) -> None:
         return None
 
-    settings = emu.settings()
-    app = make_app(settings, emu.transport(), on_login=refuse)
-    pending = start(app, settings, emu)
+    tiktok_settings = tiktok_emulator.settings()
+    app = make_app(tiktok_settings, tiktok_emulator.transport(), on_login=refuse)
+    pending = start(app, tiktok_settings, tiktok_emulator)
     answer = call(
         app,
         "GET",
-        settings.callback_path,
+        tiktok_settings.callback_path,
         pending.callback_query,
         [cookie_header(pending.cookies), accept],
     )

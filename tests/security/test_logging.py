@@ -8,19 +8,25 @@ import sys
 import pytest
 
 from tests.security.secret_scan import SCANNER, findings_in
-from tests.tokens.conftest import browser, expire_access_token, session_id, sign_in, wrap
+from tests.support.signin import async_sign_in
+from tests.tokens.conftest import (
+    browser,
+    expire_access_token,
+    session_id,
+    wrap,
+)
 from tiktok_asgi import MemoryTokenStore, TikTokSettings
 from tiktok_asgi.emulator import Fault, TikTokEmulator
 
 
 @pytest.fixture
-def emulator() -> TikTokEmulator:
+def tiktok_emulator() -> TikTokEmulator:
     return TikTokEmulator(rate_limit=None)
 
 
 @pytest.fixture
-def settings(emulator: TikTokEmulator) -> TikTokSettings:
-    return emulator.settings(http_timeout=2.0)
+def tiktok_settings(tiktok_emulator: TikTokEmulator) -> TikTokSettings:
+    return tiktok_emulator.settings(http_timeout=2.0)
 
 
 def _events(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -28,22 +34,26 @@ def _events(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 
 async def test_each_event_of_a_session_lifetime(
-    emulator: TikTokEmulator, settings: TikTokSettings, caplog: pytest.LogCaptureFixture
+    tiktok_emulator: TikTokEmulator,
+    tiktok_settings: TikTokSettings,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="tiktok_asgi")
     store = MemoryTokenStore()
-    user = emulator.users[2]
-    async with browser(wrap(settings, store, emulator, revoke_on_logout=True)) as client:
+    user = tiktok_emulator.users[2]
+    async with browser(
+        wrap(tiktok_settings, store, tiktok_emulator, revoke_on_logout=True)
+    ) as client:
         # A failed sign-in: TikTok's error with its log_id.
-        login = await client.get(settings.login_path)
-        emulator.inject("token", Fault.error_body("invalid_grant"))
-        failed = await client.get(emulator.approve(login.headers["location"]))
+        login = await client.get(tiktok_settings.login_path)
+        tiktok_emulator.inject("token", Fault.error_body("invalid_grant"))
+        failed = await client.get(tiktok_emulator.approve(login.headers["location"]))
         assert failed.status_code == 502
         # A sign-in, a refresh, a logout.
-        await sign_in(client, settings, emulator, user)
-        await expire_access_token(store, settings, session_id(client, settings))
+        await async_sign_in(client, tiktok_settings, tiktok_emulator, user=user)
+        await expire_access_token(store, tiktok_settings, session_id(client, tiktok_settings))
         assert (await client.get("/token")).status_code == 200
-        assert (await client.post(settings.logout_path)).status_code == 303
+        assert (await client.post(tiktok_settings.logout_path)).status_code == 303
     records = _events(caplog)
     assert [r.event for r in records] == [  # type: ignore[attr-defined]
         "login_started",
@@ -65,7 +75,7 @@ async def test_each_event_of_a_session_lifetime(
         assert findings_in(record) == []
 
 
-def test_the_scanner_recognises_each_kind_of_secret(emulator: TikTokEmulator) -> None:
+def test_the_scanner_recognises_each_kind_of_secret(tiktok_emulator: TikTokEmulator) -> None:
     planted = {
         "access token": "act.1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6dAbCdEfGhIjKlMnOpQrStUvWxYz12!4608.va",
         "refresh token": "rft.1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6dAbCdEfGhIjKlMnOpQrStUvWxYz12!4608.va",
@@ -73,7 +83,7 @@ def test_the_scanner_recognises_each_kind_of_secret(emulator: TikTokEmulator) ->
         "signed cookie": "eyJvcGVuX2lkIjoiYWJjIn0.Zx1a2b.Q2hlY2tzdW1DaGVja3N1bUNoZWNrc3Vt",
         "encrypted token record": "gAAAAABmZXhhbXBsZWV4YW1wbGVleGFtcGxl",
         "bearer header": "Authorization: Bearer abcdefgh12345678",
-        "client secret": f"client_key=k&client_secret={emulator.client_secret}",
+        "client secret": f"client_key=k&client_secret={tiktok_emulator.client_secret}",
         "secret key": "emulator-test-secret-key-never-use-in-production",
     }
     for kind, text in planted.items():
@@ -110,18 +120,22 @@ def test_the_session_scan_is_running(caplog: pytest.LogCaptureFixture) -> None:
 
 
 async def test_failed_calls_log_no_secret_even_with_exceptions(
-    emulator: TikTokEmulator, settings: TikTokSettings, caplog: pytest.LogCaptureFixture
+    tiktok_emulator: TikTokEmulator,
+    tiktok_settings: TikTokSettings,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="tiktok_asgi")
     store = MemoryTokenStore()
-    async with browser(wrap(settings, store, emulator, revoke_on_logout=True)) as client:
+    async with browser(
+        wrap(tiktok_settings, store, tiktok_emulator, revoke_on_logout=True)
+    ) as client:
         for fault in (Fault.connection_refused(), Fault.malformed_json(), Fault.status(500)):
-            login = await client.get(settings.login_path)
-            emulator.inject("userinfo", fault)
-            await client.get(emulator.approve(login.headers["location"]))
-        await sign_in(client, settings, emulator)
-        emulator.inject("revoke", Fault.error_body("invalid_request"))
-        await client.post(settings.logout_path)
+            login = await client.get(tiktok_settings.login_path)
+            tiktok_emulator.inject("userinfo", fault)
+            await client.get(tiktok_emulator.approve(login.headers["location"]))
+        await async_sign_in(client, tiktok_settings, tiktok_emulator)
+        tiktok_emulator.inject("revoke", Fault.error_body("invalid_request"))
+        await client.post(tiktok_settings.logout_path)
     assert len(caplog.records) >= 8
     for record in caplog.records:
         assert findings_in(record) == [], record.getMessage()

@@ -10,7 +10,8 @@ from urllib.parse import quote
 import pytest
 
 from tests.security.flows import finish, start
-from tests.security.support import assert_sound, call, identity_set, is_same_site_path
+from tests.security.support import assert_sound, identity_set, is_same_site_path
+from tests.support.asgi import call
 from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings
 from tiktok_asgi.emulator import TikTokEmulator
 
@@ -29,37 +30,42 @@ def test_the_corpus_is_large_and_hostile() -> None:
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_after_login(
-    app: TikTokAuthMiddleware, settings: TikTokSettings, emu: TikTokEmulator, payload: str
+    app: TikTokAuthMiddleware,
+    tiktok_settings: TikTokSettings,
+    tiktok_emulator: TikTokEmulator,
+    payload: str,
 ) -> None:
-    pending = start(app, settings, emu, next=payload)
-    answer = finish(app, settings, pending)
+    pending = start(app, tiktok_settings, tiktok_emulator, next=payload)
+    answer = finish(app, tiktok_settings, pending)
     assert answer.status == 302, answer.body
-    assert identity_set(answer, settings)  # the sign-in itself works
+    assert identity_set(answer, tiktok_settings)  # the sign-in itself works
     assert_sound(answer)
     location = answer.headers["location"]
-    assert location in (payload, settings.login_redirect)
+    assert location in (payload, tiktok_settings.login_redirect)
     if not is_same_site_path(payload):
-        assert location == settings.login_redirect
+        assert location == tiktok_settings.login_redirect
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
-def test_after_logout(app: TikTokAuthMiddleware, settings: TikTokSettings, payload: str) -> None:
+def test_after_logout(
+    app: TikTokAuthMiddleware, tiktok_settings: TikTokSettings, payload: str
+) -> None:
     query = b"next=" + quote(payload, safe="").encode("ascii")
-    answer = call(app, "POST", settings.logout_path, query)
+    answer = call(app, "POST", tiktok_settings.logout_path, query)
     assert answer.status == 303, answer.body
     assert_sound(answer)
     location = answer.headers["location"]
-    assert location in (payload, settings.login_redirect)
+    assert location in (payload, tiktok_settings.login_redirect)
     if not is_same_site_path(payload):
-        assert location == settings.login_redirect
+        assert location == tiktok_settings.login_redirect
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_raw_unencoded_in_the_query(
-    app: TikTokAuthMiddleware, settings: TikTokSettings, payload: str
+    app: TikTokAuthMiddleware, tiktok_settings: TikTokSettings, payload: str
 ) -> None:
     """The payload as raw bytes in the query string (as a careless link would carry it)."""
     raw = payload.encode("utf-8").replace(b"&", b"%26").replace(b"#", b"%23")
-    answer = call(app, "POST", settings.logout_path, b"next=" + raw)
+    answer = call(app, "POST", tiktok_settings.logout_path, b"next=" + raw)
     assert answer.status == 303, answer.body
     assert_sound(answer)

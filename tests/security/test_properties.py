@@ -18,14 +18,8 @@ from hypothesis import strategies as st
 from itsdangerous import TimestampSigner
 
 from tests.security.flows import Pending, finish, start
-from tests.security.support import (
-    assert_sound,
-    call,
-    cookie_header,
-    identity_set,
-    is_same_site_path,
-    serializer,
-)
+from tests.security.support import assert_sound, identity_set, is_same_site_path, serializer
+from tests.support.asgi import call, cookie_header
 from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings
 from tiktok_asgi.emulator import TikTokEmulator
 
@@ -67,29 +61,32 @@ def _me(app: TikTokAuthMiddleware, cookie: str | None, settings: TikTokSettings)
 @PROPERTY
 @given(next_=hostile_text)
 def test_login_next_always_lands_on_this_site(
-    app: TikTokAuthMiddleware, settings: TikTokSettings, emu: TikTokEmulator, next_: str
+    app: TikTokAuthMiddleware,
+    tiktok_settings: TikTokSettings,
+    tiktok_emulator: TikTokEmulator,
+    next_: str,
 ) -> None:
-    pending = start(app, settings, emu, next=next_)
+    pending = start(app, tiktok_settings, tiktok_emulator, next=next_)
     assert_sound(pending.login, authorize_allowed=True)
-    answer = finish(app, settings, pending)
+    answer = finish(app, tiktok_settings, pending)
     assert answer.status == 302
     assert_sound(answer)
-    assert answer.headers["location"] in (next_, settings.login_redirect)
-    assert identity_set(answer, settings)
+    assert answer.headers["location"] in (next_, tiktok_settings.login_redirect)
+    assert identity_set(answer, tiktok_settings)
 
 
 @PROPERTY
 @given(query=raw_bytes, accept=st.sampled_from([b"text/html", b"application/json", b"*/*"]))
 def test_login_with_any_raw_query(
-    app: TikTokAuthMiddleware, settings: TikTokSettings, query: bytes, accept: bytes
+    app: TikTokAuthMiddleware, tiktok_settings: TikTokSettings, query: bytes, accept: bytes
 ) -> None:
-    answer = call(app, "GET", settings.login_path, query, [(b"accept", accept)])
+    answer = call(app, "GET", tiktok_settings.login_path, query, [(b"accept", accept)])
     assert answer.status in (200, 302)
     assert_sound(answer, authorize_allowed=True)
     location = answer.headers.get("location") or answer.json()["authorization_url"]
     # The redirect_uri TikTok is told is always the configured one.
     sent = dict(parse_qsl(urlsplit(location).query))
-    assert sent["redirect_uri"] == settings.redirect_uri
+    assert sent["redirect_uri"] == tiktok_settings.redirect_uri
 
 
 # The callback query ------------------------------------------------------------------------------
@@ -105,7 +102,7 @@ def test_login_with_any_raw_query(
 )
 def test_callback_without_a_pending_login_never_signs_in(
     app: TikTokAuthMiddleware,
-    settings: TikTokSettings,
+    tiktok_settings: TikTokSettings,
     pairs: list[tuple[str, str]],
     encode: bool,
     accept: bytes,
@@ -114,10 +111,10 @@ def test_callback_without_a_pending_login_never_signs_in(
         query = urlencode(pairs).encode("ascii")
     else:
         query = "&".join(f"{k}={v}" for k, v in pairs).encode("utf-8", "surrogatepass")
-    answer = call(app, "GET", settings.callback_path, query, [(b"accept", accept)])
+    answer = call(app, "GET", tiktok_settings.callback_path, query, [(b"accept", accept)])
     assert_sound(answer)
     assert 400 <= answer.status < 500
-    assert identity_set(answer, settings) is None
+    assert identity_set(answer, tiktok_settings) is None
 
 
 @PROPERTY
@@ -135,13 +132,13 @@ def test_callback_without_a_pending_login_never_signs_in(
 )
 def test_a_tampered_callback_grants_nothing_tiktok_did_not(
     app: TikTokAuthMiddleware,
-    settings: TikTokSettings,
-    emu: TikTokEmulator,
+    tiktok_settings: TikTokSettings,
+    tiktok_emulator: TikTokEmulator,
     edits: list[tuple[str, str, str]],
     user_index: int,
 ) -> None:
-    user = emu.users[user_index]
-    pending = start(app, settings, emu, user=user)
+    user = tiktok_emulator.users[user_index]
+    pending = start(app, tiktok_settings, tiktok_emulator, user=user)
     pairs = parse_qsl(pending.callback_query.decode("ascii"), keep_blank_values=True)
     granted = set(dict(pairs)["scopes"].split(","))
     for action, key, value in edits:
@@ -151,11 +148,11 @@ def test_a_tampered_callback_grants_nothing_tiktok_did_not(
             pairs.append((key, value))
         else:
             pairs = [(k, v) for k, v in pairs if k != key]
-    answer = finish(app, settings, pending, query=urlencode(pairs).encode("ascii"))
+    answer = finish(app, tiktok_settings, pending, query=urlencode(pairs).encode("ascii"))
     assert_sound(answer)
-    cookie = identity_set(answer, settings)
+    cookie = identity_set(answer, tiktok_settings)
     if cookie is not None:
-        payload = _user_of(cookie, settings)
+        payload = _user_of(cookie, tiktok_settings)
         assert payload["open_id"] == user.open_id
         assert set(payload["granted_scopes"]) <= granted
     else:
@@ -167,12 +164,15 @@ def test_a_tampered_callback_grants_nothing_tiktok_did_not(
 
 @pytest.fixture(scope="module")
 def identities(
-    app: TikTokAuthMiddleware, settings: TikTokSettings, emu: TikTokEmulator
+    app: TikTokAuthMiddleware, tiktok_settings: TikTokSettings, tiktok_emulator: TikTokEmulator
 ) -> list[str]:
     """Valid identity cookies of two different users."""
     values = []
-    for user in emu.users[:2]:
-        cookie = identity_set(finish(app, settings, start(app, settings, emu, user=user)), settings)
+    for user in tiktok_emulator.users[:2]:
+        cookie = identity_set(
+            finish(app, tiktok_settings, start(app, tiktok_settings, tiktok_emulator, user=user)),
+            tiktok_settings,
+        )
         assert cookie is not None
         values.append(cookie)
     return values
@@ -218,7 +218,7 @@ def _mutate(kind: str, value: str, position: int, junk: str, settings: TikTokSet
 )
 def test_an_altered_identity_cookie_is_nobody(
     app: TikTokAuthMiddleware,
-    settings: TikTokSettings,
+    tiktok_settings: TikTokSettings,
     identities: list[str],
     kind: str,
     position: int,
@@ -226,13 +226,13 @@ def test_an_altered_identity_cookie_is_nobody(
     which: int,
 ) -> None:
     original = identities[which]
-    forged = _mutate(kind, original, position, junk.replace(";", ""), settings)
-    me = _me(app, forged, settings)
+    forged = _mutate(kind, original, position, junk.replace(";", ""), tiktok_settings)
+    me = _me(app, forged, tiktok_settings)
     if forged == original:  # e.g. truncating nothing away cannot happen; flips can hit nothing
         return
     assert me["authenticated"] is False, (kind, forged[:80])
     # The genuine cookie still works: nothing was poisoned by the forgery.
-    assert _me(app, original, settings)["authenticated"] is True
+    assert _me(app, original, tiktok_settings)["authenticated"] is True
 
 
 @PROPERTY
@@ -242,34 +242,34 @@ def test_an_altered_identity_cookie_is_nobody(
 )
 def test_an_altered_or_swapped_flow_cookie_signs_nobody_in(
     app: TikTokAuthMiddleware,
-    settings: TikTokSettings,
-    emu: TikTokEmulator,
+    tiktok_settings: TikTokSettings,
+    tiktok_emulator: TikTokEmulator,
     kind: str,
     position: int,
 ) -> None:
-    mine = start(app, settings, emu, user=emu.users[0])
-    theirs = start(app, settings, emu, user=emu.users[1])
+    mine = start(app, tiktok_settings, tiktok_emulator, user=tiktok_emulator.users[0])
+    theirs = start(app, tiktok_settings, tiktok_emulator, user=tiktok_emulator.users[1])
     name, value = next((k, v) for k, v in mine.cookies.items() if "_flow_" in k)
     cookies: dict[str, str]
     if kind == "swap":  # their callback, my cookie: the attacker's code in the victim's browser
-        answer = finish(app, settings, theirs, cookies=mine.cookies)
+        answer = finish(app, tiktok_settings, theirs, cookies=mine.cookies)
     elif kind == "other_state":  # their cookie's value under my cookie's name
         their_value = next(v for k, v in theirs.cookies.items() if "_flow_" in k)
-        answer = finish(app, settings, mine, cookies={name: their_value})
+        answer = finish(app, tiktok_settings, mine, cookies={name: their_value})
     else:
         if kind == "expired":
-            flow = serializer(settings.secret_keys, "tiktok-asgi.flow")
+            flow = serializer(tiktok_settings.secret_keys, "tiktok-asgi.flow")
             payload = flow.loads(value)
             flow.signer = _OldSigner  # type: ignore[assignment]
             cookies = {name: str(flow.dumps(payload))}
         else:
-            cookies = {name: _mutate(kind, value, position, "x", settings)}
+            cookies = {name: _mutate(kind, value, position, "x", tiktok_settings)}
         if cookies[name] == value:
             return
-        answer = finish(app, settings, mine, cookies=cookies)
+        answer = finish(app, tiktok_settings, mine, cookies=cookies)
     assert_sound(answer)
     assert answer.status == 400
-    assert identity_set(answer, settings) is None
+    assert identity_set(answer, tiktok_settings) is None
 
 
 # The logout request ------------------------------------------------------------------------------
@@ -284,18 +284,18 @@ def test_an_altered_or_swapped_flow_cookie_signs_nobody_in(
 )
 def test_logout_with_anything(
     app: TikTokAuthMiddleware,
-    settings: TikTokSettings,
+    tiktok_settings: TikTokSettings,
     identities: list[str],
     method: str,
     next_: str,
     fetch_site: bytes | None,
     signed_in: bool,
 ) -> None:
-    headers = [cookie_header({settings.cookie_name: identities[0]})] if signed_in else []
+    headers = [cookie_header({tiktok_settings.cookie_name: identities[0]})] if signed_in else []
     if fetch_site is not None:
         headers.append((b"sec-fetch-site", fetch_site))
     query = b"next=" + quote(next_, safe="").encode("ascii")
-    answer = call(app, method, settings.logout_path, query, headers)
+    answer = call(app, method, tiktok_settings.logout_path, query, headers)
     assert_sound(answer)
     if method != "POST":
         assert answer.status == 405
@@ -303,7 +303,9 @@ def test_logout_with_anything(
         assert answer.status == 403
     else:
         assert answer.status == 303
-        cleared = [h for h in answer.all("set-cookie") if h.startswith(settings.cookie_name + "=;")]
+        cleared = [
+            h for h in answer.all("set-cookie") if h.startswith(tiktok_settings.cookie_name + "=;")
+        ]
         assert cleared
         assert "Max-Age=0" in cleared[0]
 
@@ -329,7 +331,7 @@ header_value = st.one_of(
 )
 def test_hostile_host_accept_and_cookie_headers(
     app: TikTokAuthMiddleware,
-    settings: TikTokSettings,
+    tiktok_settings: TikTokSettings,
     identities: list[str],
     path: str,
     method: str,
@@ -338,19 +340,19 @@ def test_hostile_host_accept_and_cookie_headers(
     cookie: bytes,
     with_identity: bool,
 ) -> None:
-    target = getattr(settings, f"{path}_path", path)
+    target = getattr(tiktok_settings, f"{path}_path", path)
     headers = [(b"host", host), (b"accept", accept), (b"cookie", cookie)]
     if with_identity:
-        headers.append(cookie_header({settings.cookie_name: identities[1]}))
+        headers.append(cookie_header({tiktok_settings.cookie_name: identities[1]}))
     answer = call(app, method, target, b"", headers)
     assert_sound(answer, authorize_allowed=path == "login")
     if path == "login" and answer.status == 302:
         sent = dict(parse_qsl(urlsplit(answer.headers["location"]).query))
-        assert sent["redirect_uri"] == settings.redirect_uri  # never derived from Host
+        assert sent["redirect_uri"] == tiktok_settings.redirect_uri  # never derived from Host
     if path == "/me" and method == "GET" and not with_identity:
         assert answer.json()["authenticated"] is False
     if path == "callback":
-        assert identity_set(answer, settings) is None
+        assert identity_set(answer, tiktok_settings) is None
 
 
 def test_the_same_site_check_can_fail() -> None:

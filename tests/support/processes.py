@@ -12,7 +12,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -74,11 +74,19 @@ def start_process(
     log: Path,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    pin_to: Collection[int] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``command`` (no shell) with its output and errors appended to ``log``."""
+    """Start ``command`` (no shell) with its output and errors appended to ``log``; ``pin_to``
+    restricts it to those CPUs."""
+    cpus = None if pin_to is None else set(pin_to)
     with log.open("ab") as out:
         return subprocess.Popen(  # noqa: S603 - argument lists written by the tests
-            list(command), cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT
+            list(command),
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus),
         )
 
 
@@ -129,9 +137,10 @@ def running(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     name: str = "the server",
+    pin_to: Collection[int] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start ``command``, wait until ``ready``, yield the process; always stop it afterwards."""
-    process = start_process(command, log=log, env=env, cwd=cwd)
+    process = start_process(command, log=log, env=env, cwd=cwd, pin_to=pin_to)
     try:
         wait_until_ready(process, ready, log=log, timeout=timeout, name=name)
         yield process

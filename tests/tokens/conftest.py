@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from tests.core.helpers import identity_serializer
 from tests.support.processes import free_port, start_process, stop_process, wait_until_ready
+from tests.support.signin import async_sign_in
 from tiktok_asgi import (
     MemoryTokenStore,
     TikTokAuthError,
@@ -32,7 +33,7 @@ from tiktok_asgi import (
     get_access_token,
 )
 from tiktok_asgi.api import tiktok_api
-from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator
+from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.stores import TokenStore
 from tiktok_asgi.tokens import TokenRecord, _fernet
 
@@ -89,30 +90,16 @@ def browser(app: Any) -> httpx2.AsyncClient:
     )
 
 
-async def sign_in(
-    client: httpx2.AsyncClient,
-    settings: TikTokSettings,
-    emulator: TikTokEmulator,
-    user: EmulatorUser | None = None,
-) -> None:
-    """Login → consent at the emulator → callback, leaving the identity cookie in ``client``."""
-    response = await client.get(settings.login_path)
-    assert response.status_code == 302, response.text
-    callback = emulator.approve(response.headers["location"], user=user)
-    response = await client.get(callback)
-    assert response.status_code == 302, response.text
-    assert client.cookies.get(settings.cookie_name)
-
-
 @asynccontextmanager
 async def signed_in(
-    settings: TikTokSettings, emulator: TikTokEmulator
-) -> AsyncIterator[tuple[httpx2.AsyncClient, MemoryTokenStore, str]]:
-    """A browser signed in through an app with a fresh MemoryTokenStore: the browser, the store
-    and the login-session id its identity cookie carries."""
-    store = MemoryTokenStore()
+    settings: TikTokSettings, emulator: TikTokEmulator, store: TokenStore | None = None
+) -> AsyncIterator[tuple[httpx2.AsyncClient, TokenStore, str]]:
+    """A browser signed in through an app keeping tokens in ``store`` (a fresh
+    MemoryTokenStore if None): the browser, the store and the login-session id its identity
+    cookie carries."""
+    store = MemoryTokenStore() if store is None else store
     async with browser(wrap(settings, store, emulator)) as client:
-        await sign_in(client, settings, emulator)
+        await async_sign_in(client, settings, emulator)
         yield client, store, session_id(client, settings)
 
 
@@ -271,11 +258,12 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
-@pytest.fixture
-async def redis_store(redis_server: RedisServer) -> AsyncIterator[Any]:
+@asynccontextmanager
+async def redis_token_store(server: RedisServer, seconds: float) -> AsyncIterator[Any]:
+    """A RedisTokenStore on ``server`` giving up after ``seconds``, closed afterwards."""
     from tiktok_asgi.redis_store import RedisTokenStore
 
-    store = RedisTokenStore(redis_server.url, timeout=1.0)
+    store = RedisTokenStore(server.url, timeout=seconds)
     try:
         yield store
     finally:
@@ -283,10 +271,11 @@ async def redis_store(redis_server: RedisServer) -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-def emulator() -> TikTokEmulator:
-    return TikTokEmulator()
+async def redis_store(redis_server: RedisServer) -> AsyncIterator[Any]:
+    async with redis_token_store(redis_server, seconds=1.0) as store:
+        yield store
 
 
 @pytest.fixture
-def settings(emulator: TikTokEmulator) -> TikTokSettings:
-    return emulator.settings(http_timeout=5.0)
+def tiktok_settings(tiktok_emulator: TikTokEmulator) -> TikTokSettings:
+    return tiktok_emulator.settings(http_timeout=5.0)

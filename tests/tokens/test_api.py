@@ -11,16 +11,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
+from tests.support.signin import async_sign_in
 from tests.tokens.conftest import (
     VIDEO_FIELDS,
     browser,
     cleared,
     read_record,
     session_id,
-    sign_in,
     signed_in,
     withdraw_at_tiktok,
-    wrap,
 )
 from tiktok_asgi import MemoryTokenStore, TikTokAuthMiddleware, TikTokSettings
 from tiktok_asgi.api import TikTokRateLimited, tiktok_api
@@ -37,44 +36,47 @@ async def _direct_video_list(emulator: TikTokEmulator, access_token: str) -> htt
         )
 
 
-async def test_video_list_as_the_user(emulator: TikTokEmulator, settings: TikTokSettings) -> None:
+async def test_video_list_as_the_user(
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
+) -> None:
     store = MemoryTokenStore()
-    async with browser(wrap(settings, store, emulator)) as client:
-        await sign_in(client, settings, emulator)
-        access = (await read_record(store, settings, session_id(client, settings)))["access_token"]
+    async with signed_in(tiktok_settings, tiktok_emulator, store) as (client, _, _):
+        access = (await read_record(store, tiktok_settings, session_id(client, tiktok_settings)))[
+            "access_token"
+        ]
         response = await client.get("/videos")
     assert response.status_code == 200, response.text
     data = response.json()
     assert set(data) == {"videos", "cursor", "has_more"}
     assert 1 <= len(data["videos"]) <= 3
     assert set(data["videos"][0]) == set(VIDEO_FIELDS.split(","))
-    (call,) = [r for r in emulator.requests if r.endpoint == "video_list"]
+    (call,) = [r for r in tiktok_emulator.requests if r.endpoint == "video_list"]
     assert call.method == "POST"
     assert call.path == "/v2/video/list/"
     assert call.query == {"fields": [VIDEO_FIELDS]}
     assert call.headers["authorization"] == f"Bearer {access}"
     assert call.headers["content-type"] == "application/json"
     # The same page TikTok gives anyone calling with this token.
-    assert (await _direct_video_list(emulator, access)).json()["data"] == data
+    assert (await _direct_video_list(tiktok_emulator, access)).json()["data"] == data
 
 
-async def test_the_api_base_follows_a_mounted_emulator(emulator: TikTokEmulator) -> None:
-    settings = emulator.settings(base_url="https://tiktok.test/tiktok")
-    host = Starlette(routes=[Mount("/tiktok", app=emulator)])
+async def test_the_api_base_follows_a_mounted_emulator(tiktok_emulator: TikTokEmulator) -> None:
+    tiktok_settings = tiktok_emulator.settings(base_url="https://tiktok.test/tiktok")
+    host = Starlette(routes=[Mount("/tiktok", app=tiktok_emulator)])
     app = TikTokAuthMiddleware(
         Starlette(routes=[Route("/videos", _videos_or_error)]),
-        settings=settings,
+        settings=tiktok_settings,
         transport=httpx2.ASGITransport(app=host),
         token_store=MemoryTokenStore(),
     )
     async with browser(app) as client:
-        await sign_in(client, settings, emulator)
+        await async_sign_in(client, tiktok_settings, tiktok_emulator)
         response = await client.get("/videos")
     assert response.status_code == 200, response.text
     assert response.json()["videos"]
-    (call,) = [r for r in emulator.requests if r.endpoint == "video_list"]
+    (call,) = [r for r in tiktok_emulator.requests if r.endpoint == "video_list"]
     assert call.path == "/tiktok/v2/video/list/"
-    assert settings.api_base_url == "https://tiktok.test/tiktok"
+    assert tiktok_settings.api_base_url == "https://tiktok.test/tiktok"
     assert TikTokSettings.__dataclass_fields__["api_base_url"].default == (
         "https://open.tiktokapis.com"
     )
@@ -91,51 +93,48 @@ async def _videos_or_error(request: Request) -> JSONResponse:
 
 
 async def test_a_429_is_retried_after_retry_after(
-    emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    async with browser(wrap(settings, MemoryTokenStore(), emulator)) as client:
-        await sign_in(client, settings, emulator)
-        emulator.inject("video_list", Fault.rate_limited(retry_after=1))
+    async with signed_in(tiktok_settings, tiktok_emulator) as (client, _, _):
+        tiktok_emulator.inject("video_list", Fault.rate_limited(retry_after=1))
         started = time.monotonic()
         response = await client.get("/videos")
         elapsed = time.monotonic() - started
     assert response.status_code == 200, response.text
     assert response.json()["videos"]
-    calls = [r for r in emulator.requests if r.endpoint == "video_list"]
+    calls = [r for r in tiktok_emulator.requests if r.endpoint == "video_list"]
     assert [c.fault for c in calls] == ["rate_limited", None]
     assert 1.0 <= elapsed < 4
 
 
 async def test_a_persistent_429_is_a_typed_error_after_two_retries(
-    emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    async with browser(wrap(settings, MemoryTokenStore(), emulator)) as client:
-        await sign_in(client, settings, emulator)
-        emulator.inject("video_list", Fault.rate_limited(retry_after=0), times=None)
+    async with signed_in(tiktok_settings, tiktok_emulator) as (client, _, _):
+        tiktok_emulator.inject("video_list", Fault.rate_limited(retry_after=0), times=None)
         response = await client.get("/videos")
     assert response.status_code == 429
     body = response.json()
     assert body["error"] == "rate_limit_exceeded"
     assert body["log_id"]
-    assert emulator.count("video_list") == 3
+    assert tiktok_emulator.count("video_list") == 3
 
 
 async def test_a_retry_after_beyond_the_cap_is_not_waited_for(
-    emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    async with browser(wrap(settings, MemoryTokenStore(), emulator)) as client:
-        await sign_in(client, settings, emulator)
-        emulator.inject("video_list", Fault.rate_limited(retry_after=60))
+    async with signed_in(tiktok_settings, tiktok_emulator) as (client, _, _):
+        tiktok_emulator.inject("video_list", Fault.rate_limited(retry_after=60))
         started = time.monotonic()
         response = await client.get("/videos")
         elapsed = time.monotonic() - started
     assert response.status_code == 429
     assert elapsed < 2
-    assert emulator.count("video_list") == 1
+    assert tiktok_emulator.count("video_list") == 1
 
 
 async def test_rate_limited_error_carries_retry_after(
-    emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
     caught: list[TikTokRateLimited] = []
 
@@ -150,27 +149,26 @@ async def test_rate_limited_error_carries_retry_after(
 
     app = TikTokAuthMiddleware(
         Starlette(routes=[Route("/r", route)]),
-        settings=settings,
-        transport=emulator.transport(),
+        settings=tiktok_settings,
+        transport=tiktok_emulator.transport(),
         token_store=MemoryTokenStore(),
     )
     async with browser(app) as client:
-        await sign_in(client, settings, emulator)
-        emulator.inject("video_list", Fault.rate_limited(retry_after=7))
+        await async_sign_in(client, tiktok_settings, tiktok_emulator)
+        tiktok_emulator.inject("video_list", Fault.rate_limited(retry_after=7))
         await client.get("/r")
     (error,) = caught
     assert error.retry_after == 7
     assert error.code == "rate_limit_exceeded"
     assert error.status_code == 429
-    assert emulator.count("video_list") == 1
+    assert tiktok_emulator.count("video_list") == 1
 
 
 async def test_an_error_envelope_is_a_typed_error_with_log_id(
-    emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    async with browser(wrap(settings, MemoryTokenStore(), emulator)) as client:
-        await sign_in(client, settings, emulator)
-        emulator.inject("video_list", Fault.error_body("internal_error", status=500))
+    async with signed_in(tiktok_settings, tiktok_emulator) as (client, _, _):
+        tiktok_emulator.inject("video_list", Fault.error_body("internal_error", status=500))
         response = await client.get("/videos")
     assert response.status_code == 502
     body = response.json()
@@ -179,10 +177,9 @@ async def test_an_error_envelope_is_a_typed_error_with_log_id(
     assert body["log_id"]
 
 
-async def test_a_scope_the_user_did_not_grant_is_403(emulator: TikTokEmulator) -> None:
-    settings = emulator.settings(scopes=("user.info.basic",))
-    async with browser(wrap(settings, MemoryTokenStore(), emulator)) as client:
-        await sign_in(client, settings, emulator)
+async def test_a_scope_the_user_did_not_grant_is_403(tiktok_emulator: TikTokEmulator) -> None:
+    tiktok_settings = tiktok_emulator.settings(scopes=("user.info.basic",))
+    async with signed_in(tiktok_settings, tiktok_emulator) as (client, _, _):
         response = await client.get("/videos")
     assert response.status_code == 403
     assert response.json()["error"] == "scope_not_authorized"
@@ -190,40 +187,40 @@ async def test_a_scope_the_user_did_not_grant_is_403(emulator: TikTokEmulator) -
 
 
 async def test_a_token_tiktok_calls_invalid_is_refreshed_once_and_retried(
-    emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    async with signed_in(settings, emulator) as (client, store, sid):
-        old = (await read_record(store, settings, sid))["access_token"]
-        emulator.inject("video_list", Fault.error_body("access_token_invalid", status=401))
+    async with signed_in(tiktok_settings, tiktok_emulator) as (client, store, sid):
+        old = (await read_record(store, tiktok_settings, sid))["access_token"]
+        tiktok_emulator.inject("video_list", Fault.error_body("access_token_invalid", status=401))
         response = await client.get("/videos")
-        new = (await read_record(store, settings, sid))["access_token"]
+        new = (await read_record(store, tiktok_settings, sid))["access_token"]
     assert response.status_code == 200, response.text
-    assert emulator.count("token", grant_type="refresh_token") == 1
-    calls = [r for r in emulator.requests if r.endpoint == "video_list"]
+    assert tiktok_emulator.count("token", grant_type="refresh_token") == 1
+    calls = [r for r in tiktok_emulator.requests if r.endpoint == "video_list"]
     assert [c.headers["authorization"] for c in calls] == [f"Bearer {old}", f"Bearer {new}"]
 
 
 async def test_a_grant_withdrawn_at_tiktok_signs_the_user_out(
-    emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
     store = MemoryTokenStore()
-    async with browser(wrap(settings, store, emulator)) as client:
-        await sign_in(client, settings, emulator)
-        access = (await read_record(store, settings, session_id(client, settings)))["access_token"]
-        await withdraw_at_tiktok(emulator, settings, access)
+    async with signed_in(tiktok_settings, tiktok_emulator, store) as (client, _, _):
+        access = (await read_record(store, tiktok_settings, session_id(client, tiktok_settings)))[
+            "access_token"
+        ]
+        await withdraw_at_tiktok(tiktok_emulator, tiktok_settings, access)
         response = await client.get("/videos")
     assert response.status_code == 401
     assert response.json()["error"] == "login_required"
-    assert cleared(response, settings)
+    assert cleared(response, tiktok_settings)
     assert len(store) == 0
 
 
 async def test_tiktok_unreachable_is_503(
-    emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    async with browser(wrap(settings, MemoryTokenStore(), emulator)) as client:
-        await sign_in(client, settings, emulator)
-        emulator.inject("video_list", Fault.connection_refused())
+    async with signed_in(tiktok_settings, tiktok_emulator) as (client, _, _):
+        tiktok_emulator.inject("video_list", Fault.connection_refused())
         response = await client.get("/videos")
     assert response.status_code == 503
     assert response.json()["error"] == "tiktok_unavailable"
@@ -233,17 +230,17 @@ async def test_tiktok_unreachable_is_503(
     "path", ["https://evil.test/v2/video/list/", "//evil.test/v2/", "v2/video/list/"]
 )
 async def test_only_paths_are_accepted_so_the_token_never_leaves_for_another_host(
-    emulator: TikTokEmulator, settings: TikTokSettings, path: str
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings, path: str
 ) -> None:
     app = TikTokAuthMiddleware(
         Starlette(routes=[Route("/videos", _videos_or_error)]),
-        settings=settings,
-        transport=emulator.transport(),
+        settings=tiktok_settings,
+        transport=tiktok_emulator.transport(),
         token_store=MemoryTokenStore(),
     )
     async with browser(app) as client:
-        await sign_in(client, settings, emulator)
+        await async_sign_in(client, tiktok_settings, tiktok_emulator)
         response = await client.get("/videos", params={"path": path})
     assert response.status_code == 400
     assert response.json()["error"] == "bad_path"
-    assert emulator.count("video_list") == 0
+    assert tiktok_emulator.count("video_list") == 0

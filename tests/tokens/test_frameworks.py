@@ -12,7 +12,12 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.tokens.conftest import browser, expire_access_token, session_id, sign_in
+from tests.support.signin import async_sign_in
+from tests.tokens.conftest import (
+    browser,
+    expire_access_token,
+    session_id,
+)
 from tiktok_asgi import (
     MemoryTokenStore,
     TikTokAuthError,
@@ -85,11 +90,11 @@ def quart_app(settings: TikTokSettings, emulator: TikTokEmulator, store: Any) ->
 
 @pytest.mark.parametrize("build", [fastapi_app, starlette_app, quart_app])
 async def test_calling_tiktok_as_the_user(
-    build: Any, emulator: TikTokEmulator, settings: TikTokSettings
+    build: Any, tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
     store = MemoryTokenStore()
-    async with browser(build(settings, emulator, store)) as client:
-        await sign_in(client, settings, emulator)
+    async with browser(build(tiktok_settings, tiktok_emulator, store)) as client:
+        await async_sign_in(client, tiktok_settings, tiktok_emulator)
         response = await client.get("/videos")
         assert response.status_code == 200, response.text
         assert [set(v) for v in response.json()["videos"]] == [{"id", "title"}] * len(
@@ -98,10 +103,10 @@ async def test_calling_tiktok_as_the_user(
         assert response.json()["videos"]
 
         # A refresh TikTok refuses: 401 login_required, the cookie cleared, in every framework.
-        await expire_access_token(store, settings, session_id(client, settings))
-        emulator.inject("token", Fault.error_body("invalid_grant"))
+        await expire_access_token(store, tiktok_settings, session_id(client, tiktok_settings))
+        tiktok_emulator.inject("token", Fault.error_body("invalid_grant"))
         response = await client.get("/videos", headers={"accept": "application/json"})
         assert response.status_code == 401, response.text
         assert response.json()["error"] == "login_required"
-        assert settings.cookie_name not in client.cookies
+        assert tiktok_settings.cookie_name not in client.cookies
     assert len(store) == 0

@@ -37,10 +37,10 @@ SCOPES = "user.info.basic,video.list"
 @pytest.fixture
 def tiktok_server() -> Iterator[tuple[TikTokEmulator, str]]:
     """The emulator served by uvicorn on 127.0.0.1 (in a thread, so the test can look inside)."""
-    emulator = TikTokEmulator()
+    tiktok_emulator = TikTokEmulator()
     port = free_port()
     config = uvicorn.Config(
-        emulator,
+        tiktok_emulator,
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -58,7 +58,7 @@ def tiktok_server() -> Iterator[tuple[TikTokEmulator, str]]:
             assert thread.is_alive(), "the emulator server stopped"
             assert time.monotonic() < deadline, "the emulator server did not start"
             time.sleep(0.02)
-        yield emulator, f"http://127.0.0.1:{port}"
+        yield tiktok_emulator, f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -112,13 +112,13 @@ def instances(
     tiktok_server: tuple[TikTokEmulator, str], redis_server: RedisServer, tmp_path: Path
 ) -> Iterator[list[Instance]]:
     """Instances a and b, started together, then each waited for until it listens."""
-    emulator, tiktok_url = tiktok_server
+    tiktok_emulator, tiktok_url = tiktok_server
     started: list[Instance] = []
     try:
         for name in ("a", "b"):
             started.append(
                 _start_instance(
-                    name, emulator, tiktok_url, redis_server.url, tmp_path / f"{name}.log"
+                    name, tiktok_emulator, tiktok_url, redis_server.url, tmp_path / f"{name}.log"
                 )
             )
         for instance in started:
@@ -149,7 +149,7 @@ async def test_sign_in_on_one_instance_refresh_once_across_both_and_log_out_anyw
     tiktok_server: tuple[TikTokEmulator, str],
     shared_store: RedisTokenStore,
 ) -> None:
-    emulator, _ = tiktok_server
+    tiktok_emulator, _ = tiktok_server
     a, b = instances
     async with httpx2.AsyncClient(timeout=30) as client:
         for instance in instances:
@@ -159,7 +159,7 @@ async def test_sign_in_on_one_instance_refresh_once_across_both_and_log_out_anyw
         # Sign in through instance a.
         response = await client.get(f"{a.url}{a.settings.login_path}")
         assert response.status_code == 302
-        callback = emulator.approve(response.headers["location"])
+        callback = tiktok_emulator.approve(response.headers["location"])
         assert callback.startswith(f"{a.url}/auth/tiktok/callback?")
         response = await client.get(callback)
         assert response.status_code == 302, response.text
@@ -176,13 +176,13 @@ async def test_sign_in_on_one_instance_refresh_once_across_both_and_log_out_anyw
 
         # The access token expires; fifty calls spread over both instances.
         await expire_access_token(shared_store, a.settings, sid)
-        emulator.inject("token", Fault.latency(0.3))
+        tiktok_emulator.inject("token", Fault.latency(0.3))
         responses = await asyncio.gather(
             *(client.get(f"{instance.url}/videos") for instance in [a, b] * 25)
         )
         assert [r.status_code for r in responses] == [200] * 50, {r.text for r in responses}
         assert {r.json()["instance"] for r in responses} == {"a", "b"}
-        assert emulator.count("token", grant_type="refresh_token") == 1
+        assert tiktok_emulator.count("token", grant_type="refresh_token") == 1
         fresh = (await client.get(f"{a.url}/token")).json()
         assert fresh != token_a
         assert (await client.get(f"{b.url}/token")).json() == fresh
@@ -191,8 +191,8 @@ async def test_sign_in_on_one_instance_refresh_once_across_both_and_log_out_anyw
         cookie = client.cookies[a.settings.cookie_name]
         response = await client.post(f"{b.url}{b.settings.logout_path}")
         assert response.status_code == 303
-        assert emulator.count("revoke") == 1
-        (revoke,) = [r for r in emulator.requests if r.endpoint == "revoke"]
+        assert tiktok_emulator.count("revoke") == 1
+        (revoke,) = [r for r in tiktok_emulator.requests if r.endpoint == "revoke"]
         assert revoke.form["token"] == [fresh["access_token"]]
         assert [k async for k in shared_store.redis.scan_iter("tiktok_asgi:*")] == []
         assert a.settings.cookie_name not in client.cookies

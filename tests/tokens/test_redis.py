@@ -5,19 +5,22 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
+from tests.support.signin import async_sign_in
 from tests.tokens.conftest import (
     RedisServer,
     browser,
     cleared,
     expire_access_token,
     read_record,
+    redis_token_store,
     session_id,
-    sign_in,
+    signed_in,
     store_key,
     wrap,
 )
@@ -114,13 +117,13 @@ async def test_a_lock_taken_too_long_is_a_store_error(redis_store: RedisTokenSto
 
 
 async def test_tokens_in_redis_are_encrypted_with_the_refresh_lifetime_as_ttl(
-    redis_store: RedisTokenStore, emulator: TikTokEmulator, settings: TikTokSettings
+    redis_store: RedisTokenStore, tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    async with browser(wrap(settings, redis_store, emulator)) as client:
-        await sign_in(client, settings, emulator)
-        sid = session_id(client, settings)
+    async with browser(wrap(tiktok_settings, redis_store, tiktok_emulator)) as client:
+        await async_sign_in(client, tiktok_settings, tiktok_emulator)
+        sid = session_id(client, tiktok_settings)
         assert (await client.get("/token")).status_code == 200
-    record = await read_record(redis_store, settings, sid)
+    record = await read_record(redis_store, tiktok_settings, sid)
     keys = [k async for k in redis_store.redis.scan_iter("*")]
     assert keys == [store_key(sid).encode()]
     raw = await redis_store.redis.get(keys[0])
@@ -132,28 +135,35 @@ async def test_tokens_in_redis_are_encrypted_with_the_refresh_lifetime_as_ttl(
 
 
 async def test_two_instances_sharing_redis_refresh_once_for_fifty_requests(
-    redis_server: RedisServer, emulator: TikTokEmulator, settings: TikTokSettings
+    redis_server: RedisServer, tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
     stores = [RedisTokenStore(redis_server.url), RedisTokenStore(redis_server.url)]
-    apps = [wrap(settings, store, emulator) for store in stores]
+    apps = [wrap(tiktok_settings, store, tiktok_emulator) for store in stores]
     try:
         async with browser(apps[0]) as one, browser(apps[1]) as two:
-            await sign_in(one, settings, emulator)
+            await async_sign_in(one, tiktok_settings, tiktok_emulator)
             two.cookies = one.cookies
-            sid = session_id(one, settings)
+            sid = session_id(one, tiktok_settings)
             assert (await two.get("/token")).status_code == 200  # signed in through the other
-            await expire_access_token(stores[0], settings, sid)
-            emulator.inject("token", Fault.latency(0.3))
+            await expire_access_token(stores[0], tiktok_settings, sid)
+            tiktok_emulator.inject("token", Fault.latency(0.3))
             responses = await asyncio.gather(*(client.get("/videos") for client in [one, two] * 25))
-            record = await read_record(stores[1], settings, sid)
+            record = await read_record(stores[1], tiktok_settings, sid)
     finally:
         for store in stores:
             await store.aclose()
     assert [r.status_code for r in responses] == [200] * 50, {r.text for r in responses}
-    assert emulator.count("token", grant_type="refresh_token") == 1
-    calls = [r for r in emulator.requests if r.endpoint == "video_list"]
+    assert tiktok_emulator.count("token", grant_type="refresh_token") == 1
+    calls = [r for r in tiktok_emulator.requests if r.endpoint == "video_list"]
     assert len(calls) == 50
     assert {c.headers["authorization"] for c in calls} == {f"Bearer {record['access_token']}"}
+
+
+@pytest.fixture
+async def quick_store(redis_server: RedisServer) -> AsyncIterator[RedisTokenStore]:
+    """A store on ``redis_server`` that gives up after half a second."""
+    async with redis_token_store(redis_server, seconds=0.5) as store:
+        yield store
 
 
 async def _timed_get(client: Any, path: str) -> tuple[Any, float]:
@@ -163,101 +173,92 @@ async def _timed_get(client: Any, path: str) -> tuple[Any, float]:
 
 
 async def test_a_stalled_redis_is_503_within_the_timeout_and_nothing_is_lost(
-    redis_server: RedisServer, emulator: TikTokEmulator, settings: TikTokSettings
+    redis_server: RedisServer,
+    quick_store: RedisTokenStore,
+    tiktok_emulator: TikTokEmulator,
+    tiktok_settings: TikTokSettings,
 ) -> None:
-    store = RedisTokenStore(redis_server.url, timeout=0.5)
-    try:
-        async with browser(wrap(settings, store, emulator)) as client:
-            await sign_in(client, settings, emulator)
-            before = (await client.get("/token")).json()
-            redis_server.pause()  # SIGSTOP: connections accepted by the kernel, never answered
-            try:
-                for path in ("/token", "/videos", "/token"):
-                    response, elapsed = await _timed_get(client, path)
-                    assert response.status_code == 503, response.text
-                    assert response.json()["error"] == "token_store_unavailable"
-                    assert not cleared(response, settings)  # an outage is no sign-out
-                    assert elapsed < 1.5
-            finally:
-                redis_server.resume()
-            response = await client.get("/token")
-            assert response.status_code == 200, response.text
-            assert response.json() == before
-            assert (await client.get("/videos")).status_code == 200
-            assert emulator.count("token", grant_type="refresh_token") == 0
-    finally:
-        await store.aclose()
+    async with signed_in(tiktok_settings, tiktok_emulator, quick_store) as (client, _, _):
+        before = (await client.get("/token")).json()
+        redis_server.pause()  # SIGSTOP: connections accepted by the kernel, never answered
+        try:
+            for path in ("/token", "/videos", "/token"):
+                response, elapsed = await _timed_get(client, path)
+                assert response.status_code == 503, response.text
+                assert response.json()["error"] == "token_store_unavailable"
+                assert not cleared(response, tiktok_settings)  # an outage is no sign-out
+                assert elapsed < 1.5
+        finally:
+            redis_server.resume()
+        response = await client.get("/token")
+        assert response.status_code == 200, response.text
+        assert response.json() == before
+        assert (await client.get("/videos")).status_code == 200
+        assert tiktok_emulator.count("token", grant_type="refresh_token") == 0
 
 
 async def test_logout_while_redis_stalls_still_signs_out(
     redis_server: RedisServer,
-    emulator: TikTokEmulator,
-    settings: TikTokSettings,
+    quick_store: RedisTokenStore,
+    tiktok_emulator: TikTokEmulator,
+    tiktok_settings: TikTokSettings,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    store = RedisTokenStore(redis_server.url, timeout=0.5)
-    try:
-        async with browser(wrap(settings, store, emulator)) as client:
-            await sign_in(client, settings, emulator)
-            redis_server.pause()
-            try:
-                started = time.monotonic()
-                response = await client.post(settings.logout_path)
-                elapsed = time.monotonic() - started
-            finally:
-                redis_server.resume()
-    finally:
-        await store.aclose()
+    async with signed_in(tiktok_settings, tiktok_emulator, quick_store) as (client, _, _):
+        redis_server.pause()
+        try:
+            started = time.monotonic()
+            response = await client.post(tiktok_settings.logout_path)
+            elapsed = time.monotonic() - started
+        finally:
+            redis_server.resume()
     assert response.status_code == 303
-    assert cleared(response, settings)
+    assert cleared(response, tiktok_settings)
     assert elapsed < 2.5
     assert any("token_delete_failed" in r.getMessage() for r in caplog.records)
 
 
 async def test_a_stopped_redis_is_503_and_the_session_works_once_it_is_back(
-    redis_server: RedisServer, emulator: TikTokEmulator, settings: TikTokSettings
+    redis_server: RedisServer,
+    quick_store: RedisTokenStore,
+    tiktok_emulator: TikTokEmulator,
+    tiktok_settings: TikTokSettings,
 ) -> None:
-    store = RedisTokenStore(redis_server.url, timeout=0.5)
-    try:
-        async with browser(wrap(settings, store, emulator)) as client:
-            await sign_in(client, settings, emulator)
-            sid = session_id(client, settings)
-            before = (await client.get("/token")).json()
-            redis_server.shutdown_saving()  # the data survives on disk, as a real deployment's
-            for _ in range(3):
-                response, elapsed = await _timed_get(client, "/token")
-                assert response.status_code == 503
-                assert response.json()["error"] == "token_store_unavailable"
-                assert not cleared(response, settings)
-                assert elapsed < 2.0
-            # A refresh due while Redis is down must not lose the refresh token either.
-            redis_server.start()
-            await expire_access_token(store, settings, sid)
-            redis_server.shutdown_saving()
-            response, _ = await _timed_get(client, "/token")
+    async with signed_in(tiktok_settings, tiktok_emulator, quick_store) as (client, store, sid):
+        before = (await client.get("/token")).json()
+        redis_server.shutdown_saving()  # the data survives on disk, as a real deployment's
+        for _ in range(3):
+            response, elapsed = await _timed_get(client, "/token")
             assert response.status_code == 503
-            assert emulator.count("token", grant_type="refresh_token") == 0
-            redis_server.start()
-            response = await client.get("/token")
-            assert response.status_code == 200, response.text
-            assert response.json() != before  # refreshed now, with the kept refresh token
-            assert emulator.count("token", grant_type="refresh_token") == 1
-            assert (await client.get("/videos")).status_code == 200
-    finally:
-        await store.aclose()
+            assert response.json()["error"] == "token_store_unavailable"
+            assert not cleared(response, tiktok_settings)
+            assert elapsed < 2.0
+        # A refresh due while Redis is down must not lose the refresh token either.
+        redis_server.start()
+        await expire_access_token(store, tiktok_settings, sid)
+        redis_server.shutdown_saving()
+        response, _ = await _timed_get(client, "/token")
+        assert response.status_code == 503
+        assert tiktok_emulator.count("token", grant_type="refresh_token") == 0
+        redis_server.start()
+        response = await client.get("/token")
+        assert response.status_code == 200, response.text
+        assert response.json() != before  # refreshed now, with the kept refresh token
+        assert tiktok_emulator.count("token", grant_type="refresh_token") == 1
+        assert (await client.get("/videos")).status_code == 200
 
 
 async def test_an_unreachable_redis_fails_fast(
-    emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     store = RedisTokenStore(f"redis://127.0.0.1:{port}/0", timeout=0.5)
     try:
-        async with browser(wrap(settings, store, emulator)) as client:
-            response = await client.get(settings.login_path)
-            callback = emulator.approve(response.headers["location"])
+        async with browser(wrap(tiktok_settings, store, tiktok_emulator)) as client:
+            response = await client.get(tiktok_settings.login_path)
+            callback = tiktok_emulator.approve(response.headers["location"])
             started = time.monotonic()
             response = await client.get(callback, headers={"accept": "application/json"})
             elapsed = time.monotonic() - started

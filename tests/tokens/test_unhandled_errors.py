@@ -7,12 +7,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests.support.signin import async_sign_in
 from tests.tokens.conftest import (
     browser,
     cleared,
     expire_access_token,
     session_id,
-    sign_in,
     withdraw_at_tiktok,
 )
 from tiktok_asgi import (
@@ -40,22 +40,24 @@ def _app_without_handler(
 
 
 async def test_a_refused_refresh_in_an_unhandled_view_answers_401_and_signs_out(
-    emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
     store = MemoryTokenStore()
-    async with browser(_app_without_handler(settings, store, emulator)) as client:
-        await sign_in(client, settings, emulator)
-        access = await expire_access_token(store, settings, session_id(client, settings))
-        await withdraw_at_tiktok(emulator, settings, access)
+    async with browser(_app_without_handler(tiktok_settings, store, tiktok_emulator)) as client:
+        await async_sign_in(client, tiktok_settings, tiktok_emulator)
+        access = await expire_access_token(
+            store, tiktok_settings, session_id(client, tiktok_settings)
+        )
+        await withdraw_at_tiktok(tiktok_emulator, tiktok_settings, access)
         response = await client.get("/token", headers={"accept": "application/json"})
     assert response.status_code == 401
     assert response.json()["error"] == "login_required"
     assert response.headers["cache-control"] == "no-store"
-    assert cleared(response, settings)
+    assert cleared(response, tiktok_settings)
 
 
 async def test_an_unavailable_store_in_an_unhandled_view_answers_503(
-    emulator: TikTokEmulator, settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
     class BrokenStore(MemoryTokenStore):
         broken = False
@@ -66,10 +68,10 @@ async def test_an_unavailable_store_in_an_unhandled_view_answers_503(
             return await super().get(key)
 
     store = BrokenStore()
-    async with browser(_app_without_handler(settings, store, emulator)) as client:
-        await sign_in(client, settings, emulator)
+    async with browser(_app_without_handler(tiktok_settings, store, tiktok_emulator)) as client:
+        await async_sign_in(client, tiktok_settings, tiktok_emulator)
         store.broken = True
         response = await client.get("/token", headers={"accept": "application/json"})
     assert response.status_code == 503
     assert response.json()["error"] == "token_store_unavailable"
-    assert not cleared(response, settings)  # an outage never signs anyone out
+    assert not cleared(response, tiktok_settings)  # an outage never signs anyone out
