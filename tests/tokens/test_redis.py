@@ -267,3 +267,30 @@ async def test_an_unreachable_redis_fails_fast(
     assert response.status_code == 503
     assert response.json()["error"] == "token_store_unavailable"
     assert elapsed < 2.0
+
+
+_NOT_THE_STORES = ("cmdstat_info", "cmdstat_config", "cmdstat_client", "cmdstat_hello")
+
+
+async def _commands(redis: Redis) -> int:
+    """Commands Redis ran since the last reset, less this count and new connections' set-up."""
+    stats = await redis.info("commandstats")
+    return sum(v["calls"] for k, v in stats.items() if not k.startswith(_NOT_THE_STORES))
+
+
+async def test_fifty_requests_waiting_for_one_refresh_cost_about_two_redis_commands_each(
+    redis_store: RedisTokenStore, tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
+) -> None:
+    async with browser(wrap(tiktok_settings, redis_store, tiktok_emulator)) as client:
+        await async_sign_in(client, tiktok_settings, tiktok_emulator)
+        await expire_access_token(redis_store, tiktok_settings, session_id(client, tiktok_settings))
+        tiktok_emulator.inject("token", Fault.latency(0.2))
+        await redis_store.redis.config_resetstat()
+        responses = await asyncio.gather(*(client.get("/token") for _ in range(50)))
+        commands = await _commands(redis_store.redis)
+    assert [r.status_code for r in responses] == [200] * 50
+    assert len({r.json()["access_token"] for r in responses}) == 1
+    assert tiktok_emulator.count("token", grant_type="refresh_token") == 1
+    # Each request reads the record, and reads it again once the refresh is done; only the one
+    # that refreshes takes the lock, re-reads under it and writes the new record (108 seen).
+    assert commands <= 2 * 50 + 10, commands
