@@ -5,9 +5,9 @@ The cookie's value (format ``v2``)::
     v2.<payload>.<issued>.<mac>
 
 - ``payload``: base64url, unpadded, of the UTF-8 JSON array ``[sid, open_id, display_name,
-  granted_scopes, extra, union_id, avatar_url, avatar_url_100, avatar_large_url, username,
+  granted_scopes, union_id, avatar_url, avatar_url_100, avatar_large_url, username,
   bio_description, profile_deep_link, is_verified, follower_count, following_count, likes_count,
-  video_count]`` (:data:`V2_LAYOUT`), trailing elements still at their defaults left out;
+  video_count, extra]`` (:data:`V2_LAYOUT`), trailing elements still at their defaults left out;
 - ``issued``: the signing time, whole seconds since the epoch, in decimal;
 - ``mac``: base64url, unpadded, of HMAC-SHA256 over ``v2.<payload>.<issued>`` (the ASCII text
   before the last dot) with the key HMAC-SHA256(``secret_key`` as UTF-8, ``tiktok-asgi.identity``).
@@ -31,6 +31,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from itsdangerous import BadData
@@ -63,7 +64,6 @@ V2_LAYOUT: tuple[str, ...] = (
     "open_id",
     "display_name",
     "granted_scopes",
-    "extra",
     "union_id",
     "avatar_url",
     "avatar_url_100",
@@ -76,22 +76,22 @@ V2_LAYOUT: tuple[str, ...] = (
     "following_count",
     "likes_count",
     "video_count",
+    "extra",
 )
 _USER_FIELDS = V2_LAYOUT[1:]
 _SCOPES = V2_LAYOUT.index("granted_scopes")
 _EXTRA = V2_LAYOUT.index("extra")
 _WIDTH = len(V2_LAYOUT)
 # Each element's value when it is left out (sid, open_id have none: they are always written).
-_DEFAULTS: list[Any] = [None, None, "", [], {}, *([None] * 12)]
+_DEFAULTS: list[Any] = [None, None, "", [], *([None] * 12), {}]
 _MIN_WIDTH = 2
 _PREFIX = VERSION + "."
 # A timestamp this far ahead of the clock is accepted (several servers' clocks differ a little).
 _CLOCK_SKEW = 300
 
-# The verified-cookie cache keeps values up to this many bytes (of cookie text; the objects
-# decoded from them take roughly as much again). Two generations: new entries go to the young
-# one; when it holds half the budget it becomes the old one and the previous old one is dropped,
-# in one go. A hit in the old generation moves the entry back to the young one.
+# The verified-cookie cache keeps values up to this many bytes of cookie text (with the users
+# decoded from them, about three times as much memory). It holds as many users as come, up to
+# that; when full, the older half goes in one go, so no request pays for evicting one entry.
 CACHE_BYTES = 4 * 1024 * 1024
 
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -108,6 +108,12 @@ class Identity:
 
     user: TikTokUser
     session_id: str | None = None
+
+
+# Identity's own constructor, less its keyword handling: it counts on every cache miss.
+_new = object.__new__
+_set_user = Identity.__dict__["user"].__set__
+_set_session_id = Identity.__dict__["session_id"].__set__
 
 
 def mac_key(secret: str, purpose: bytes = PURPOSE) -> bytes:
@@ -141,11 +147,9 @@ class IdentityCookie:
         ]
         self._v1 = Signer(settings.secret_keys, salt="tiktok-asgi.identity")
         self._needle = f"{settings.cookie_name}=".encode("latin-1")
-        self._generation = cache_bytes // 2
-        self._young: dict[str, tuple[float, Identity]] = {}
-        self._old: dict[str, tuple[float, Identity]] = {}
-        self._young_bytes = 0
-        self._old_bytes = 0
+        self._budget = cache_bytes
+        self._cache: dict[str, tuple[float, Identity]] = {}  # value: (expires at, identity)
+        self._bytes = 0
 
     # Writing ------------------------------------------------------------------------------------
 
@@ -193,21 +197,13 @@ class IdentityCookie:
         value = read_cookie(headers, self._needle)
         if not value:
             return None
-        hit = self._young.get(value)
+        hit = self._cache.get(value)
         if hit is not None:
             if time.time() <= hit[0]:
                 return hit[1]
-            del self._young[value]
-            self._young_bytes -= len(value)
+            del self._cache[value]
+            self._bytes -= len(value)
             return None
-        if self._old:
-            hit = self._old.pop(value, None)
-            if hit is not None:
-                self._old_bytes -= len(value)
-                if time.time() <= hit[0]:
-                    self._remember(value, hit)
-                    return hit[1]
-                return None
         entry = self._verify(value) if value.startswith(_PREFIX) else self._verify_v1(value)
         if entry is None:
             return None
@@ -215,13 +211,13 @@ class IdentityCookie:
         return entry[1]
 
     def _remember(self, value: str, entry: tuple[float, Identity]) -> None:
-        size = len(value)
-        if self._young_bytes + size > self._generation:
-            # The old generation goes at once: nothing is evicted request by request.
-            self._old, self._old_bytes = self._young, self._young_bytes
-            self._young, self._young_bytes = {}, 0
-        self._young[value] = entry
-        self._young_bytes += size
+        self._cache[value] = entry
+        self._bytes += len(value)
+        if self._bytes > self._budget:
+            # Full: the older half (in order of verification) goes at once.
+            cache = self._cache
+            self._cache = dict(islice(cache.items(), len(cache) // 2, None))
+            self._bytes = sum(map(len, self._cache))
 
     def _verify(self, value: str) -> tuple[float, Identity] | None:
         """``(expires at, identity)`` of a ``v2`` value that verifies and has not expired."""
@@ -263,7 +259,7 @@ class IdentityCookie:
 
     def cache_size(self) -> tuple[int, int]:
         """``(entries, bytes of cookie text)`` the verified-cookie cache holds now."""
-        return len(self._young) + len(self._old), self._young_bytes + self._old_bytes
+        return len(self._cache), self._bytes
 
 
 def _identity(values: Any) -> Identity:
@@ -285,4 +281,7 @@ def _identity(values: Any) -> Identity:
         raise ValueError("not an identity payload")
     values[_SCOPES] = tuple(scopes)
     values[_EXTRA] = read_only(extra)
-    return Identity(_build_user(values[1:]), sid)
+    identity: Identity = _new(Identity)
+    _set_user(identity, _build_user(values[1:]))
+    _set_session_id(identity, sid)
+    return identity

@@ -57,7 +57,6 @@ IDENTITY_LAYOUT = (
     "open_id",
     "display_name",
     "granted_scopes",
-    "extra",
     "union_id",
     "avatar_url",
     "avatar_url_100",
@@ -70,6 +69,7 @@ IDENTITY_LAYOUT = (
     "following_count",
     "likes_count",
     "video_count",
+    "extra",
 )
 
 
@@ -111,7 +111,7 @@ class IdentityCodec:
             payload = [payload.get(name) for name in IDENTITY_LAYOUT]
             payload[2] = payload[2] or ""
             payload[3] = list(payload[3] or [])
-            payload[4] = payload[4] or {}
+            payload[-1] = payload[-1] or {}
         text = json.dumps(payload, separators=(",", ":")).encode("utf-8")
         when = int(time.time()) if issued is None else issued
         signed = f"{version}.{b64url(text)}.{when}"
