@@ -178,7 +178,11 @@ class IdentityCookie:
         while width > _MIN_WIDTH and values[width - 1] == _DEFAULTS[width - 1]:
             width -= 1
         text = json.dumps(values[:width], separators=(",", ":"), ensure_ascii=False)
-        body = b"%s.%s.%d" % (VERSION.encode(), _b64encode(text.encode("utf-8")), issued)
+        body = b"%s.%s.%d" % (
+            VERSION.encode(),
+            _b64encode(text.encode("utf-8", "surrogatepass")),
+            issued,
+        )
         mac = self._macs[0].copy()
         mac.update(body)
         return (body + b"." + _b64encode(mac.digest())).decode("ascii")
@@ -239,7 +243,9 @@ class IdentityCookie:
             if now - issued > self.spec.max_age or issued > now + _CLOCK_SKEW:
                 return None
             payload = value[3:dot].replace("-", "+").replace("_", "/")
-            text = binascii.a2b_base64(payload + _PADDING[len(payload) % 4]).decode("utf-8")
+            text = binascii.a2b_base64(payload + _PADDING[len(payload) % 4]).decode(
+                "utf-8", "surrogatepass"
+            )
             values, end = _scan(text, 0)
             if end != len(text):
                 return None

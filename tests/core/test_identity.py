@@ -472,6 +472,7 @@ def test_every_field_and_extra_round_trip() -> None:
         (FULL_USER, None),
         (TikTokUser(open_id="only-an-open-id"), None),
         (TikTokUser(open_id="o", display_name="", granted_scopes=(), is_verified=False), "x"),
+        (TikTokUser(open_id="o", display_name="lone \ud800 surrogate"), None),  # JSON allows it
     ]:
         value = _value(cookie.encode(Identity(user, sid)))
         assert value.startswith("v2.")
