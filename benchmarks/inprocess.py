@@ -137,6 +137,124 @@ def run(
     return {"starlette": summarise(around_starlette), "trivial": summarise(around_trivial)}
 
 
+# Many users ------------------------------------------------------------------------------------
+
+USER_COUNTS = (1, 4_000, 12_000, 100_000)
+
+
+@dataclass
+class Rotating:
+    """One stack fed the cookies of many users in turn (round-robin, continuing across rounds)."""
+
+    name: str
+    app: ASGIApp
+    headers: list[list[tuple[bytes, bytes]]]
+    runs: list[float] = field(default_factory=list)
+    at: int = 0
+
+
+async def drive_rotating(case: Rotating, template: dict[str, Any], count: int) -> float:
+    """Like :func:`drive`, each request carrying the next user's headers."""
+    headers, size, app = case.headers, len(case.headers), case.app
+    at = case.at
+    started = time.thread_time_ns()
+    for _ in range(count):
+        scope = template.copy()
+        scope["headers"] = headers[at]
+        at = at + 1 if at + 1 < size else 0
+        await app(scope, _receive, _send)
+    elapsed = time.thread_time_ns() - started
+    case.at = at
+    return elapsed / count / 1000
+
+
+async def _check_rotating(case: Rotating, template: dict[str, Any]) -> None:
+    """The stack sees a signed-in user (or, bare, nobody) for a sample of the cookies."""
+    seen: list[Any] = []
+
+    async def probe(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope.get("user"))
+        await trivial_app(scope, receive, send)
+
+    app = stacks.build("signed_in" if case.name == "tiktok" else case.name, probe)
+    sample = case.headers[:: max(1, len(case.headers) // 50)]
+    for headers in sample:
+        await app({**template, "headers": headers}, _receive, _send)
+    if case.name != "bare" and not all(u is not None and u.is_authenticated for u in seen):
+        raise AssertionError(f"{case.name}: a rotating cookie was not signed in")
+
+
+async def _measure_many(cases: list[Rotating], rounds: int, requests: int, warmup: int) -> None:
+    template = stacks.http_scope("/", [])
+    for case in cases:
+        await _check_rotating(case, template)
+        # The TikTok stack goes through every cookie once first: its cache is then as full as
+        # that many users keep it.
+        await drive_rotating(
+            case, template, max(warmup, len(case.headers)) if case.name == "tiktok" else warmup
+        )
+    for r in range(rounds):
+        order = cases[r % len(cases) :] + cases[: r % len(cases)]
+        for case in order:
+            gc.collect()
+            case.runs.append(await drive_rotating(case, template, requests))
+
+
+def many_users(
+    counts: tuple[int, ...] = USER_COUNTS,
+    rounds: int = 25,
+    requests: int = 2000,
+    warmup: int = 2000,
+) -> list[dict[str, float]]:
+    """Signed-in overhead over bare around the trivial endpoint, ``count`` distinct users'
+    valid cookies in turn, for TikTokAuthMiddleware and Starlette's Session + Authentication.
+
+    Cookies are built before anything is timed. Each count has its own stacks (so its own
+    cache), measured in interleaved rounds with a bare app fed the same requests.
+    """
+    most = max(counts)
+    base = stacks.BASE_HEADERS
+    cookies = stacks.identity_cookies(most)
+    cookie_bytes = statistics.mean(len(c) for c in cookies) - len(stacks.SETTINGS.cookie_name) - 1
+    tiktok = [[*base, stacks.cookie_header(c)] for c in cookies]
+    del cookies
+    session = [[*base, stacks.cookie_header(c)] for c in stacks.session_cookies(most)]
+    # The prebuilt requests are the harness's, not the stacks': out of the collector's sight.
+    gc.collect()
+    gc.freeze()
+    out = []
+    for count in counts:
+        cases = [
+            Rotating("bare", stacks.build("bare", trivial_app), tiktok[:count]),
+            Rotating("tiktok", stacks.build("signed_in", trivial_app), tiktok[:count]),
+            Rotating("session_auth", stacks.build("session_auth", trivial_app), session[:count]),
+        ]
+        asyncio.run(_measure_many(cases, rounds, requests, warmup))
+        bare, ours, theirs = cases
+        middleware = ours.app
+        assert isinstance(middleware, stacks.TikTokAuthMiddleware)
+        entries, held = middleware._identity.cache_size()  # a private figure, read only here
+        out.append(
+            {
+                "users": count,
+                "tiktok": _paired_runs(ours.runs, bare.runs),
+                "session_auth": _paired_runs(theirs.runs, bare.runs),
+                "bare_us": statistics.median(bare.runs),
+                "cached": entries,
+                "cache_kib": held / 1024,
+                "cookie_bytes": cookie_bytes,
+            }
+        )
+        del cases, bare, ours, theirs, middleware
+        gc.collect()
+    gc.unfreeze()
+    return out
+
+
+def _paired_runs(a: list[float], b: list[float]) -> float:
+    return statistics.median(x - y for x, y in zip(a, b, strict=True))
+
+
 def main() -> None:
     for inner, figures in run().items():
         print(f"around {inner}:")
@@ -145,6 +263,12 @@ def main() -> None:
                 f"  {name:13s} {f['us']:8.2f} µs  +{f['over_bare']:6.2f} over bare  "
                 f"+{f['over_noop']:6.2f} over no-op  x{f['ratio']:.3f}  ±{f['spread']:.2f}"
             )
+    for row in many_users():
+        print(
+            f"  {row['users']:7,d} users: TikTok +{row['tiktok']:6.2f} µs, "
+            f"Session+Auth +{row['session_auth']:6.2f} µs, "
+            f"ratio {row['tiktok'] / row['session_auth']:.3f}, cached {row['cached']:,}"
+        )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import inprocess
 import stacks
 
 REQUESTS = 100_000
-DISTINCT_USERS = 8192  # twice what the verified-cookie cache keeps: every request verifies
+DISTINCT_USERS = 8192  # more than the verified-cookie cache keeps (4 MiB of cookie text)
 ROTATING_REQUESTS = 30_000
 
 

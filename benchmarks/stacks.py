@@ -14,6 +14,9 @@ the middleware alone:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
+from base64 import b64encode
 from typing import Any
 
 from starlette.applications import Starlette
@@ -163,6 +166,28 @@ def session_cookie() -> str:
         if key == b"set-cookie":
             return str(value.decode("latin-1").split(";", 1)[0])
     raise RuntimeError("SessionMiddleware set no cookie")
+
+
+def user_number(i: int) -> TikTokUser:
+    """The ``i``-th of many distinct users, each a profile like :data:`USER`'s."""
+    return dataclasses.replace(USER, open_id=f"-000Ld9tNs3cVTqTKnOO9X8cK6z{i:09d}")
+
+
+def identity_cookies(count: int) -> list[str]:
+    """``name=value`` of valid identity cookies of ``count`` distinct users."""
+    cookie = IdentityCookie(SETTINGS)
+    return [cookie.encode(Identity(user_number(i))).split(";", 1)[0] for i in range(count)]
+
+
+def session_cookies(count: int) -> list[str]:
+    """``session=…`` of ``count`` distinct users, signed by ``SessionMiddleware``'s own signer
+    exactly as it signs a session (the login route would add a request per user)."""
+    middleware = SessionMiddleware(starlette_app(), secret_key=SECRET, https_only=False)
+    cookies = []
+    for i in range(count):
+        data = b64encode(json.dumps({"user": user_number(i).to_dict()}).encode("utf-8"))
+        cookies.append(f"session={middleware.signer.sign(data).decode('utf-8')}")
+    return cookies
 
 
 def cookie_header(*extra: str) -> tuple[bytes, bytes]:

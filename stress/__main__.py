@@ -20,12 +20,13 @@ from stress.harness import (
     soak_wrk,
 )
 from tiktok_asgi.emulator import EmulatorUser
+from tiktok_asgi.identity import CACHE_BYTES
 
 MiB = 1024 * 1024
 # Generous bounds for a shared, noisy machine: the point is "flat", not a benchmark.
 MAX_RSS_GROWTH = 64 * MiB
 MAX_FD_GROWTH = 8
-IDENTITY_CACHE_LIMIT = 4096
+IDENTITY_CACHE_BYTES = CACHE_BYTES
 CONSUMED_LIMIT = 10_000
 
 
@@ -88,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
                     "RSS after soak (MiB)": round(after["rss"] / MiB, 1),
                     "RSS growth during soak (MiB)": round(growth / MiB, 2),
                     "open fds before / after": f"{before['fds']} / {after['fds']}",
-                    "identity cache entries (limit 4096)": after["identity_cache"],
+                    "identity cache entries": after["identity_cache"],
+                    f"identity cache bytes (limit {IDENTITY_CACHE_BYTES})": after[
+                        "identity_cache_bytes"
+                    ],
                     "consumed states (limit 10000)": after["consumed_states"],
                 },
             ),
@@ -100,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             failures.append("memory growth")
         if after["fds"] > before["fds"] + MAX_FD_GROWTH:
             failures.append("file descriptors")
-        if after["identity_cache"] > IDENTITY_CACHE_LIMIT:
+        if after["identity_cache_bytes"] > IDENTITY_CACHE_BYTES:
             failures.append("identity cache")
         if after["consumed_states"] > CONSUMED_LIMIT:
             failures.append("consumed states")

@@ -7,7 +7,6 @@ always terminated.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import shutil
@@ -22,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-from itsdangerous import URLSafeTimedSerializer
 from tests.support.asgi import keep_cookies
 from tests.support.processes import free_port, listening, running
 from tests.support.signin import Step, consent_form, run_steps_async, sign_in_steps
 
 from stress.server import SECRET_KEY
+from tiktok_asgi import TikTokSettings, TikTokUser
 from tiktok_asgi.emulator import EmulatorUser
+from tiktok_asgi.identity import Identity, IdentityCookie
 
 ROOT = Path(__file__).resolve().parent.parent
 COOKIE = "tiktok_session"
@@ -171,15 +171,16 @@ async def sign_in_many(
 
 def minted_cookies(n: int) -> list[str]:
     """``n`` distinct, validly signed identity cookies (the harness knows the server's key), to
-    push more distinct values through the middleware than its verification cache may hold."""
-    signer = URLSafeTimedSerializer(
-        [SECRET_KEY], salt="tiktok-asgi.identity", signer_kwargs={"digest_method": hashlib.sha256}
+    push many distinct values through the middleware's verification cache."""
+    settings = TikTokSettings(
+        client_key="stress",
+        client_secret="stress",
+        redirect_uri="http://127.0.0.1/auth/tiktok/callback",
+        secret_key=SECRET_KEY,
     )
-    payloads = (
-        {"open_id": f"minted-{i}", "display_name": f"Minted {i}", "granted_scopes": []}
-        for i in range(n)
-    )
-    return [str(signer.dumps(p)) for p in payloads]
+    cookie = IdentityCookie(settings)
+    users = (TikTokUser(open_id=f"minted-{i}", display_name=f"Minted {i}") for i in range(n))
+    return [cookie.encode(Identity(u)).split(";", 1)[0].partition("=")[2] for u in users]
 
 
 @dataclass

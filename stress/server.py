@@ -56,7 +56,8 @@ def create_app() -> TikTokAuthMiddleware:
                 "rss": rss_bytes(),
                 "fds": open_fds(),
                 # Private attributes, read only here: the bounded caches of the middleware.
-                "identity_cache": len(middleware._identity._cache),
+                "identity_cache": middleware._identity.cache_size()[0],
+                "identity_cache_bytes": middleware._identity.cache_size()[1],
                 "consumed_states": len(middleware.conversation._flows._consumed),
                 "emulator_requests": len(emulator.requests),
             }

@@ -1,17 +1,44 @@
-"""The identity cookie: who is signed in, signed, size-guarded, and verified once per value."""
+"""The identity cookie: who is signed in, signed, size-guarded, and verified once per value.
+
+The cookie's value (format ``v2``)::
+
+    v2.<payload>.<issued>.<mac>
+
+- ``payload``: base64url, unpadded, of the UTF-8 JSON array ``[sid, open_id, display_name,
+  granted_scopes, union_id, avatar_url, avatar_url_100, avatar_large_url, username,
+  bio_description, profile_deep_link, is_verified, follower_count, following_count, likes_count,
+  video_count, extra]`` (:data:`V2_LAYOUT`), trailing elements still at their defaults left out;
+- ``issued``: the signing time, whole seconds since the epoch, in decimal;
+- ``mac``: base64url, unpadded, of HMAC-SHA256 over ``v2.<payload>.<issued>`` (the ASCII text
+  before the last dot) with the key HMAC-SHA256(``secret_key`` as UTF-8, ``tiktok-asgi.identity``).
+
+Only the exact text the middleware wrote verifies: the expected ``mac`` is computed and compared
+as text, so no other spelling of the same bytes (padding, unused trailing bits) is accepted, and
+nothing is decoded before the signature is known to be good. The last secret key signs, all of
+them verify. The layout may only grow at its end; anything else takes a new version tag.
+
+Cookies of the previous format (itsdangerous, ``tiktok-asgi.identity`` salt) are still read until
+they expire: see :meth:`IdentityCookie.read`.
+"""
 
 from __future__ import annotations
 
+import binascii
+import hashlib
+import hmac
+import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from itsdangerous import BadData
 
 from .cookies import CookieSpec, Headers, Signer, read_cookie
 from .settings import TikTokSettings
-from .user import TikTokUser
+from .user import TikTokUser, read_only, trusted_builder
 
 __all__ = ["Identity", "IdentityCookie"]
 
@@ -28,7 +55,51 @@ _DROPPABLE = (
     "profile_deep_link",
     "avatar_url",
 )
-_CACHE_SIZE = 4096
+
+VERSION = "v2"
+PURPOSE = b"tiktok-asgi.identity"
+# The payload's elements in order: the login session id, then the user's fields. Append only.
+V2_LAYOUT: tuple[str, ...] = (
+    "sid",
+    "open_id",
+    "display_name",
+    "granted_scopes",
+    "union_id",
+    "avatar_url",
+    "avatar_url_100",
+    "avatar_large_url",
+    "username",
+    "bio_description",
+    "profile_deep_link",
+    "is_verified",
+    "follower_count",
+    "following_count",
+    "likes_count",
+    "video_count",
+    "extra",
+)
+_USER_FIELDS = V2_LAYOUT[1:]
+_SCOPES = V2_LAYOUT.index("granted_scopes")
+_EXTRA = V2_LAYOUT.index("extra")
+_WIDTH = len(V2_LAYOUT)
+# Each element's value when it is left out (sid, open_id have none: they are always written).
+_DEFAULTS: list[Any] = [None, None, "", [], *([None] * 12), {}]
+_MIN_WIDTH = 2
+_PREFIX = VERSION + "."
+# A timestamp this far ahead of the clock is accepted (several servers' clocks differ a little).
+_CLOCK_SKEW = 300
+
+# The verified-cookie cache keeps values up to this many bytes of cookie text (with the users
+# decoded from them, about three times as much memory). It holds as many users as come, up to
+# that; when full, the older half goes in one go, so no request pays for evicting one entry.
+CACHE_BYTES = 4 * 1024 * 1024
+
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_PADDING = ("", "", "==", "=")  # by length % 4 (1 cannot happen: it is refused before)
+_build_user = trusted_builder(_USER_FIELDS)
+# JSON's scanner by itself: ``json.loads`` spends more on its checks than on a short document.
+_decoder = json.JSONDecoder()
+_scan: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +110,29 @@ class Identity:
     session_id: str | None = None
 
 
+# Identity's own constructor, less its keyword handling: it counts on every cache miss.
+_new = object.__new__
+_set_user = Identity.__dict__["user"].__set__
+_set_session_id = Identity.__dict__["session_id"].__set__
+
+
+def mac_key(secret: str, purpose: bytes = PURPOSE) -> bytes:
+    """The HMAC key of one purpose, derived from one ``secret_key``."""
+    return hmac.digest(secret.encode("utf-8"), purpose, "sha256")
+
+
+def _b64encode(data: bytes) -> bytes:
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")
+
+
 class IdentityCookie:
     """Encodes a :class:`TikTokUser` into the identity cookie and reads it back.
 
-    Verifying a signature is the cost floor of a signed-in request, so each verified cookie value
-    is remembered (bounded, oldest evicted first); its age is checked again on every hit.
+    Verifying a cookie is the cost floor of a signed-in request, so each verified cookie value
+    is remembered, up to :data:`CACHE_BYTES` of them; its age is checked again on every hit.
     """
 
-    def __init__(self, settings: TikTokSettings) -> None:
+    def __init__(self, settings: TikTokSettings, *, cache_bytes: int = CACHE_BYTES) -> None:
         self.spec = CookieSpec(
             name=settings.cookie_name,
             path=settings.cookie_path,
@@ -54,49 +140,154 @@ class IdentityCookie:
             secure=settings.secure_cookies,
             domain=settings.cookie_domain,
         )
-        self._signer = Signer(settings.secret_keys, salt="tiktok-asgi.identity")
+        # Newest key first: it signs, and it verifies nearly every cookie on the first try.
+        self._macs = [
+            hmac.new(mac_key(key), digestmod=hashlib.sha256)
+            for key in reversed(settings.secret_keys)
+        ]
+        self._v1 = Signer(settings.secret_keys, salt="tiktok-asgi.identity")
         self._needle = f"{settings.cookie_name}=".encode("latin-1")
-        self._cache: dict[str, tuple[float, Identity]] = {}
+        self._budget = cache_bytes
+        self._cache: dict[str, tuple[float, Identity]] = {}  # value: (expires at, identity)
+        self._bytes = 0
+
+    # Writing ------------------------------------------------------------------------------------
 
     def encode(self, identity: Identity) -> str:
         """The ``Set-Cookie`` header value that signs ``identity`` in."""
-        payload: dict[str, Any] = identity.user.to_dict()
-        if identity.session_id is not None:
-            payload["sid"] = identity.session_id
-        value = self._signer.dumps(payload)
+        user = identity.user
+        values: list[Any] = [identity.session_id, *(getattr(user, n) for n in _USER_FIELDS)]
+        values[_SCOPES] = list(user.granted_scopes)
+        values[_EXTRA] = dict(user.extra)
+        issued = int(time.time())
+        value = self._sign(values, issued)
         for name in _DROPPABLE:
             if len(self.spec.name) + 1 + len(value) <= MAX_COOKIE_BYTES:
                 break
-            if payload.pop(name, None) is not None:
+            at = V2_LAYOUT.index(name)
+            if values[at] is not None:
                 logger.warning("identity cookie too large: dropped %s", name)
-                value = self._signer.dumps(payload)
+                values[at] = None
+                value = self._sign(values, issued)
         if len(self.spec.name) + 1 + len(value) > MAX_COOKIE_BYTES:
             raise ValueError("the signed-in identity does not fit in a cookie")
         return self.spec.header(value)
 
+    def _sign(self, values: list[Any], issued: int) -> str:
+        width = _WIDTH
+        while width > _MIN_WIDTH and values[width - 1] == _DEFAULTS[width - 1]:
+            width -= 1
+        text = json.dumps(values[:width], separators=(",", ":"), ensure_ascii=False)
+        body = b"%s.%s.%d" % (
+            VERSION.encode(),
+            _b64encode(text.encode("utf-8", "surrogatepass")),
+            issued,
+        )
+        mac = self._macs[0].copy()
+        mac.update(body)
+        return (body + b"." + _b64encode(mac.digest())).decode("ascii")
+
     def clear(self) -> str:
         return self.spec.clear()
 
+    # Reading ------------------------------------------------------------------------------------
+
     def read(self, headers: Headers) -> Identity | None:
-        """The signed-in identity, or ``None`` for no, tampered, expired or garbage cookies."""
+        """The signed-in identity, or ``None`` for no, tampered, expired or garbage cookies.
+
+        A cookie in the previous format (before ``v2``) is read as before, and is good until it
+        expires (``cookie_max_age`` after it was issued).
+        """
         value = read_cookie(headers, self._needle)
         if not value:
             return None
         hit = self._cache.get(value)
         if hit is not None:
-            if time.time() - hit[0] <= self.spec.max_age:
+            if time.time() <= hit[0]:
                 return hit[1]
             del self._cache[value]
+            self._bytes -= len(value)
             return None
+        entry = self._verify(value) if value.startswith(_PREFIX) else self._verify_v1(value)
+        if entry is None:
+            return None
+        self._remember(value, entry)
+        return entry[1]
+
+    def _remember(self, value: str, entry: tuple[float, Identity]) -> None:
+        self._cache[value] = entry
+        self._bytes += len(value)
+        if self._bytes > self._budget:
+            # Full: the older half (in order of verification) goes at once.
+            cache = self._cache
+            self._cache = dict(islice(cache.items(), len(cache) // 2, None))
+            self._bytes = sum(map(len, self._cache))
+
+    def _verify(self, value: str) -> tuple[float, Identity] | None:
+        """``(expires at, identity)`` of a ``v2`` value that verifies and has not expired."""
+        cut = value.rfind(".")
+        signed = value[:cut].encode("latin-1")
+        given = value[cut + 1 :].encode("latin-1")
+        for key in self._macs:
+            mac = key.copy()
+            mac.update(signed)
+            if hmac.compare_digest(_b64encode(mac.digest()), given):
+                break
+        else:
+            return None
+        # From here on, the text is the middleware's own: v2.<payload>.<issued>
         try:
-            payload, signed_at = self._signer.loads(value, max_age=self.spec.max_age)
-            sid = payload.get("sid")
-            identity = Identity(
-                TikTokUser.from_dict(payload), sid if isinstance(sid, str) else None
+            dot = value.rfind(".", 3, cut)
+            issued = int(value[dot + 1 : cut])
+            now = time.time()
+            if now - issued > self.spec.max_age or issued > now + _CLOCK_SKEW:
+                return None
+            payload = value[3:dot].replace("-", "+").replace("_", "/")
+            text = binascii.a2b_base64(payload + _PADDING[len(payload) % 4]).decode(
+                "utf-8", "surrogatepass"
             )
+            values, end = _scan(text, 0)
+            if end != len(text):
+                return None
+            return issued + self.spec.max_age, _identity(values)
+        except (TypeError, ValueError, IndexError, StopIteration):
+            return None
+
+    def _verify_v1(self, value: str) -> tuple[float, Identity] | None:
+        """The previous format, read as it was (itsdangerous, compressed JSON)."""
+        try:
+            payload, signed_at = self._v1.loads(value, max_age=self.spec.max_age)
+            sid = payload.get("sid")
+            user = TikTokUser.from_dict(payload)
         except (BadData, TypeError, ValueError, KeyError, AttributeError):
             return None
-        if len(self._cache) >= _CACHE_SIZE:
-            del self._cache[next(iter(self._cache))]
-        self._cache[value] = (signed_at, identity)
-        return identity
+        return signed_at + self.spec.max_age, Identity(user, sid if isinstance(sid, str) else None)
+
+    def cache_size(self) -> tuple[int, int]:
+        """``(entries, bytes of cookie text)`` the verified-cookie cache holds now."""
+        return len(self._cache), self._bytes
+
+
+def _identity(values: Any) -> Identity:
+    """The identity of a verified payload; ``ValueError`` if it is not one."""
+    if type(values) is not list or not _MIN_WIDTH <= len(values) <= _WIDTH:
+        raise ValueError("not an identity payload")
+    if len(values) < _WIDTH:
+        values += _DEFAULTS[len(values) :]
+    sid, open_id = values[0], values[1]
+    scopes, extra = values[_SCOPES], values[_EXTRA]
+    if (
+        type(open_id) is not str
+        or not open_id
+        or (sid is not None and type(sid) is not str)
+        or type(values[2]) is not str
+        or type(scopes) is not list
+        or type(extra) is not dict
+    ):
+        raise ValueError("not an identity payload")
+    values[_SCOPES] = tuple(scopes)
+    values[_EXTRA] = read_only(extra)
+    identity: Identity = _new(Identity)
+    _set_user(identity, _build_user(values[1:]))
+    _set_session_id(identity, sid)
+    return identity

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
-from collections.abc import Callable
+import hmac
+import json
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -72,11 +76,109 @@ def new_users(emulator: TikTokEmulator, count: int, prefix: str) -> tuple[Emulat
     return users
 
 
-def identity_serializer(settings: TikTokSettings, keys: list[str] | None = None) -> Any:
-    """An itsdangerous serializer reading identity cookies independently of the middleware."""
+# The identity cookie's format, written out again here so that the tests read and forge cookies
+# without the middleware's code: v2.<base64url(JSON array)>.<issued>.<base64url(HMAC-SHA256)>.
+IDENTITY_PURPOSE = "tiktok-asgi.identity"
+IDENTITY_LAYOUT = (
+    "sid",
+    "open_id",
+    "display_name",
+    "granted_scopes",
+    "union_id",
+    "avatar_url",
+    "avatar_url_100",
+    "avatar_large_url",
+    "username",
+    "bio_description",
+    "profile_deep_link",
+    "is_verified",
+    "follower_count",
+    "following_count",
+    "likes_count",
+    "video_count",
+    "extra",
+)
+
+
+class BadIdentity(ValueError):
+    """The cookie is not one the given keys signed (or not in the v2 format)."""
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def identity_mac(key: str, signed: str, purpose: str = IDENTITY_PURPOSE) -> str:
+    """The ``mac`` part for the text ``signed`` (``v2.<payload>.<issued>``)."""
+    derived = hmac.new(key.encode("utf-8"), purpose.encode("ascii"), hashlib.sha256).digest()
+    return b64url(hmac.new(derived, signed.encode("ascii"), hashlib.sha256).digest())
+
+
+class IdentityCodec:
+    """Reads and writes identity cookies independently of the middleware.
+
+    ``loads`` answers the payload as a dict like ``TikTokUser.to_dict()`` (plus ``sid`` when
+    there is one); ``dumps`` takes such a dict, or with ``raw=True`` any JSON value to sign as
+    the payload, and signs with the last key.
+    """
+
+    def __init__(self, keys: Sequence[str], purpose: str = IDENTITY_PURPOSE) -> None:
+        self.keys = list(keys)
+        self.purpose = purpose
+
+    def dumps(
+        self,
+        payload: Any,
+        *,
+        issued: int | None = None,
+        raw: bool = False,
+        version: str = "v2",
+    ) -> str:
+        if not raw:
+            payload = [payload.get(name) for name in IDENTITY_LAYOUT]
+            payload[2] = payload[2] or ""
+            payload[3] = list(payload[3] or [])
+            payload[-1] = payload[-1] or {}
+        text = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+        when = int(time.time()) if issued is None else issued
+        signed = f"{version}.{b64url(text)}.{when}"
+        return f"{signed}.{identity_mac(self.keys[-1], signed, self.purpose)}"
+
+    def loads(self, value: str, max_age: int | None = None) -> dict[str, Any]:
+        version, payload, issued, mac = value.split(".")
+        signed = value.rpartition(".")[0]
+        if version != "v2" or not any(
+            hmac.compare_digest(identity_mac(k, signed, self.purpose), mac) for k in self.keys
+        ):
+            raise BadIdentity(value)
+        if max_age is not None and time.time() - int(issued) > max_age:
+            raise BadIdentity("expired")
+        values = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        data = dict(zip(IDENTITY_LAYOUT, values, strict=False))
+        out = {
+            k: v for k, v in data.items() if v is not None and k not in ("granted_scopes", "extra")
+        }
+        out.setdefault("display_name", "")
+        out["granted_scopes"] = data.get("granted_scopes", [])
+        if data.get("extra"):
+            out["extra"] = data["extra"]
+        return out
+
+    @staticmethod
+    def issued(value: str) -> int:
+        return int(value.split(".")[2])
+
+
+def identity_serializer(settings: TikTokSettings, keys: list[str] | None = None) -> IdentityCodec:
+    """Reads (and forges) identity cookies independently of the middleware."""
+    return IdentityCodec(keys or list(settings.secret_keys))
+
+
+def v1_identity_serializer(settings: TikTokSettings, keys: list[str] | None = None) -> Any:
+    """The format before v2 (itsdangerous), as cookies issued by earlier versions carry it."""
     return URLSafeTimedSerializer(
         keys or list(settings.secret_keys),
-        salt="tiktok-asgi.identity",
+        salt=IDENTITY_PURPOSE,
         signer_kwargs={"digest_method": hashlib.sha256},
     )
 

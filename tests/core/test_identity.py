@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import hashlib
+import hmac
 import json
 import random
 import string
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,13 +25,25 @@ from starlette.testclient import TestClient
 
 import tiktok_asgi.identity
 from tests.conftest import BASE_URL, make_app, sign_in, signed_in_client, start_login
-from tests.core.helpers import cookie_named, flow_serializer, identity_serializer, one
+from tests.core.helpers import (
+    IDENTITY_LAYOUT,
+    BadIdentity,
+    IdentityCodec,
+    b64url,
+    cookie_named,
+    flow_serializer,
+    identity_mac,
+    identity_serializer,
+    one,
+    v1_identity_serializer,
+)
 from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
 from tiktok_asgi._http import MockTransport
 from tiktok_asgi._http import Request as HTTPRequest
 from tiktok_asgi._http import Response as HTTPResponse
 from tiktok_asgi.cookies import Signer
 from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator
+from tiktok_asgi.identity import MAX_COOKIE_BYTES, Identity, IdentityCookie
 from tiktok_asgi.user import SCOPE_FIELDS
 
 OLD_KEY = "old-key-" + "o" * 40
@@ -132,21 +149,48 @@ def _bad_cookies(settings: TikTokSettings, good: str) -> list[str]:
     payload = signer.loads(good)
     forged = dict(payload, open_id="someone-else")
     last = good[-1]
+    version, body, issued, mac = good.split(".")
     return [
         good[:-1] + ("A" if last != "A" else "B"),  # signature flipped
         good.replace(".", "x", 1),  # payload changed
+        f"{version}.{body[:-2]}{'AB' if body[-2:] != 'AB' else 'CD'}.{issued}.{mac}",  # payload
+        f"{version}.{b64url(json.dumps(list(forged.values())).encode())}.{issued}.{mac}",
+        f"{version}.{body}.{int(issued) + 1}.{mac}",  # timestamp changed
+        f"{version}.{body}.0{issued}.{mac}",  # the same timestamp, spelled otherwise
+        f"v3.{body}.{issued}.{mac}",  # version changed
+        f"V2.{body}.{issued}.{mac}",
+        f"{version}.{body}.{issued}",  # no signature
+        f"{version}.{body}.{issued}.",
+        f"{version}.{body}.{issued}.{mac}.{mac}",
+        f"{version}.{body}..{mac}",
         good[: len(good) // 2],  # truncated
+        good + "A",
         "garbage",
         "",
         "a.b.c",
+        "v2.a.b.c",
+        "v2....",
         "." * 50,
         '"quoted"',
         identity_serializer(settings, ["x" * 32]).dumps(forged),  # unknown key
-        flow_serializer(settings).dumps(payload),  # the flow cookie's salt
-        signer.dumps([1, 2, 3]),  # signed, but not a user
-        signer.dumps({}),
-        signer.dumps("open_id"),
-        signer.dumps({"open_id": "x", "granted_scopes": 5}),
+        IdentityCodec(settings.secret_keys, "tiktok-asgi.flow").dumps(payload),  # other purpose
+        flow_serializer(settings).dumps(payload),  # a flow cookie's value
+        signer.dumps(payload, version="v3"),  # signed, but a version this code does not know
+        signer.dumps([1, 2, 3], raw=True),  # signed, but not a user
+        signer.dumps({}, raw=True),
+        signer.dumps([], raw=True),
+        signer.dumps([None], raw=True),
+        signer.dumps("open_id", raw=True),
+        signer.dumps([None, ""], raw=True),
+        signer.dumps([None, 5], raw=True),
+        signer.dumps([5, "x"], raw=True),
+        signer.dumps([None, "x", 5], raw=True),
+        signer.dumps([None, "x", "", 5], raw=True),
+        signer.dumps([None, "x", "", {}], raw=True),  # scopes not a list
+        signer.dumps([None, "x", "", [], *([None] * 12), []], raw=True),  # extra not an object
+        signer.dumps([None, "x", "", [], *([None] * 12), {}, "one too many"], raw=True),
+        v1_identity_serializer(settings).dumps({"open_id": "x", "granted_scopes": 5}),
+        v1_identity_serializer(settings).dumps([1, 2, 3]),
     ]
 
 
@@ -200,9 +244,17 @@ def test_key_rotation(tiktok_emulator: TikTokEmulator, settings: TikTokSettings)
     # After rotation the newest key signs.
     fresh = _identity_cookie(tiktok_emulator, rotated)
     assert identity_serializer(rotated, [NEW_KEY]).loads(fresh)["open_id"]
-    with pytest.raises(itsdangerous.BadSignature):
+    with pytest.raises(BadIdentity):
         identity_serializer(rotated, [OLD_KEY]).loads(fresh)
     assert _me(make_app(new_only, transport), fresh)["authenticated"] is True
+    # Three keys: a cookie of each still verifies, one of a key given up no longer does.
+    third = "third-key-" + "t" * 40
+    three = settings.replace(secret_key=[OLD_KEY, NEW_KEY, third])
+    app = make_app(three, transport)
+    for key in (OLD_KEY, NEW_KEY, third):
+        assert _me(app, IdentityCodec([key]).dumps({"open_id": key[:3]}))["identity"] == key[:3]
+    gone = IdentityCodec(["gone-key-" + "g" * 40]).dumps({"open_id": "gone"})
+    assert _me(app, gone)["authenticated"] is False
 
 
 def _requires_app(settings: TikTokSettings, transport: Any) -> TikTokAuthMiddleware:
@@ -349,7 +401,7 @@ def test_extra_is_read_only_because_a_verified_user_is_shared_between_requests()
     assert user.to_dict()["extra"] == {"app_user_id": 7}
 
 
-def test_no_other_spelling_of_a_valid_signature_is_accepted() -> None:
+def test_no_other_spelling_of_a_valid_v1_signature_is_accepted() -> None:
     """Base64 ignores padding and the unused bits of its last character: without a canonical
     check, some one-character edits of a cookie would still verify."""
     signer = Signer(["k" * 40], salt="tiktok-asgi.identity")
@@ -363,3 +415,302 @@ def test_no_other_spelling_of_a_valid_signature_is_accepted() -> None:
     for spelling in spellings:
         with pytest.raises(BadData):
             signer.loads(spelling, max_age=60)
+
+
+# The codec, read through IdentityCookie directly -------------------------------------------------
+
+KEY = "identity-test-key-" + "k" * 40
+
+
+def _direct(**changes: Any) -> tuple[IdentityCookie, TikTokSettings]:
+    settings = TikTokSettings(
+        client_key="ck",
+        client_secret="cs",
+        redirect_uri="https://app.example/auth/tiktok/callback",
+        secret_key=changes.pop("secret_key", KEY),
+        **changes,
+    )
+    return IdentityCookie(settings), settings
+
+
+def _value(header: str) -> str:
+    first = header.split(";", 1)[0]
+    name, _, value = first.partition("=")
+    assert name == "tiktok_session"
+    return value
+
+
+def _headers(value: str | bytes) -> list[tuple[bytes, bytes]]:
+    raw = value if isinstance(value, bytes) else value.encode("latin-1")
+    return [(b"host", b"app.example"), (b"cookie", b"theme=dark; tiktok_session=" + raw)]
+
+
+FULL_USER = TikTokUser(
+    open_id="open-ü-1",
+    display_name='Zoë 🎈 "quoted", comma; semicolon \\ back',
+    union_id="union-1",
+    avatar_url="https://cdn.example/a.jpeg?x=1&y=2",
+    avatar_url_100="https://cdn.example/a100.jpeg",
+    avatar_large_url="https://cdn.example/a720.jpeg",
+    username="zoe_1",
+    bio_description="line one\nline two\ttab 日本語",
+    profile_deep_link="https://vm.tiktok.com/@zoe_1",
+    is_verified=True,
+    follower_count=12,
+    following_count=0,
+    likes_count=2**40,
+    video_count=3,
+    granted_scopes=("user.info.basic", "user.info.profile", "user.info.stats"),
+    extra={"app_user_id": 7, "roles": ["admin"], "nested": {"a": None, "b": 1.5}},
+)
+
+
+def test_every_field_and_extra_round_trip() -> None:
+    cookie, settings = _direct()
+    for user, sid in [
+        (FULL_USER, "sid-" + "s" * 40),
+        (FULL_USER, None),
+        (TikTokUser(open_id="only-an-open-id"), None),
+        (TikTokUser(open_id="o", display_name="", granted_scopes=(), is_verified=False), "x"),
+        (TikTokUser(open_id="o", display_name="lone \ud800 surrogate"), None),  # JSON allows it
+    ]:
+        value = _value(cookie.encode(Identity(user, sid)))
+        assert value.startswith("v2.")
+        assert all(c.isalnum() or c in "-_." for c in value)
+        # Read by a fresh reader (no cache), and read again (from the cache).
+        for reader in (IdentityCookie(settings), cookie, cookie):
+            identity = reader.read(_headers(value))
+            assert identity == Identity(user, sid)
+            assert identity is not None
+            assert identity.user.to_dict() == user.to_dict()
+            assert type(identity.user.granted_scopes) is tuple
+            for name in ("display_name", "open_id", "is_verified", "likes_count"):
+                assert type(getattr(identity.user, name)) is type(getattr(user, name))
+        # The independent reader sees the same payload.
+        expected = user.to_dict() | ({"sid": sid} if sid is not None else {})
+        assert IdentityCodec([KEY]).loads(value) == expected
+
+
+def test_the_extra_of_a_user_read_from_a_cookie_is_read_only() -> None:
+    cookie, _ = _direct()
+    value = _value(cookie.encode(Identity(FULL_USER)))
+    user = cookie.read(_headers(value)).user  # type: ignore[union-attr]
+    with pytest.raises(TypeError):
+        user.extra["app_user_id"] = 8  # type: ignore[index]
+    plain = cookie.read(_headers(_value(cookie.encode(Identity(TikTokUser(open_id="p"))))))
+    assert plain is not None
+    assert plain.user.extra == {}
+    with pytest.raises(TypeError):
+        plain.user.extra["x"] = 1  # type: ignore[index]
+
+
+def test_a_users_extra_is_copied_and_frozen() -> None:
+    mine = {"a": 1}
+    user = TikTokUser(open_id="o", extra=mine)
+    mine["a"] = 2
+    assert user.extra == {"a": 1}
+    assert TikTokUser(open_id="o").extra == {}
+    assert TikTokUser(open_id="o", extra={}).extra == TikTokUser(open_id="o").extra
+    assert TikTokUser.from_dict(user.to_dict()) == user
+
+
+def test_the_format_is_exactly_as_documented() -> None:
+    cookie, _ = _direct()
+    user = TikTokUser(open_id="o-1", display_name="Ann", granted_scopes=("user.info.basic",))
+    before = int(time.time())
+    value = _value(cookie.encode(Identity(user, "s-1")))
+    version, payload, issued, mac = value.split(".")
+    assert version == "v2"
+    assert before <= int(issued) <= time.time()
+    assert str(int(issued)) == issued
+    assert "=" not in payload
+    assert "=" not in mac
+    assert json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))) == [
+        "s-1",
+        "o-1",
+        "Ann",
+        ["user.info.basic"],
+    ]
+    assert mac == identity_mac(KEY, f"v2.{payload}.{issued}")
+    derived = hmac.new(KEY.encode(), b"tiktok-asgi.identity", hashlib.sha256).digest()
+    expected = hmac.new(derived, f"v2.{payload}.{issued}".encode(), hashlib.sha256).digest()
+    assert base64.urlsafe_b64decode(mac + "=") == expected
+
+
+def test_the_layout_names_every_field_of_a_user() -> None:
+    """A field added to TikTokUser must be appended to the layout (here and in identity.py)."""
+    assert set(IDENTITY_LAYOUT) == {f.name for f in dataclasses.fields(TikTokUser)} | {"sid"}
+    assert tiktok_asgi.identity.V2_LAYOUT == IDENTITY_LAYOUT
+
+
+def test_no_other_spelling_of_a_valid_signature_is_accepted() -> None:
+    """Base64 ignores padding and the unused bits of its last character, and has two alphabets:
+    only the exact text that was signed may verify."""
+    cookie, settings = _direct()
+    value = _value(cookie.encode(Identity(TikTokUser(open_id="open-1"))))
+    assert IdentityCookie(settings).read(_headers(value)) is not None
+    signed, _, mac = value.rpartition(".")
+    alphabet = string.ascii_letters + string.digits + "-_+/"
+    spellings = [f"{signed}.{mac[:-1]}{ch}" for ch in alphabet if ch != mac[-1]]
+    spellings += [f"{value}=", f"{value}==", f"{value}===", f"{value} ", f"{signed}.{mac}\t"]
+    spellings.append(f"{signed}.{mac.replace('-', '+').replace('_', '/')}=")
+    spellings.append(f"{signed}.{base64.b64encode(base64.urlsafe_b64decode(mac + '=')).decode()}")
+    spellings.append(f"{signed}.{mac.upper()}")
+    for spelling in spellings:
+        if spelling.rstrip() == value:
+            continue  # the cookie header's trailing whitespace is not part of a value
+        assert IdentityCookie(settings).read(_headers(spelling)) is None, spelling
+        assert cookie.read(_headers(spelling)) is None, spelling  # the cache has the real one
+    assert cookie.read(_headers(value)) is not None
+    # The payload and the timestamp are covered by the same rule: no other spelling of them.
+    _version, payload, issued, mac = value.split(".")
+    for other in (payload + "=", payload.rstrip("A") + "B", payload + "A"):
+        assert IdentityCookie(settings).read(_headers(f"v2.{other}.{issued}.{mac}")) is None
+    for other in (f"0{issued}", f"+{issued}", f"{issued}.0", f" {issued}", f"{issued}_"):
+        assert IdentityCookie(settings).read(_headers(f"v2.{payload}.{other}.{mac}")) is None
+
+
+def test_values_that_are_not_ascii_are_refused() -> None:
+    cookie, settings = _direct()
+    value = _value(cookie.encode(Identity(TikTokUser(open_id="o"))))
+    for raw in (value.encode() + b"\xe9", b"v2.\xe9\xff.1.\xe9", value.encode()[:-1] + b"\xff"):
+        assert IdentityCookie(settings).read(_headers(raw)) is None
+        assert cookie.read(_headers(raw)) is None
+
+
+def test_a_cookie_signed_for_another_purpose_is_refused() -> None:
+    cookie, settings = _direct()
+    data = {"open_id": "o", "granted_scopes": ["user.info.basic"]}
+    assert cookie.read(_headers(IdentityCodec([KEY]).dumps(data))) is not None
+    for purpose in ("tiktok-asgi.flow", "tiktok-asgi.tokens", "tiktok-asgi.identity ", ""):
+        assert cookie.read(_headers(IdentityCodec([KEY], purpose).dumps(data))) is None
+    # The key itself, not derived for a purpose, signs nothing either.
+    signed = f"v2.{b64url(json.dumps([None, 'o']).encode())}.{int(time.time())}"
+    raw = hmac.new(KEY.encode(), signed.encode(), hashlib.sha256).digest()
+    assert cookie.read(_headers(f"{signed}.{b64url(raw)}")) is None
+    # A flow cookie's value (its own format and purpose) under the identity cookie's name.
+    flow = flow_serializer(settings).dumps({"state": "s", "data": data})
+    assert cookie.read(_headers(flow)) is None
+
+
+def test_expiry_and_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    cookie, settings = _direct(cookie_max_age=60)
+    codec = IdentityCodec([KEY])
+    now = int(time.time())
+    data = {"open_id": "o"}
+    assert cookie.read(_headers(codec.dumps(data, issued=now - 59))) is not None
+    assert cookie.read(_headers(codec.dumps(data, issued=now - 62))) is None
+    assert cookie.read(_headers(codec.dumps(data, issued=now + 200))) is not None  # clock skew
+    assert cookie.read(_headers(codec.dumps(data, issued=now + 3600))) is None
+    assert cookie.read(_headers(codec.dumps(data, issued=0))) is None
+    # A cookie read (and remembered) while valid is refused once it expires, cache or not.
+    value = codec.dumps(data, issued=now - 30)
+    assert cookie.read(_headers(value)) is not None
+    monkeypatch.setattr(tiktok_asgi.identity, "time", _Later(31))
+    assert cookie.read(_headers(value)) is None
+    assert IdentityCookie(settings).read(_headers(value)) is None
+    assert cookie.read(_headers(value)) is None  # and it is not remembered as good again
+
+
+def test_the_cache_stays_within_its_bytes_with_100_000_distinct_cookies() -> None:
+    budget = 2 * 1024 * 1024
+    settings = _direct()[1]
+    cookie = IdentityCookie(settings, cache_bytes=budget)
+    codec = IdentityCodec([KEY])
+    now = int(time.time())
+    values = [
+        codec.dumps({"open_id": f"open-{i:06d}", "display_name": f"User {i:06d}"}, issued=now)
+        for i in range(100_000)
+    ]
+    size = len(values[0])
+    most = 0
+    for i, value in enumerate(values):
+        identity = cookie.read(_headers(value))
+        assert identity is not None
+        assert identity.user.open_id == f"open-{i:06d}"
+        entries, held = cookie.cache_size()
+        assert held <= budget
+        assert entries * size == held  # every value is the same length here
+        most = max(most, entries)
+    assert most == budget // size  # it holds as many as fit
+    assert cookie.cache_size()[1] >= budget // 2 - size  # and drops half of them when full
+    # The most recent users are still remembered; the first ones were let go.
+    assert values[-1] in cookie._cache
+    assert values[0] not in cookie._cache
+    # Remembered users are served from the cache: a fresh reader would verify, this one not.
+    cookie._verify = None  # type: ignore[assignment,method-assign]
+    assert cookie.read(_headers(values[-1])) is not None
+
+
+def test_a_full_cache_drops_its_older_half_at_once_and_never_serves_an_expired_entry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = _direct(cookie_max_age=100)[1]
+    codec = IdentityCodec([KEY])
+    now = int(time.time())
+    values = [codec.dumps({"open_id": f"o-{i:04d}"}, issued=now - 50) for i in range(200)]
+    size = len(values[0])
+    cookie = IdentityCookie(settings, cache_bytes=40 * size)
+    for value in values[:40]:
+        assert cookie.read(_headers(value)) is not None
+    assert cookie.cache_size() == (40, 40 * size)
+    assert cookie.read(_headers(values[0])) is not None  # a hit changes nothing
+    assert cookie.cache_size() == (40, 40 * size)
+    assert cookie.read(_headers(values[40])) is not None  # one more: the older half goes
+    assert cookie.cache_size() == (21, 21 * size)
+    assert list(cookie._cache) == values[20:41]
+    # Expired: refused, and dropped.
+    monkeypatch.setattr(tiktok_asgi.identity, "time", _Later(51))
+    assert cookie.read(_headers(values[30])) is None
+    assert values[30] not in cookie._cache
+    assert cookie.cache_size() == (20, 20 * size)
+    for value in values:
+        assert cookie.read(_headers(value)) is None
+    assert cookie.cache_size() == (0, 0)
+
+
+# Cookies of the format before v2 -----------------------------------------------------------------
+
+
+def test_old_format_cookies_are_read_until_they_expire(monkeypatch: pytest.MonkeyPatch) -> None:
+    cookie, settings = _direct(cookie_max_age=3600)
+    old = v1_identity_serializer(settings)
+    data = FULL_USER.to_dict() | {"sid": "sid-1"}
+    value = old.dumps(data)
+    assert not value.startswith("v2.")
+    identity = cookie.read(_headers(value))
+    assert identity == Identity(FULL_USER, "sid-1")
+    assert cookie.read(_headers(value)) == identity  # remembered as well
+    # Tampered, another key, another salt: refused.
+    assert cookie.read(_headers(value[:-1] + ("A" if value[-1] != "A" else "B"))) is None
+    assert cookie.read(_headers(v1_identity_serializer(settings, ["z" * 40]).dumps(data))) is None
+    assert cookie.read(_headers(flow_serializer(settings).dumps(data))) is None
+    # Key rotation holds for them too.
+    rotated, _ = _direct(cookie_max_age=3600, secret_key=[KEY, "next-key-" + "n" * 40])
+    assert rotated.read(_headers(value)) == identity
+    # Expired, in the cache or not.
+    later = _Later(3601)
+    monkeypatch.setattr(itsdangerous.timed, "time", later)
+    monkeypatch.setattr(tiktok_asgi.identity, "time", later)
+    assert cookie.read(_headers(value)) is None
+    assert IdentityCookie(settings).read(_headers(value)) is None
+
+
+def test_the_size_guard_drops_optional_fields_first_and_refuses_the_impossible(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cookie, _ = _direct()
+    url = "https://cdn.example/" + "".join(random.Random(1).choices(string.ascii_letters, k=1500))
+    big = dataclasses.replace(FULL_USER, avatar_url=url, avatar_url_100=url, avatar_large_url=url)
+    header = cookie.encode(Identity(big, "sid"))
+    value = _value(header)
+    assert len("tiktok_session=") + len(value) <= MAX_COOKIE_BYTES
+    user = cookie.read(_headers(value)).user  # type: ignore[union-attr]
+    assert user.avatar_large_url is None
+    assert user.avatar_url_100 is None
+    assert user.avatar_url == url  # kept: dropping two was enough
+    assert user.bio_description == FULL_USER.bio_description
+    assert "dropped avatar_large_url" in caplog.text
+    huge = TikTokUser(open_id="o", extra={"blob": "x" * 4000})
+    with pytest.raises(ValueError, match="does not fit"):
+        cookie.encode(Identity(huge))

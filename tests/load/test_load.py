@@ -9,6 +9,7 @@ import pytest
 from stress.harness import Server, minted_cookies, running_server, sign_in_many, soak_python
 
 from tiktok_asgi.emulator import EmulatorUser
+from tiktok_asgi.identity import CACHE_BYTES
 
 USERS = 100
 CONCURRENCY = 20
@@ -31,7 +32,7 @@ async def test_sign_ins_stay_apart_and_requests_hold(server: Server) -> None:
     people = [u.open_id for u in EmulatorUser.generate(USERS)]
     cookies = list(zip(result.cookies, people, strict=True))
     assert len({c for c, _ in cookies}) == USERS  # every browser got its own identity
-    # Each cookie is its own user; minted cookies push the verification cache past its limit.
+    # Each cookie is its own user; minted cookies add distinct values for the verification cache.
     pairs = cookies + [(c, f"minted-{i}") for i, c in enumerate(minted_cookies(4200))]
     await soak_python(server.url, pairs, 1000, CONCURRENCY, 120)  # warm-up
     before = server.stats()
@@ -41,7 +42,8 @@ async def test_sign_ins_stay_apart_and_requests_hold(server: Server) -> None:
     assert soak.errors == 0
     assert after["fds"] <= before["fds"] + 8
     assert after["rss"] - before["rss"] < 64 * MiB
-    assert after["identity_cache"] <= 4096
+    assert after["identity_cache_bytes"] <= CACHE_BYTES
+    assert after["identity_cache"] == len(pairs)  # they all fit: each verified once
     assert after["consumed_states"] == USERS  # one per sign-in, remembered against replays
 
 

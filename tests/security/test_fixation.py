@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+from tests.core.helpers import IdentityCodec
 from tests.security.flows import finish, start
-from tests.security.support import identity_set, serializer
+from tests.security.support import identity_set
 from tests.tokens.conftest import wrap
 from tiktok_asgi import MemoryTokenStore, TikTokAuthMiddleware, TikTokSettings
 from tiktok_asgi.emulator import TikTokEmulator
 
 
 def _identity(settings: TikTokSettings, value: str) -> dict[str, object]:
-    payload: dict[str, object] = serializer(settings.secret_keys, "tiktok-asgi.identity").loads(
-        value
-    )
-    return payload
+    return IdentityCodec(settings.secret_keys).loads(value)
 
 
 def test_a_planted_identity_is_replaced_by_a_fresh_one_at_sign_in(

@@ -17,6 +17,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from itsdangerous import TimestampSigner
 
+from tests.core.helpers import IdentityCodec
 from tests.security.flows import Pending, finish, start
 from tests.security.support import assert_sound, identity_set, is_same_site_path, serializer
 from tests.support.asgi import call, cookie_header
@@ -44,8 +45,7 @@ raw_bytes = st.binary(max_size=200)
 
 
 def _user_of(value: str, settings: TikTokSettings) -> dict[str, Any]:
-    payload: dict[str, Any] = serializer(settings.secret_keys, "tiktok-asgi.identity").loads(value)
-    return payload
+    return IdentityCodec(settings.secret_keys).loads(value)
 
 
 def _me(app: TikTokAuthMiddleware, cookie: str | None, settings: TikTokSettings) -> Any:
@@ -194,14 +194,18 @@ def _mutate(kind: str, value: str, position: int, junk: str, settings: TikTokSet
         return value + junk
     if kind == "oversize":
         return value + "A" * (5000 + position % 5000)
-    payload = serializer(settings.secret_keys, "tiktok-asgi.identity").loads(value)
+    payload = IdentityCodec(settings.secret_keys).loads(value)
     if kind == "other_key":
-        forged = serializer(["another-key-" + "x" * 40], "tiktok-asgi.identity")
         payload["open_id"] = "attacker"
-        return str(forged.dumps(payload))
+        return IdentityCodec(["another-key-" + "x" * 40]).dumps(payload)
     if kind == "other_salt":
+        return IdentityCodec(settings.secret_keys, "tiktok-asgi.flow").dumps(payload)
+    if kind == "flow_format":
         return str(serializer(settings.secret_keys, "tiktok-asgi.flow").dumps(payload))
-    assert kind == "expired"
+    if kind == "expired":
+        issued = int(time.time()) - settings.cookie_max_age - 1 - position % 10_000
+        return IdentityCodec(settings.secret_keys).dumps(payload, issued=issued)
+    assert kind == "expired_v1"  # the format before v2, still read until its cookies expire
     old = serializer(settings.secret_keys, "tiktok-asgi.identity")
     old.signer = _OldSigner  # type: ignore[assignment]
     return str(old.dumps(payload))
@@ -210,7 +214,17 @@ def _mutate(kind: str, value: str, position: int, junk: str, settings: TikTokSet
 @PROPERTY
 @given(
     kind=st.sampled_from(
-        ["truncate", "flip", "append", "oversize", "other_key", "other_salt", "expired"]
+        [
+            "truncate",
+            "flip",
+            "append",
+            "oversize",
+            "other_key",
+            "other_salt",
+            "flow_format",
+            "expired",
+            "expired_v1",
+        ]
     ),
     position=st.integers(min_value=0, max_value=10_000),
     junk=st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1),
