@@ -28,7 +28,7 @@ from tests.support.asgi import AsgiBrowser
 from tests.support.signin import approving, asgi_performer, run_steps_async, sign_in_steps
 
 from tiktok_asgi import TikTokAuthMiddleware
-from tiktok_asgi._http import AsyncBaseTransport, AsyncHTTPTransport, Request, Response
+from tiktok_asgi._tiktok.http import AsyncBaseTransport, AsyncHTTPTransport, Request, Response
 from tiktok_asgi.emulator import TikTokEmulator
 
 ORIGIN = "http://127.0.0.1:8000"

@@ -34,7 +34,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
-from tiktok_asgi.identity import Identity, IdentityCookie
+from tiktok_asgi._cookies.identity import Identity, IdentityCookie
 
 SECRET = "benchmark-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 STACKS = ("bare", "noop", "anonymous", "signed_in", "session_auth")

@@ -19,8 +19,8 @@ from stress.harness import (
     soak_python,
     soak_wrk,
 )
+from tiktok_asgi._cookies.identity import CACHE_BYTES
 from tiktok_asgi.emulator import EmulatorUser
-from tiktok_asgi.identity import CACHE_BYTES
 
 MiB = 1024 * 1024
 # Generous bounds for a shared, noisy machine: the point is "flat", not a benchmark.

@@ -27,8 +27,8 @@ from tests.support.signin import Step, consent_form, run_steps_async, sign_in_st
 
 from stress.server import SECRET_KEY
 from tiktok_asgi import TikTokSettings, TikTokUser
+from tiktok_asgi._cookies.identity import Identity, IdentityCookie
 from tiktok_asgi.emulator import EmulatorUser
-from tiktok_asgi.identity import Identity, IdentityCookie
 
 ROOT = Path(__file__).resolve().parent.parent
 COOKIE = "tiktok_session"

@@ -20,7 +20,7 @@ from starlette.websockets import WebSocket
 from tests.security.secret_scan import secret_scan  # noqa: F401 (session-wide log scan)
 from tests.support.signin import JSON, authorization_url, login_url, sign_in
 from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
-from tiktok_asgi._http import AsyncBaseTransport
+from tiktok_asgi._tiktok.http import AsyncBaseTransport
 from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator
 
 BASE_URL = "https://testserver"

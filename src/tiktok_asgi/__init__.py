@@ -5,15 +5,18 @@ request then carries ``scope["user"]`` (a :class:`TikTokUser` or Starlette's
 ``UnauthenticatedUser``), ``scope["auth"]`` and a :class:`TikTokContext` read with
 :func:`tiktok_context`.
 
-How the package reads, in the order a request meets it:
+How the package reads, in the order a request meets it (a leading ``_`` marks what is internal):
 
-- configuration: ``settings`` (and ``_env`` for ``TIKTOK_*`` variables); ``errors``; ``user``;
-- TikTok's dialect: ``_http`` (the pool, the only httpx2 import), ``envelope`` (TikTok's answers),
-  ``provider`` (authorize URL, code exchange, user info, refresh, revoke, bearer calls);
-- what the browser carries: ``cookies`` (signing), ``flow`` (pending logins), ``identity``;
-- tokens: ``stores`` (where records live), ``tokens`` (records, refresh), ``redis_store``;
-- the request: ``conversation`` (login, callback, logout), ``middleware`` (the gate), ``context``
-  (what downstream code reads), ``responses`` and ``redirects``; ``api`` (TikTok's API as the user);
+- configuration and vocabulary: ``settings`` (``_env`` reads ``TIKTOK_*``), ``errors``,
+  ``advice`` (what TikTok's errors mean), ``user``;
+- ``_tiktok``, TikTok's dialect: ``http`` (the pool, the only httpx2 import), ``answers``
+  (TikTok's answer shapes), ``provider`` (authorize URL, code exchange, user info, refresh, revoke,
+  bearer calls);
+- ``_cookies``, what the browser carries: ``signing``, ``flow`` (pending logins), ``identity``;
+- tokens: ``stores`` (where records live), ``_tokens`` (records, refresh), ``redis_store``;
+- the request: ``_conversation`` (login, callback, logout), ``middleware`` (the gate),
+  ``context`` (what downstream code reads), ``_responses``, ``_redirects``; ``api`` (TikTok's API
+  as the user);
 - framework adapters: ``fastapi``, ``quart`` (sharing ``_adapter``);
 - beside them: ``emulator`` (an offline TikTok), ``demo``, ``pytest_plugin``.
 """

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 
 from starlette.types import Scope
 
+from ._responses import login_redirect_target
 from .context import tiktok_context
 from .errors import InsufficientScope
-from .responses import login_redirect_target
 from .settings import TikTokSettings
 from .user import TikTokUser
 

@@ -18,8 +18,8 @@ from typing import Any
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
+from ._tiktok.answers import read_api_envelope
 from .context import TikTokContext, tiktok_context
-from .envelope import read_api_envelope
 from .errors import API_CALL_STATUS, TikTokAPIError, TikTokRateLimited
 
 __all__ = ["TikTokAPI", "TikTokRateLimited", "tiktok_api"]

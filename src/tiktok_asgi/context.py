@@ -17,10 +17,10 @@ from __future__ import annotations
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
+from ._tiktok.provider import TikTokProvider
+from ._tokens import TokenManager, TokenRecord
 from .errors import LoginRequired
-from .provider import TikTokProvider
 from .settings import TikTokSettings
-from .tokens import TokenManager, TokenRecord
 from .user import TikTokUser
 
 __all__ = ["SCOPE_KEY", "TikTokContext", "get_access_token", "tiktok_context"]

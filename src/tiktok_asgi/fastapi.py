@@ -50,8 +50,8 @@ from ._adapter import (
     setting_default,
     user_in,
 )
+from ._responses import secure
 from .errors import LoginRequired, TikTokAuthError
-from .responses import secure
 from .settings import TikTokSettings
 from .user import TikTokUser
 

@@ -1,6 +1,6 @@
 """The gate: every request passes here once.
 
-The login conversation's paths are answered by :class:`~tiktok_asgi.conversation.
+The login conversation's paths are answered by :class:`~tiktok_asgi._conversation.
 LoginConversation`; every other ``http`` and ``websocket`` request takes one path — identity
 cookie → ``load_user`` → login session → protected paths → the application — and leaves with
 ``scope["user"]``, ``scope["auth"]`` and its :class:`~tiktok_asgi.context.TikTokContext`.
@@ -14,16 +14,16 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._http import AsyncBaseTransport, SharedTransport
+from ._conversation import LoginConversation, OnLogin
+from ._cookies.identity import IdentityCookie
+from ._responses import error_response, refuse_anonymous
+from ._tiktok.http import AsyncBaseTransport, SharedTransport
+from ._tiktok.provider import TikTokProvider
+from ._tokens import TokenManager
 from .context import SCOPE_KEY, TikTokContext
-from .conversation import LoginConversation, OnLogin
 from .errors import TikTokAuthError
-from .identity import IdentityCookie
-from .provider import TikTokProvider
-from .responses import error_response, refuse_anonymous
 from .settings import TikTokSettings
 from .stores import TokenStore
-from .tokens import TokenManager
 from .user import TikTokUser
 
 __all__ = ["LoadUser", "OnLogin", "TikTokAuthMiddleware"]

@@ -39,8 +39,8 @@ from ._adapter import (
     missing_scopes,
     user_in,
 )
+from ._responses import _SECURITY_HEADERS
 from .errors import LoginRequired, TikTokAuthError
-from .responses import _SECURITY_HEADERS
 from .user import TikTokUser
 
 __all__ = ["current_user", "login_required", "require_scopes"]

@@ -11,7 +11,7 @@ from tests.conftest import BASE_URL, make_app
 from tests.core.helpers import new_users
 from tests.support.signin import async_sign_in
 from tiktok_asgi import TikTokSettings
-from tiktok_asgi._http import ASGITransport, AsyncClient
+from tiktok_asgi._tiktok.http import ASGITransport, AsyncClient
 from tiktok_asgi.emulator import Fault, TikTokEmulator
 
 JSON = {"accept": "application/json"}

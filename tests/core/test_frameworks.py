@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from tests.conftest import BASE_URL, describe, make_app, make_starlette, signed_in_client
 from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
-from tiktok_asgi._http import ASGITransport, AsyncClient
+from tiktok_asgi._tiktok.http import ASGITransport, AsyncClient
 from tiktok_asgi.emulator import TikTokEmulator
 
 

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-import tiktok_asgi.identity
+import tiktok_asgi._cookies.identity
 from tests.conftest import BASE_URL, make_app, sign_in, signed_in_client, start_login
 from tests.core.helpers import (
     IDENTITY_LAYOUT,
@@ -38,12 +38,12 @@ from tests.core.helpers import (
     v1_identity_serializer,
 )
 from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
-from tiktok_asgi._http import MockTransport
-from tiktok_asgi._http import Request as HTTPRequest
-from tiktok_asgi._http import Response as HTTPResponse
-from tiktok_asgi.cookies import Signer
+from tiktok_asgi._cookies.identity import MAX_COOKIE_BYTES, Identity, IdentityCookie
+from tiktok_asgi._cookies.signing import Signer
+from tiktok_asgi._tiktok.http import MockTransport
+from tiktok_asgi._tiktok.http import Request as HTTPRequest
+from tiktok_asgi._tiktok.http import Response as HTTPResponse
 from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator
-from tiktok_asgi.identity import MAX_COOKIE_BYTES, Identity, IdentityCookie
 from tiktok_asgi.user import SCOPE_FIELDS
 
 OLD_KEY = "old-key-" + "o" * 40
@@ -227,7 +227,7 @@ def test_expired_identity_cookie_is_anonymous(
     assert _me(app, good)["authenticated"] is True  # now also remembered as verified
     later = _Later(61)
     monkeypatch.setattr(itsdangerous.timed, "time", later)
-    monkeypatch.setattr(tiktok_asgi.identity, "time", later)
+    monkeypatch.setattr(tiktok_asgi._cookies.identity, "time", later)
     assert _me(app, good)["authenticated"] is False
     fresh = make_app(short, tiktok_emulator.transport())
     assert _me(fresh, good)["authenticated"] is False
@@ -540,7 +540,7 @@ def test_the_format_is_exactly_as_documented() -> None:
 def test_the_layout_names_every_field_of_a_user() -> None:
     """A field added to TikTokUser must be appended to the layout (here and in identity.py)."""
     assert set(IDENTITY_LAYOUT) == {f.name for f in dataclasses.fields(TikTokUser)} | {"sid"}
-    assert tiktok_asgi.identity.V2_LAYOUT == IDENTITY_LAYOUT
+    assert tiktok_asgi._cookies.identity.V2_LAYOUT == IDENTITY_LAYOUT
 
 
 def test_no_other_spelling_of_a_valid_signature_is_accepted() -> None:
@@ -606,7 +606,7 @@ def test_expiry_and_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     # A cookie read (and remembered) while valid is refused once it expires, cache or not.
     value = codec.dumps(data, issued=now - 30)
     assert cookie.read(_headers(value)) is not None
-    monkeypatch.setattr(tiktok_asgi.identity, "time", _Later(31))
+    monkeypatch.setattr(tiktok_asgi._cookies.identity, "time", _Later(31))
     assert cookie.read(_headers(value)) is None
     assert IdentityCookie(settings).read(_headers(value)) is None
     assert cookie.read(_headers(value)) is None  # and it is not remembered as good again
@@ -660,7 +660,7 @@ def test_a_full_cache_drops_its_older_half_at_once_and_never_serves_an_expired_e
     assert cookie.cache_size() == (21, 21 * size)
     assert list(cookie._cache) == values[20:41]
     # Expired: refused, and dropped.
-    monkeypatch.setattr(tiktok_asgi.identity, "time", _Later(51))
+    monkeypatch.setattr(tiktok_asgi._cookies.identity, "time", _Later(51))
     assert cookie.read(_headers(values[30])) is None
     assert values[30] not in cookie._cache
     assert cookie.cache_size() == (20, 20 * size)
@@ -691,7 +691,7 @@ def test_old_format_cookies_are_read_until_they_expire(monkeypatch: pytest.Monke
     # Expired, in the cache or not.
     later = _Later(3601)
     monkeypatch.setattr(itsdangerous.timed, "time", later)
-    monkeypatch.setattr(tiktok_asgi.identity, "time", later)
+    monkeypatch.setattr(tiktok_asgi._cookies.identity, "time", later)
     assert cookie.read(_headers(value)) is None
     assert IdentityCookie(settings).read(_headers(value)) is None
 

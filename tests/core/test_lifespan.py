@@ -12,9 +12,9 @@ from starlette.testclient import TestClient
 
 from tests.conftest import BASE_URL, make_starlette, sign_in, start_login
 from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings
-from tiktok_asgi._http import AsyncBaseTransport, AsyncHTTPTransport
-from tiktok_asgi._http import Request as HTTPRequest
-from tiktok_asgi._http import Response as HTTPResponse
+from tiktok_asgi._tiktok.http import AsyncBaseTransport, AsyncHTTPTransport
+from tiktok_asgi._tiktok.http import Request as HTTPRequest
+from tiktok_asgi._tiktok.http import Response as HTTPResponse
 from tiktok_asgi.emulator import TikTokEmulator
 
 

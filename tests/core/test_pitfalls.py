@@ -17,9 +17,9 @@ from starlette.testclient import TestClient
 from tests.conftest import BASE_URL, make_app, sign_in, signed_in_client, start_login
 from tests.core.helpers import cookie_named, identity_serializer, new_users, one, query_of
 from tiktok_asgi import TikTokSettings, TikTokUser
-from tiktok_asgi._http import ASGITransport, AsyncClient, MockTransport
-from tiktok_asgi._http import Request as HTTPRequest
-from tiktok_asgi._http import Response as HTTPResponse
+from tiktok_asgi._tiktok.http import ASGITransport, AsyncClient, MockTransport
+from tiktok_asgi._tiktok.http import Request as HTTPRequest
+from tiktok_asgi._tiktok.http import Response as HTTPResponse
 from tiktok_asgi.emulator import EmulatorUser, Fault, TikTokEmulator
 from tiktok_asgi.user import SCOPE_FIELDS
 

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from tests.support.processes import listening, running, without_tiktok_settings
 from tiktok_asgi import TikTokSettings
-from tiktok_asgi._http import httpx2
+from tiktok_asgi._tiktok.http import httpx2
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,7 @@ from tests.core.helpers import cookie_named
 from tests.frameworks.helpers import browser_sign_in, served, ws_headers
 from tests.support.processes import free_port
 from tiktok_asgi import TikTokSettings
-from tiktok_asgi._http import httpx2
+from tiktok_asgi._tiktok.http import httpx2
 from tiktok_asgi.emulator import TikTokEmulator
 
 BASIC = ["user.info.basic"]

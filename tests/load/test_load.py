@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from stress.harness import Server, minted_cookies, running_server, sign_in_many, soak_python
 
+from tiktok_asgi._cookies.identity import CACHE_BYTES
 from tiktok_asgi.emulator import EmulatorUser
-from tiktok_asgi.identity import CACHE_BYTES
 
 USERS = 100
 CONCURRENCY = 20

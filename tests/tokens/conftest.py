@@ -32,10 +32,10 @@ from tiktok_asgi import (
     TikTokSettings,
     get_access_token,
 )
+from tiktok_asgi._tokens import TokenRecord, _fernet
 from tiktok_asgi.api import tiktok_api
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.stores import TokenStore
-from tiktok_asgi.tokens import TokenRecord, _fernet
 
 BASE_URL = "https://testserver"
 KEY_PREFIX = "tiktok_asgi:token:"

@@ -19,8 +19,14 @@ from starlette.datastructures import Headers, QueryParams
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
+from ._cookies.flow import FlowCookies
+from ._cookies.identity import Identity, IdentityCookie
+from ._cookies.signing import read_cookies
+from ._redirects import safe_next
+from ._responses import error_response, redirect, secure, wants_json
+from ._tiktok.provider import TikTokProvider
+from ._tokens import TokenManager
 from .advice import developer_fix, person_text
-from .cookies import read_cookies
 from .errors import (
     AuthorizationDenied,
     CallbackError,
@@ -32,13 +38,7 @@ from .errors import (
     TikTokAPIError,
     TikTokAuthError,
 )
-from .flow import FlowCookies
-from .identity import Identity, IdentityCookie
-from .provider import TikTokProvider
-from .redirects import safe_next
-from .responses import error_response, redirect, secure, wants_json
 from .settings import TikTokSettings
-from .tokens import TokenManager
 from .user import TikTokUser
 
 __all__ = ["LoginConversation", "OnLogin"]

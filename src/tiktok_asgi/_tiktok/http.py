@@ -28,7 +28,7 @@ from httpx2 import (
 )
 from starlette.types import Receive
 
-from .errors import TikTokUnavailable
+from tiktok_asgi.errors import TikTokUnavailable
 
 __all__ = [
     "ASGITransport",

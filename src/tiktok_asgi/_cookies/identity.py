@@ -36,9 +36,10 @@ from typing import Any
 
 from itsdangerous import BadData
 
-from .cookies import CookieSpec, Headers, Signer, read_cookie
-from .settings import TikTokSettings
-from .user import TikTokUser, read_only, trusted_builder
+from tiktok_asgi.settings import TikTokSettings
+from tiktok_asgi.user import TikTokUser, read_only, trusted_builder
+
+from .signing import CookieSpec, Headers, Signer, read_cookie
 
 __all__ = ["Identity", "IdentityCookie"]
 

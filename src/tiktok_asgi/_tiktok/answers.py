@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ._http import Response
-from .errors import TikTokAPIError, TikTokRateLimited
+from tiktok_asgi.errors import TikTokAPIError, TikTokRateLimited
+
+from .http import Response
 
 __all__ = ["read_api_envelope", "read_oauth_response", "retry_after"]
 

@@ -17,9 +17,10 @@ from urllib.parse import urlsplit
 
 from itsdangerous import BadData, SignatureExpired
 
-from .cookies import CookieSpec, Signer
-from .errors import StateError
-from .settings import TikTokSettings
+from tiktok_asgi.errors import StateError
+from tiktok_asgi.settings import TikTokSettings
+
+from .signing import CookieSpec, Signer
 
 __all__ = ["FlowCookies"]
 

@@ -28,11 +28,12 @@ from authlib.common.urls import add_params_to_qs
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc6749 import OAuth2Token
 
-from ._http import AsyncBaseTransport, Response, SharedTransport, reaching_tiktok
-from .envelope import read_api_envelope, read_oauth_response
-from .errors import OpenIdMismatch, TikTokAPIError
-from .settings import TikTokSettings
-from .user import TikTokUser, fields_for_scopes
+from tiktok_asgi.errors import OpenIdMismatch, TikTokAPIError
+from tiktok_asgi.settings import TikTokSettings
+from tiktok_asgi.user import TikTokUser, fields_for_scopes
+
+from .answers import read_api_envelope, read_oauth_response
+from .http import AsyncBaseTransport, Response, SharedTransport, reaching_tiktok
 
 __all__ = ["AuthorizationRequest", "TikTokOAuth2Client", "TikTokProvider"]
 

@@ -2,7 +2,7 @@
 
 With a ``token_store`` the identity cookie carries only a random login-session id; the token
 response lives in the store, encrypted with keys derived from ``secret_key`` (rotation included).
-The manager asks :class:`~tiktok_asgi.provider.TikTokProvider` for refreshes and revocations.
+The manager asks :class:`~tiktok_asgi._tiktok.provider.TikTokProvider` to refresh and revoke.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from ._tiktok.provider import TikTokProvider
 from .errors import LoginRequired, TikTokAPIError, TikTokAuthError, TokenStoreUnavailable
-from .provider import TikTokProvider
 from .settings import TikTokSettings
 from .stores import TokenStore, TokenStoreError
 
