@@ -14,7 +14,7 @@ from ._responses import login_redirect_target
 from .context import tiktok_context
 from .errors import InsufficientScope
 from .settings import TikTokSettings
-from .user import TikTokUser
+from .user import TikTokUser, is_scope_name
 
 __all__ = [
     "WS_POLICY_VIOLATION",
@@ -61,7 +61,7 @@ def check_scopes(scopes: tuple[str, ...]) -> tuple[str, ...]:
     if not scopes:
         raise ValueError('require_scopes needs at least one scope name, e.g. "user.info.stats"')
     for scope in scopes:
-        if not isinstance(scope, str) or not scope or "," in scope or " " in scope:
+        if not is_scope_name(scope):
             raise ValueError(
                 f"{scope!r} is not one TikTok scope name; pass each scope as its own argument"
             )

@@ -10,6 +10,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from ._env import settings_from_env
+from .user import is_scope_name
 
 __all__ = ["DEFAULT_SCOPES", "PkceEncoding", "TikTokSettings"]
 
@@ -181,7 +182,7 @@ def _scopes(value: Sequence[str]) -> tuple[str, ...]:
     if not scopes:
         raise ValueError('scopes must not be empty; TikTok login needs "user.info.basic"')
     for scope in scopes:
-        if not isinstance(scope, str) or not scope or "," in scope or " " in scope:
+        if not is_scope_name(scope):
             raise ValueError(
                 f"scope {scope!r} is not a TikTok scope name such as 'user.info.basic'"
             )

@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.authentication import BaseUser
 
-__all__ = ["SCOPE_FIELDS", "TikTokUser", "fields_for_scopes"]
+__all__ = ["SCOPE_FIELDS", "TikTokUser", "fields_for_scopes", "is_scope_name"]
 
 # TikTok's user-info fields by the scope that unlocks them. There is no e-mail in any scope.
 SCOPE_FIELDS: Mapping[str, tuple[str, ...]] = {
@@ -37,6 +37,11 @@ def _no_extra() -> Mapping[str, Any]:
 def read_only(extra: dict[str, Any]) -> Mapping[str, Any]:
     """``extra`` as a user keeps it: a read-only view of a dict no one else may hold."""
     return MappingProxyType(extra) if extra else _NO_EXTRA
+
+
+def is_scope_name(value: object) -> bool:
+    """One TikTok scope name such as ``user.info.basic``: not empty, not a joined list."""
+    return isinstance(value, str) and bool(value) and "," not in value and " " not in value
 
 
 def fields_for_scopes(granted: Iterable[str]) -> tuple[str, ...]:
