@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from tests.conftest import BASE_URL, make_starlette, sign_in, start_login
+from tests.support.processes import free_port
 from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings
 from tiktok_asgi._tiktok.http import AsyncBaseTransport, AsyncHTTPTransport
 from tiktok_asgi._tiktok.http import Request as HTTPRequest
@@ -76,11 +77,17 @@ def test_own_pool_opens_at_startup_and_closes_at_shutdown(
     assert events == ["startup", "shutdown"]
 
 
-def test_without_lifespan_the_pool_opens_on_first_use(tiktok_settings: TikTokSettings) -> None:
-    app = TikTokAuthMiddleware(make_starlette(), settings=tiktok_settings)
+def test_without_lifespan_the_pool_opens_on_first_use(
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
+) -> None:
+    # "TikTok" on a loopback port nobody listens on: the first call opens the pool and fails.
+    settings = tiktok_settings.replace(token_url=f"http://127.0.0.1:{free_port()}/v2/oauth/token/")
+    app = TikTokAuthMiddleware(make_starlette(), settings=settings)
     client = TestClient(app, base_url=BASE_URL)  # no ``with``: no lifespan at all
-    assert app._transport._own is None
-    assert start_login(client, tiktok_settings).startswith(tiktok_settings.authorize_url)
+    callback = tiktok_emulator.approve(start_login(client, settings))
+    assert app._transport._own is None  # the login answer calls nobody
+    response = client.get(callback, headers={"accept": "application/json"})
+    assert response.json()["error"] == "tiktok_unavailable"
     assert isinstance(app._transport._own, AsyncHTTPTransport)
 
 

@@ -2,29 +2,30 @@
 
 Nothing else in the package talks OAuth to TikTok. :class:`TikTokProvider` builds the authorize
 URL, exchanges a code, reads user info, refreshes and revokes tokens, and carries the bearer
-calls of :mod:`tiktok_asgi.api`. TikTok's deviations are taught to Authlib the Authlib way:
+calls of :mod:`tiktok_asgi.api`. TikTok's deviations from standard OAuth, handled here:
 
-- :class:`TikTokOAuth2Client` renames ``client_id`` to ``client_key`` in the authorize URL,
-  computes TikTok's hex PKCE challenge for desktop apps, and never keeps a user's token (one client
-  serves every user, so it holds no per-user state);
-- the ``tiktok_post`` client auth method puts ``client_key`` and ``client_secret`` in the form
-  body of token, refresh and revoke requests;
-- a compliance hook turns every TikTok error, HTTP 200 with an ``error`` body included, into a
-  :class:`~tiktok_asgi.errors.TikTokAPIError` with ``log_id``;
-- :meth:`TikTokProvider.user_info` unwraps the v2 envelope.
+- the authorize URL carries ``client_key`` (never ``client_id``), comma-joined scopes, and a PKCE
+  challenge in base64url (web apps) or TikTok's hex (desktop apps); its fixed part is built once;
+- token, refresh and revoke requests carry ``client_key`` and ``client_secret`` in the form body
+  (no HTTP Basic), with no ``scope`` on refresh;
+- :class:`TikTokOAuth2Client` (Authlib's) never keeps a user's token, so one client serves every
+  user; a compliance hook turns every TikTok error, HTTP 200 with an ``error`` body included, into
+  a :class:`~tiktok_asgi.errors.TikTokAPIError` with ``log_id``;
+- :meth:`TikTokProvider.user_info` asks only for what the granted scopes unlock, unwraps the v2
+  envelope and checks that it names the token's account.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
-import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
-from authlib.common.urls import add_params_to_qs
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc6749 import OAuth2Token
 
@@ -33,54 +34,37 @@ from tiktok_asgi.settings import TikTokSettings
 from tiktok_asgi.user import TikTokUser, fields_for_scopes
 
 from .answers import read_api_envelope, read_oauth_response
-from .http import AsyncBaseTransport, Response, SharedTransport, reaching_tiktok
+from .http import AsyncBaseTransport, Auth, Response, SharedTransport, reaching_tiktok
 
 __all__ = ["AuthorizationRequest", "TikTokOAuth2Client", "TikTokProvider"]
 
 logger = logging.getLogger("tiktok_asgi")
 
-_CLIENT_ID_PARAM = re.compile(r"(?<=[?&])client_id=")
-_AUTH_METHOD = "tiktok_post"
 # RFC 7636 wants 43 to 128 characters of [A-Za-z0-9-._~]: 48 random bytes are 64 of base64url.
 _VERIFIER_BYTES = 48
 _STATE_BYTES = 24
+_AS_IS = Auth()  # the credentials are in the form body already: nothing to add or re-encode
+_MAX_SCOPE_SETS = 64  # distinct granted-scope sets whose user-info URL is kept
 
 
 class TikTokOAuth2Client(AsyncOAuth2Client):  # type: ignore[misc]
-    """Authlib's async client with TikTok's authorize-URL dialect, holding no user's token."""
-
-    def create_authorization_url(
-        self, url: str, state: str | None = None, code_verifier: str | None = None, **kwargs: Any
-    ) -> tuple[str, str]:
-        if code_verifier and self.metadata.get("tiktok_pkce") == "hex":
-            # TikTok's desktop Login Kit wants hex(SHA-256(verifier)), not RFC 7636 base64url.
-            kwargs["code_challenge"] = hashlib.sha256(code_verifier.encode("ascii")).hexdigest()
-            kwargs["code_challenge_method"] = "S256"
-            code_verifier = None
-        uri, state = super().create_authorization_url(url, state, code_verifier, **kwargs)
-        return _CLIENT_ID_PARAM.sub("client_key=", uri, count=1), state
+    """Authlib's async client, holding no user's token: one client serves every user."""
 
     def parse_response_token(self, resp: Response) -> OAuth2Token:
-        # Authlib would keep the token on the client; this client is shared by every user.
+        # Authlib would keep the token on the client.
         return OAuth2Token.from_dict(resp.json())
-
-
-def _tiktok_post(
-    auth: Any, method: str, uri: str, headers: dict[str, str], body: str | bytes
-) -> tuple[str, dict[str, str], str]:
-    """Client credentials in the form body, under TikTok's names (no HTTP Basic)."""
-    text = body.decode("utf-8") if isinstance(body, bytes) else (body or "")
-    text = add_params_to_qs(
-        text, [("client_key", auth.client_id), ("client_secret", auth.client_secret)]
-    )
-    if "Content-Length" in headers:
-        headers["Content-Length"] = str(len(text.encode("utf-8")))
-    return uri, headers, text
 
 
 def _check_token_response(resp: Response) -> Response:
     read_oauth_response(resp, "token endpoint", expect="access_token")
     return resp
+
+
+def _challenge(verifier: str, encoding: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    if encoding == "hex":  # TikTok's desktop Login Kit wants hex, not RFC 7636 base64url
+        return digest.hex()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +80,9 @@ class TikTokProvider:
     """TikTok's OAuth endpoints and v2 API, through one Authlib client on the shared pool.
 
     The client is rebuilt only when the pool is (after a lifespan shutdown); it is never handed a
-    user's token, so concurrent sign-ins of different people cannot mix.
+    user's token, so concurrent sign-ins of different people cannot mix. What every request to
+    TikTok shares (the authorize URL's fixed part, the client credentials of the form bodies, the
+    user-info URL of each set of scopes) is built once.
     """
 
     def __init__(self, settings: TikTokSettings, transport: SharedTransport) -> None:
@@ -104,40 +90,45 @@ class TikTokProvider:
         self.transport = transport
         self._client: TikTokOAuth2Client | None = None
         self._client_transport: AsyncBaseTransport | None = None
-        self._extra_authorize = {"disable_auto_auth": "1"} if settings.disable_auto_auth else {}
+        # TikTok's dialect: client_key (never client_id), comma-joined scopes, S256 only.
+        fixed = {
+            "client_key": settings.client_key,
+            "response_type": "code",
+            "scope": ",".join(settings.scopes),
+            "redirect_uri": settings.redirect_uri,
+        }
+        if settings.disable_auto_auth:
+            fixed["disable_auto_auth"] = "1"
+        if settings.pkce:
+            fixed["code_challenge_method"] = "S256"
+        self._authorize_prefix = f"{settings.authorize_url}?{urlencode(fixed)}&state="
+        # Client credentials go in the form body under TikTok's names (no HTTP Basic).
+        self._credentials = {
+            "client_key": settings.client_key,
+            "client_secret": settings.client_secret,
+        }
+        self._userinfo_urls: dict[tuple[str, ...], str] = {}
 
     def _oauth_client(self) -> TikTokOAuth2Client:
         transport = self.transport.get()
         if self._client is None or self._client_transport is not transport:
-            settings = self.settings
-            client = TikTokOAuth2Client(
-                client_id=settings.client_key,
-                client_secret=settings.client_secret,
-                token_endpoint_auth_method=_AUTH_METHOD,
-                revocation_endpoint_auth_method=_AUTH_METHOD,
-                code_challenge_method="S256" if settings.pkce else None,
-                tiktok_pkce=settings.pkce,
-                timeout=settings.http_timeout,
-                transport=transport,
-            )
-            client.register_client_auth_method((_AUTH_METHOD, _tiktok_post))
+            client = TikTokOAuth2Client(timeout=self.settings.http_timeout, transport=transport)
             client.register_compliance_hook("access_token_response", _check_token_response)
             self._client, self._client_transport = client, transport
         return self._client
 
     def authorization_request(self) -> AuthorizationRequest:
         """A fresh state (and PKCE verifier when enabled) and the authorize URL carrying them."""
-        # One system call each (Authlib's generator draws every character separately).
-        verifier = secrets.token_urlsafe(_VERIFIER_BYTES) if self.settings.pkce else None
-        url, state = self._oauth_client().create_authorization_url(
-            self.settings.authorize_url,
-            state=secrets.token_urlsafe(_STATE_BYTES),
-            code_verifier=verifier,
-            redirect_uri=self.settings.redirect_uri,
-            scope=",".join(self.settings.scopes),
-            **self._extra_authorize,
+        # Both are URL-safe as they are: base64url of one system call's random bytes each.
+        state = secrets.token_urlsafe(_STATE_BYTES)
+        url = self._authorize_prefix + state
+        pkce = self.settings.pkce
+        if not pkce:
+            return AuthorizationRequest(url, state, None)
+        verifier = secrets.token_urlsafe(_VERIFIER_BYTES)
+        return AuthorizationRequest(
+            f"{url}&code_challenge={_challenge(verifier, pkce)}", state, verifier
         )
-        return AuthorizationRequest(url, state, verifier)
 
     async def exchange_code(
         self, code: str, *, redirect_uri: str, code_verifier: str | None
@@ -147,10 +138,12 @@ class TikTokProvider:
         async with reaching_tiktok("token endpoint"):
             token = await self._oauth_client().fetch_token(
                 self.settings.token_url,
+                auth=_AS_IS,
                 grant_type="authorization_code",
                 code=code,
                 redirect_uri=redirect_uri,
                 **extra,
+                **self._credentials,
             )
         return dict(token)
 
@@ -158,7 +151,11 @@ class TikTokProvider:
         """A new token response; TikTok rotates the refresh token (no ``scope`` is sent)."""
         async with reaching_tiktok("token endpoint"):
             token = await self._oauth_client().fetch_token(
-                self.settings.token_url, grant_type="refresh_token", refresh_token=refresh_token
+                self.settings.token_url,
+                auth=_AS_IS,
+                grant_type="refresh_token",
+                refresh_token=refresh_token,
+                **self._credentials,
             )
         return dict(token)
 
@@ -166,7 +163,10 @@ class TikTokProvider:
         """Revoke ``access_token`` at TikTok; raises :class:`TikTokAuthError` on failure."""
         async with reaching_tiktok("revoke endpoint"):
             resp = await self._oauth_client().revoke_token(
-                self.settings.revoke_url, token=access_token
+                self.settings.revoke_url,
+                token=access_token,
+                body=urlencode(self._credentials),
+                auth=_AS_IS,
             )
         read_oauth_response(resp, "revoke endpoint", expect=None)
 
@@ -178,11 +178,7 @@ class TikTokProvider:
         """
         scopes = tuple(granted)
         resp = await self.call(
-            "GET",
-            self.settings.userinfo_url,
-            str(token["access_token"]),
-            params={"fields": ",".join(fields_for_scopes(scopes))},
-            what="user info endpoint",
+            "GET", self._userinfo_url(scopes), str(token["access_token"]), what="user info endpoint"
         )
         info = read_api_envelope(resp, "user info endpoint").get("user")
         try:
@@ -204,6 +200,15 @@ class TikTokProvider:
             )
             raise OpenIdMismatch(log_id=userinfo_log_id)
         return user
+
+    def _userinfo_url(self, scopes: tuple[str, ...]) -> str:
+        url = self._userinfo_urls.get(scopes)
+        if url is None:
+            if len(self._userinfo_urls) >= _MAX_SCOPE_SETS:
+                self._userinfo_urls.clear()
+            fields = urlencode({"fields": ",".join(fields_for_scopes(scopes))})
+            url = self._userinfo_urls[scopes] = f"{self.settings.userinfo_url}?{fields}"
+        return url
 
     async def call(
         self,
