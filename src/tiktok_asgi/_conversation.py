@@ -70,16 +70,15 @@ class LoginConversation:
         self._tokens = tokens
         self._on_login = on_login
         self._revoke_on_logout = revoke_on_logout
-        self._endpoints: dict[str, tuple[str, Endpoint]] = {
-            settings.login_path: ("GET", self.login),
-            settings.callback_path: ("GET", self.callback),
-            settings.logout_path: ("POST", self.logout),
+        self._endpoints: dict[str, Endpoint] = {
+            settings.login_path: self._method_checked("GET", self.login),
+            settings.callback_path: self._method_checked("GET", self.callback),
+            settings.logout_path: self._method_checked("POST", self.logout),
         }
 
     def endpoint(self, path: str) -> Endpoint | None:
         """The endpoint answering ``path``, or None when the path is the application's."""
-        found = self._endpoints.get(path)
-        return None if found is None else self._method_checked(*found)
+        return self._endpoints.get(path)
 
     def _method_checked(self, method: str, endpoint: Endpoint) -> Endpoint:
         async def answer(scope: Scope) -> Response:
