@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import callback
 import inprocess
@@ -43,6 +43,17 @@ class Row:
     figure: str
     budget: str
     met: bool
+
+
+class Figures(NamedTuple):
+    """Every measurement of a run, as the budgets and the report read them."""
+
+    inproc: dict[str, dict[str, dict[str, float]]]
+    many: list[dict[str, float]]
+    cb: dict[str, float]
+    conns: dict[str, int]
+    srv: dict[str, float]
+    mem: dict[str, Any]
 
 
 def machine() -> str:
@@ -109,14 +120,8 @@ def many_users_table(rows: list[dict[str, float]]) -> list[str]:
     return lines
 
 
-def budget_rows(
-    inproc: dict[str, dict[str, dict[str, float]]],
-    many: list[dict[str, float]],
-    cb: dict[str, float],
-    conns: dict[str, int],
-    srv: dict[str, float],
-    mem: dict[str, Any],
-) -> list[Row]:
+def budget_rows(figures: Figures) -> list[Row]:
+    inproc, many, cb, conns, srv, mem = figures
     t = inproc["trivial"]
     anon = t["anonymous"]["over_noop"]
     signed = t["signed_in"]["over_bare"]
@@ -168,17 +173,10 @@ def budget_table(rows: list[Row]) -> list[str]:
 
 
 def report(
-    args: argparse.Namespace,
-    inproc: dict[str, dict[str, dict[str, float]]],
-    many: list[dict[str, float]],
-    cb: dict[str, float],
-    conns: dict[str, int],
-    srv: dict[str, float],
-    mem: dict[str, Any],
-    seconds: float,
-    loads: tuple[str, str],
+    args: argparse.Namespace, figures: Figures, seconds: float, loads: tuple[str, str]
 ) -> str:
-    rows = budget_rows(inproc, many, cb, conns, srv, mem)
+    inproc, many, cb, conns, srv, mem = figures
+    rows = budget_rows(figures)
     parts = [
         "# Benchmark results",
         "",
@@ -294,7 +292,8 @@ def main() -> None:
     mem = memory(10_000 if args.quick else 100_000)
 
     loads = (load_at_start, load_average())
-    text = report(args, inproc, many, cb, conns, srv, mem, time.monotonic() - started, loads)
+    figures = Figures(inproc, many, cb, conns, srv, mem)
+    text = report(args, figures, time.monotonic() - started, loads)
     print()
     print(text)
     if not args.no_write and not args.quick:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -18,6 +19,14 @@ JSON = {"accept": "application/json"}
 
 def _approved(emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings) -> str:
     return emulator.approve(start_login(client, tiktok_settings))
+
+
+def _client_with(
+    emulator: TikTokEmulator, settings: TikTokSettings, **changes: Any
+) -> tuple[TestClient, TikTokSettings]:
+    """A browser on the test app with ``settings`` changed by ``changes``, and those settings."""
+    changed = settings.replace(**changes)
+    return TestClient(make_app(changed, emulator.transport()), base_url=BASE_URL), changed
 
 
 def test_callback_without_code_is_invalid_request(
@@ -65,28 +74,30 @@ def test_denied_consent_as_json(
     assert body["error_description"]
 
 
+@pytest.mark.parametrize(
+    ("error_redirect", "location"),
+    [
+        ("/sign-in-failed", "/sign-in-failed?error=access_denied"),
+        # The page keeps its own query.
+        ("/oops?from=tiktok", "/oops?from=tiktok&error=access_denied"),
+    ],
+)
 def test_denied_consent_redirects_to_error_redirect_when_set(
-    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
+    tiktok_emulator: TikTokEmulator,
+    tiktok_settings: TikTokSettings,
+    error_redirect: str,
+    location: str,
 ) -> None:
-    with_page = tiktok_settings.replace(error_redirect="/sign-in-failed")
-    client = TestClient(make_app(with_page, tiktok_emulator.transport()), base_url=BASE_URL)
+    client, with_page = _client_with(
+        tiktok_emulator, tiktok_settings, error_redirect=error_redirect
+    )
     denied = tiktok_emulator.deny(start_login(client, with_page))
     response = client.get(denied, follow_redirects=False)
     assert response.status_code == 303
-    assert response.headers["location"] == "/sign-in-failed?error=access_denied"
+    assert response.headers["location"] == location
     # JSON clients still get JSON.
     denied = tiktok_emulator.deny(start_login(client, with_page))
     assert client.get(denied, headers=JSON).json()["error"] == "access_denied"
-
-
-def test_error_redirect_keeps_its_own_query(
-    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
-) -> None:
-    with_page = tiktok_settings.replace(error_redirect="/oops?from=tiktok")
-    client = TestClient(make_app(with_page, tiktok_emulator.transport()), base_url=BASE_URL)
-    denied = tiktok_emulator.deny(start_login(client, with_page))
-    response = client.get(denied, follow_redirects=False)
-    assert response.headers["location"] == "/oops?from=tiktok&error=access_denied"
 
 
 def test_unknown_error_value_is_not_reflected_raw(
@@ -105,8 +116,7 @@ def test_unknown_error_value_is_not_reflected_raw(
 def test_wrong_client_secret_is_invalid_client_with_log_id(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    wrong = tiktok_settings.replace(client_secret="not-the-secret")
-    client = TestClient(make_app(wrong, tiktok_emulator.transport()), base_url=BASE_URL)
+    client, wrong = _client_with(tiktok_emulator, tiktok_settings, client_secret="not-the-secret")
     callback = _approved(tiktok_emulator, client, wrong)
     response = client.get(callback, headers=JSON)
     assert response.status_code == 502
@@ -176,8 +186,7 @@ def test_network_failure_is_503_tiktok_unavailable(
 def test_timeout_is_504_tiktok_unavailable(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings, endpoint: str
 ) -> None:
-    quick = tiktok_settings.replace(http_timeout=0.2)
-    client = TestClient(make_app(quick, tiktok_emulator.transport()), base_url=BASE_URL)
+    client, quick = _client_with(tiktok_emulator, tiktok_settings, http_timeout=0.2)
     tiktok_emulator.inject(endpoint, Fault.timeout(5))
     response = client.get(_approved(tiktok_emulator, client, quick), headers=JSON)
     assert response.status_code == 504

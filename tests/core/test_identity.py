@@ -360,23 +360,26 @@ def _huge_tiktok(avatar_length: int, display_name: str = "Huge Avatar") -> MockT
     return MockTransport(handler)
 
 
-def _callback_through(settings: TikTokSettings, transport: MockTransport) -> tuple[Any, Any]:
-    client = TestClient(make_app(settings, transport), base_url=BASE_URL)
+def _huge_user_signed_in(avatar_length: int, settings: TikTokSettings) -> dict[str, Any]:
+    """Sign in through a TikTok whose avatar URLs are ``avatar_length`` random characters: the
+    callback answers with an identity cookie under 4 KB; what /me then says."""
+    client = TestClient(make_app(settings, _huge_tiktok(avatar_length)), base_url=BASE_URL)
     url = start_login(client, settings)
     query = urlencode(
         {"code": "c*1!1234.va", "scopes": "user.info.basic", "state": one(url, "state")}
     )
-    return client, client.get(f"{settings.callback_path}?{query}", follow_redirects=False)
+    response = client.get(f"{settings.callback_path}?{query}", follow_redirects=False)
+    assert response.status_code == 302, response.text
+    assert _cookie_size(response) < 4096
+    me: dict[str, Any] = client.get("/me").json()
+    assert me["identity"] == "huge-open-id"
+    return me
 
 
 def test_identity_cookie_stays_small_with_huge_avatar_urls(
     tiktok_emulator: TikTokEmulator, settings: TikTokSettings
 ) -> None:
-    client, response = _callback_through(settings, _huge_tiktok(avatar_length=800))
-    assert response.status_code == 302, response.text
-    assert _cookie_size(response) < 4096
-    me = client.get("/me").json()
-    assert me["identity"] == "huge-open-id"
+    me = _huge_user_signed_in(800, settings)
     assert me["user"]["avatar_url"].startswith("https://p16-sign.tiktokcdn-us.com/")
     assert me["user"]["username"] == "huge"
 
@@ -384,11 +387,7 @@ def test_identity_cookie_stays_small_with_huge_avatar_urls(
 def test_an_avatar_url_too_large_for_any_cookie_still_signs_in(
     tiktok_emulator: TikTokEmulator, settings: TikTokSettings
 ) -> None:
-    client, response = _callback_through(settings, _huge_tiktok(avatar_length=5000))
-    assert response.status_code == 302, response.text
-    assert _cookie_size(response) < 4096
-    me = client.get("/me").json()
-    assert me["identity"] == "huge-open-id"
+    me = _huge_user_signed_in(5000, settings)
     assert me["user"]["display_name"] == "Huge Avatar"
     assert "avatar_url" not in me["user"]  # given up rather than failing the sign-in
 

@@ -26,6 +26,16 @@ def _error(response: Any) -> str:
     return code
 
 
+def _refused_with_flow_cookie(app: Any, name: str, value: str, callback: str) -> str:
+    """The error code of a browser holding only the flow cookie ``name=value`` at ``callback``."""
+    return _error(browser_with_cookie(app, name, value).get(callback, headers=JSON))
+
+
+def _without_state(callback: str) -> str:
+    query = {k: v[0] for k, v in query_of(callback).items() if k != "state"}
+    return urlsplit(callback)._replace(query=urlencode(query)).geturl()
+
+
 def test_five_pending_logins_in_one_browser_finish_in_any_order(
     tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
@@ -60,8 +70,8 @@ def test_replayed_callback_is_refused(
     # The browser's flow cookie is gone: replaying the URL in it is a mismatch.
     assert _error(client.get(callback, headers=JSON)) == "state_mismatch"
     # Replaying with a copy of the old flow cookie is caught too, before TikTok is asked again.
-    replay = browser_with_cookie(client.app, flow_name, flow_value)
-    assert _error(replay.get(callback, headers=JSON)) == "state_reused"
+    reused = _refused_with_flow_cookie(client.app, flow_name, flow_value, callback)
+    assert reused == "state_reused"
     assert tiktok_emulator.count("token") == 1
 
 
@@ -82,9 +92,7 @@ def test_callback_without_state_is_state_missing(
     tiktok_emulator: TikTokEmulator, client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
     callback = tiktok_emulator.approve(start_login(client, tiktok_settings))
-    query = {k: v[0] for k, v in query_of(callback).items() if k != "state"}
-    stripped = urlsplit(callback)._replace(query=urlencode(query)).geturl()
-    assert _error(client.get(stripped, headers=JSON)) == "state_missing"
+    assert _error(client.get(_without_state(callback), headers=JSON)) == "state_missing"
     assert tiktok_emulator.count("token") == 0
 
 
@@ -100,13 +108,22 @@ class _Later:
         return time.time() + self.seconds
 
 
+def _callback_later(
+    emulator: TikTokEmulator, monkeypatch: pytest.MonkeyPatch, seconds: float
+) -> tuple[TestClient, str]:
+    """A browser and its approved callback, with the clock ``seconds`` past the login's start
+    (the flow cookie lives 5 s)."""
+    settings = emulator.settings(flow_max_age=5)
+    client = TestClient(make_app(settings, emulator.transport()), base_url=BASE_URL)
+    callback = emulator.approve(start_login(client, settings))
+    monkeypatch.setattr(itsdangerous.timed, "time", _Later(seconds))
+    return client, callback
+
+
 def test_expired_flow_cookie_is_state_expired(
     tiktok_emulator: TikTokEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tiktok_settings = tiktok_emulator.settings(flow_max_age=5)
-    client = TestClient(make_app(tiktok_settings, tiktok_emulator.transport()), base_url=BASE_URL)
-    callback = tiktok_emulator.approve(start_login(client, tiktok_settings))
-    monkeypatch.setattr(itsdangerous.timed, "time", _Later(7))
+    client, callback = _callback_later(tiktok_emulator, monkeypatch, 7)
     assert _error(client.get(callback, headers=JSON)) == "state_expired"
     assert tiktok_emulator.count("token") == 0
 
@@ -114,10 +131,7 @@ def test_expired_flow_cookie_is_state_expired(
 def test_flow_cookie_within_its_age_is_accepted(
     tiktok_emulator: TikTokEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tiktok_settings = tiktok_emulator.settings(flow_max_age=5)
-    client = TestClient(make_app(tiktok_settings, tiktok_emulator.transport()), base_url=BASE_URL)
-    callback = tiktok_emulator.approve(start_login(client, tiktok_settings))
-    monkeypatch.setattr(itsdangerous.timed, "time", _Later(3))
+    client, callback = _callback_later(tiktok_emulator, monkeypatch, 3)
     assert client.get(callback, follow_redirects=False).status_code == 302
 
 
@@ -128,8 +142,7 @@ def test_tampered_flow_cookie_is_state_invalid(
         client, tiktok_settings, tiktok_emulator.approve
     )
     flipped = flow_value[:-1] + ("A" if flow_value[-1] != "A" else "B")
-    other = browser_with_cookie(client.app, flow_name, flipped)
-    assert _error(other.get(callback, headers=JSON)) == "state_invalid"
+    assert _refused_with_flow_cookie(client.app, flow_name, flipped, callback) == "state_invalid"
     assert tiktok_emulator.count("token") == 0
 
 
@@ -140,8 +153,8 @@ def test_flow_cookie_of_another_state_is_not_accepted(
     _, _, first_value = pending_login(client, tiktok_settings, str)
     victim = TestClient(client.app, base_url=BASE_URL)
     callback, second_name, _ = pending_login(victim, tiktok_settings, tiktok_emulator.approve)
-    attacker = browser_with_cookie(client.app, second_name, first_value)
-    assert _error(attacker.get(callback, headers=JSON)) == "state_mismatch"
+    code = _refused_with_flow_cookie(client.app, second_name, first_value, callback)
+    assert code == "state_mismatch"
 
 
 def test_state_errors_have_distinct_codes(
@@ -160,9 +173,7 @@ def test_state_errors_have_distinct_codes(
     response = TestClient(app, base_url=BASE_URL).get(callback, headers=JSON)
     codes[_error(response)] = response.status_code
 
-    query = {k: v[0] for k, v in query_of(callback).items() if k != "state"}
-    stripped = urlsplit(callback)._replace(query=urlencode(query)).geturl()
-    response = browser.get(stripped, headers=JSON)
+    response = browser.get(_without_state(callback), headers=JSON)
     codes[_error(response)] = response.status_code
 
     browser, callback, name, value = fresh_callback()

@@ -8,6 +8,7 @@ from tests.emulator.helpers import (
     AUTHORIZE,
     B64_CHALLENGE,
     HEX_CHALLENGE,
+    REDIRECT,
     TOKEN,
     VERIFIER,
     authorize_url,
@@ -20,14 +21,17 @@ INVALID_PKCE = "Code verifier or code challenge is invalid."
 DESKTOP_REGISTERED = "http://127.0.0.1/auth/tiktok/callback"
 
 
-async def _exchange(emu: TikTokEmulator, code: str, redirect_uri: str, verifier: str) -> object:
+async def _exchange(emu: TikTokEmulator, challenge: str, redirect_uri: str = REDIRECT) -> object:
+    """Approve a sign-in sent with ``challenge`` to ``redirect_uri``, then exchange its code with
+    ``VERIFIER``: TikTok's answer."""
+    url = authorize_url(emu, redirect_uri=redirect_uri, code_challenge=challenge)
     form = {
         "client_key": emu.client_key,
         "client_secret": emu.client_secret,
-        "code": code,
+        "code": callback_params(emu.approve(url))["code"],
         "grant_type": "authorization_code",
         "redirect_uri": redirect_uri,
-        "code_verifier": verifier,
+        "code_verifier": VERIFIER,
     }
     async with AsyncClient(transport=emu.transport()) as client:
         return (await client.post(TOKEN, data=form)).json()
@@ -78,18 +82,12 @@ def test_method_must_be_s256(method: str) -> None:
 
 
 async def test_web_base64url_round_trip() -> None:
-    emu = TikTokEmulator()
-    redirect = "https://testserver/auth/tiktok/callback"
-    code = callback_params(emu.approve(authorize_url(emu, code_challenge=B64_CHALLENGE)))["code"]
-    token = await _exchange(emu, code, redirect, VERIFIER)
+    token = await _exchange(TikTokEmulator(), B64_CHALLENGE)
     assert token["token_type"] == "Bearer"  # type: ignore[index]
 
 
 async def test_web_hex_challenge_is_refused_at_the_token_exchange() -> None:
-    emu = TikTokEmulator()
-    redirect = "https://testserver/auth/tiktok/callback"
-    code = callback_params(emu.approve(authorize_url(emu, code_challenge=HEX_CHALLENGE)))["code"]
-    body = await _exchange(emu, code, redirect, VERIFIER)
+    body = await _exchange(TikTokEmulator(), HEX_CHALLENGE)
     assert body["error"] == "invalid_request"  # type: ignore[index]
     assert body["error_description"] == INVALID_PKCE  # type: ignore[index]
     assert body["log_id"]  # type: ignore[index]
@@ -105,20 +103,14 @@ async def test_web_hex_challenge_is_refused_at_the_token_exchange() -> None:
 )
 async def test_desktop_hex_round_trip_on_any_loopback_port(registered: str) -> None:
     emu = TikTokEmulator(app_type="desktop", redirect_uris=[registered])
-    redirect = "http://127.0.0.1:54817/auth/tiktok/callback"
-    url = authorize_url(emu, redirect_uri=redirect, code_challenge=HEX_CHALLENGE)
-    code = callback_params(emu.approve(url))["code"]
-    token = await _exchange(emu, code, redirect, VERIFIER)
+    token = await _exchange(emu, HEX_CHALLENGE, "http://127.0.0.1:54817/auth/tiktok/callback")
     assert token["token_type"] == "Bearer"  # type: ignore[index]
     assert emu.redirect_uris == (registered,)
 
 
 async def test_desktop_base64url_challenge_is_refused_with_tiktoks_text() -> None:
     emu = TikTokEmulator(app_type="desktop", redirect_uris=[DESKTOP_REGISTERED])
-    redirect = "http://127.0.0.1:40001/auth/tiktok/callback"
-    url = authorize_url(emu, redirect_uri=redirect, code_challenge=B64_CHALLENGE)
-    code = callback_params(emu.approve(url))["code"]
-    body = await _exchange(emu, code, redirect, VERIFIER)
+    body = await _exchange(emu, B64_CHALLENGE, "http://127.0.0.1:40001/auth/tiktok/callback")
     assert body == {
         "error": "invalid_request",
         "error_description": INVALID_PKCE,

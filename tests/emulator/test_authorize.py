@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
 
 import pytest
 from tests.emulator.helpers import (
@@ -14,6 +13,7 @@ from tests.emulator.helpers import (
     authorize_url,
     callback_params,
 )
+from tests.support.consent_page import post_consent
 
 from tiktok_asgi.emulator import EmulatorRejected, TikTokEmulator
 
@@ -144,8 +144,9 @@ async def test_consent_page_offers_accounts_scopes_and_two_buttons(api: Api) -> 
 
 async def test_consent_form_authorize_redirects_with_code_scopes_state(api: Api) -> None:
     user = api.emu.users[2]
-    form = _form(api.emu, user=user.open_id, granted=["user.info.basic", "video.list"])
-    response = await api.client.post(AUTHORIZE, content=form, headers=_FORM_TYPE)
+    response = await post_consent(
+        api.client, api.emu, user=user.open_id, granted=["user.info.basic", "video.list"]
+    )
     assert response.status_code == 302
     location = response.headers["location"]
     assert location.startswith(REDIRECT + "?code=")
@@ -158,16 +159,16 @@ async def test_consent_form_authorize_redirects_with_code_scopes_state(api: Api)
 
 
 async def test_consent_form_cannot_drop_basic_info(api: Api) -> None:
-    form = _form(api.emu, user=api.emu.users[0].open_id, granted=["user.info.stats"])
-    response = await api.client.post(AUTHORIZE, content=form, headers=_FORM_TYPE)
+    response = await post_consent(
+        api.client, api.emu, user=api.emu.users[0].open_id, granted=["user.info.stats"]
+    )
     assert callback_params(response.headers["location"])["scopes"] == (
         "user.info.basic,user.info.stats"
     )
 
 
 async def test_consent_form_cancel_redirects_access_denied(api: Api) -> None:
-    form = _form(api.emu, action="cancel")
-    response = await api.client.post(AUTHORIZE, content=form, headers=_FORM_TYPE)
+    response = await post_consent(api.client, api.emu, action="cancel")
     assert response.status_code == 302
     params = callback_params(response.headers["location"])
     assert params == {
@@ -188,21 +189,21 @@ async def test_consent_form_cancel_redirects_access_denied(api: Api) -> None:
 async def test_consent_form_revalidates_hidden_fields(
     api: Api, change: dict[str, str], error: str
 ) -> None:
-    form = _form(api.emu, **change)
-    response = await api.client.post(AUTHORIZE, content=form, headers=_FORM_TYPE)
+    response = await post_consent(api.client, api.emu, **change)
     assert response.status_code == 400
     assert error in response.text
 
 
 async def test_consent_form_granting_an_unrequested_scope_is_refused(api: Api) -> None:
-    form = _form(api.emu, scope="user.info.basic", granted=["user.info.basic", "video.list"])
-    response = await api.client.post(AUTHORIZE, content=form, headers=_FORM_TYPE)
+    response = await post_consent(
+        api.client, api.emu, scope="user.info.basic", granted=["user.info.basic", "video.list"]
+    )
     assert response.status_code == 400
     assert "invalid_scope" in response.text
 
 
 async def test_consent_form_without_account_shows_page_again(api: Api) -> None:
-    response = await api.client.post(AUTHORIZE, content=_form(api.emu, user=""), headers=_FORM_TYPE)
+    response = await post_consent(api.client, api.emu, user="")
     assert response.status_code == 400
     assert "Choose an account" in response.text
 
@@ -266,30 +267,3 @@ def test_any_well_formed_s256_challenge_gets_a_code(app_type: str, challenge: st
 def test_uppercase_hex_challenge_is_malformed(emu: TikTokEmulator) -> None:
     with pytest.raises(EmulatorRejected, match="Code verifier or code challenge"):
         emu.approve(authorize_url(emu, code_challenge=HEX_CHALLENGE.upper()))
-
-
-_FORM_TYPE = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-def _form(
-    emu: TikTokEmulator,
-    *,
-    user: str | None = None,
-    granted: list[str] | None = None,
-    action: str = "authorize",
-    **change: str,
-) -> str:
-    fields: list[tuple[str, str]] = [
-        ("client_key", emu.client_key),
-        ("response_type", "code"),
-        ("scope", "user.info.basic,user.info.profile,user.info.stats,video.list"),
-        ("redirect_uri", REDIRECT),
-        ("state", "state-123"),
-        ("code_challenge", B64_CHALLENGE),
-        ("code_challenge_method", "S256"),
-    ]
-    fields = [(k, change.get(k, v)) for k, v in fields]
-    fields.append(("user", emu.users[0].open_id if user is None else user))
-    fields += [("granted", g) for g in (granted or ["user.info.basic"])]
-    fields.append(("action", action))
-    return urlencode(fields)

@@ -2,39 +2,17 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import pytest
 from httpx2 import AsyncClient
 from tests.emulator.helpers import (
-    AUTHORIZE,
-    B64_CHALLENGE,
     REDIRECT,
     Api,
     authorize_url,
     callback_params,
 )
+from tests.support.consent_page import post_consent
 
 from tiktok_asgi.emulator import EmulatorRejected, EmulatorUser, TikTokEmulator
-
-FORM_TYPE = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-def _consent_form(emu: TikTokEmulator, user: str, scope: str = "user.info.basic") -> str:
-    return urlencode(
-        [
-            ("client_key", emu.client_key),
-            ("response_type", "code"),
-            ("scope", scope),
-            ("redirect_uri", REDIRECT),
-            ("state", "state-123"),
-            ("code_challenge", B64_CHALLENGE),
-            ("code_challenge_method", "S256"),
-            ("user", user),
-            ("granted", "user.info.basic"),
-            ("action", "authorize"),
-        ]
-    )
 
 
 @pytest.fixture
@@ -69,13 +47,9 @@ async def test_sandbox_consent_page_says_why(sandbox: TikTokEmulator) -> None:
     async with AsyncClient(transport=sandbox.transport()) as client:
         page = await client.get(authorize_url(sandbox, scope="user.info.basic"))
         assert "Sandbox app: only its target users can sign in." in page.text
-        refused = await client.post(
-            AUTHORIZE, content=_consent_form(sandbox, leo.open_id), headers=FORM_TYPE
-        )
-        allowed = await client.post(
-            AUTHORIZE,
-            content=_consent_form(sandbox, sandbox.user("mayacooks").open_id),
-            headers=FORM_TYPE,
+        refused = await post_consent(client, sandbox, user=leo.open_id, scope="user.info.basic")
+        allowed = await post_consent(
+            client, sandbox, user=sandbox.user("mayacooks").open_id, scope="user.info.basic"
         )
     assert refused.status_code == 400
     assert "location" not in refused.headers

@@ -27,6 +27,7 @@ from tests.tokens.conftest import (
 )
 from tiktok_asgi import MemoryTokenStore, TikTokSettings
 from tiktok_asgi.emulator import Fault, TikTokEmulator
+from tiktok_asgi.stores import TokenStore
 
 TIMEOUT = 1.0  # http_timeout of every cell
 JSON = {"accept": "application/json"}
@@ -90,6 +91,37 @@ def _no_identity(response: httpx2.Response, settings: TikTokSettings) -> None:
         assert not (name == settings.cookie_name and rest.split(";")[0]), header
 
 
+async def _get_while_failing(
+    client: httpx2.AsyncClient, emulator: TikTokEmulator, endpoint: str, fault: str, url: str
+) -> httpx2.Response:
+    """GET ``url`` while TikTok's ``endpoint`` fails with ``fault``, answered in bounded time."""
+    emulator.inject(endpoint, FAULTS[fault])
+    started = time.monotonic()
+    response = await client.get(url, headers=JSON)
+    _bounded(started)
+    return response
+
+
+async def _failure_keeps_the_session(
+    signed: tuple[httpx2.AsyncClient, TokenStore, str],
+    settings: TikTokSettings,
+    emulator: TikTokEmulator,
+    endpoint: str,
+    fault: str,
+    url: str,
+    expected: tuple[int, str, bool],
+) -> dict[str, Any]:
+    """A transient failure of ``endpoint`` answers ``expected`` and keeps the session and its
+    stored record untouched; the record it kept."""
+    client, store, sid = signed
+    before = await read_record(store, settings, sid)
+    response = await _get_while_failing(client, emulator, endpoint, fault, url)
+    _check_error(response, expected)
+    assert not cleared(response, settings)
+    assert await read_record(store, settings, sid) == before
+    return before
+
+
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("endpoint", ["token", "userinfo"])
 async def test_sign_in(
@@ -104,10 +136,7 @@ async def test_sign_in(
     async with browser(wrap(tiktok_settings, store, tiktok_emulator)) as client:
         login = await client.get(tiktok_settings.login_path)
         callback = tiktok_emulator.approve(login.headers["location"])
-        tiktok_emulator.inject(endpoint, FAULTS[fault])
-        started = time.monotonic()
-        response = await client.get(callback, headers=JSON)
-        _bounded(started)
+        response = await _get_while_failing(client, tiktok_emulator, endpoint, fault, callback)
         body = _check_error(response, EXPECTED[fault])
         if fault == "429_retry_after":  # TikTok's hint is passed on to the client
             assert response.headers["retry-after"] == "30"
@@ -129,17 +158,13 @@ async def test_sign_in(
 async def test_refresh(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings, fault: str
 ) -> None:
-    async with signed_in(tiktok_settings, tiktok_emulator) as (client, store, sid):
+    async with signed_in(tiktok_settings, tiktok_emulator) as signed:
+        client, store, sid = signed
         await expire_access_token(store, tiktok_settings, sid)
-        before = await read_record(store, tiktok_settings, sid)
-        tiktok_emulator.inject("token", FAULTS[fault])
-        started = time.monotonic()
-        response = await client.get("/token", headers=JSON)
-        _bounded(started)
-        _check_error(response, EXPECTED[fault])
         # A transient failure keeps the session and the old record, untouched.
-        assert not cleared(response, tiktok_settings)
-        assert await read_record(store, tiktok_settings, sid) == before
+        before = await _failure_keeps_the_session(
+            signed, tiktok_settings, tiktok_emulator, "token", fault, "/token", EXPECTED[fault]
+        )
         # TikTok recovers: the next request refreshes.
         after = await client.get("/token", headers=JSON)
         assert after.status_code == 200
@@ -193,15 +218,17 @@ async def test_revoke(
 async def test_api_call(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings, fault: str
 ) -> None:
-    async with signed_in(tiktok_settings, tiktok_emulator) as (client, store, sid):
-        before = await read_record(store, tiktok_settings, sid)
-        tiktok_emulator.inject("video_list", FAULTS[fault])
-        started = time.monotonic()
-        response = await client.get("/videos", headers=JSON)
-        _bounded(started)
-        _check_error(response, API_EXPECTED[fault])
-        assert not cleared(response, tiktok_settings)
-        assert await read_record(store, tiktok_settings, sid) == before
+    async with signed_in(tiktok_settings, tiktok_emulator) as signed:
+        await _failure_keeps_the_session(
+            signed,
+            tiktok_settings,
+            tiktok_emulator,
+            "video_list",
+            fault,
+            "/videos",
+            API_EXPECTED[fault],
+        )
+        client, _, _ = signed
         assert (await client.get("/videos", headers=JSON)).status_code == 200
     assert tiktok_emulator.count("video_list") == 2  # no retry except the bounded 429 policy
 

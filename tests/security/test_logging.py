@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import httpx2
 import pytest
 
 from tests.security.secret_scan import SCANNER, findings_in
@@ -33,21 +36,42 @@ def _events(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == "tiktok_asgi" and hasattr(r, "event")]
 
 
+@asynccontextmanager
+async def _logged_browser(
+    emulator: TikTokEmulator, settings: TikTokSettings, caplog: pytest.LogCaptureFixture
+) -> AsyncIterator[tuple[httpx2.AsyncClient, MemoryTokenStore]]:
+    """A browser on an app that revokes on logout, every ``tiktok_asgi`` record captured; the
+    browser and the app's token store."""
+    caplog.set_level(logging.DEBUG, logger="tiktok_asgi")
+    store = MemoryTokenStore()
+    async with browser(wrap(settings, store, emulator, revoke_on_logout=True)) as client:
+        yield client, store
+
+
+async def _sign_in_while_failing(
+    client: httpx2.AsyncClient,
+    settings: TikTokSettings,
+    emulator: TikTokEmulator,
+    endpoint: str,
+    fault: Fault,
+) -> httpx2.Response:
+    """The callback of a sign-in during which TikTok's ``endpoint`` answers with ``fault``."""
+    login = await client.get(settings.login_path)
+    emulator.inject(endpoint, fault)
+    return await client.get(emulator.approve(login.headers["location"]))
+
+
 async def test_each_event_of_a_session_lifetime(
     tiktok_emulator: TikTokEmulator,
     tiktok_settings: TikTokSettings,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="tiktok_asgi")
-    store = MemoryTokenStore()
     user = tiktok_emulator.users[2]
-    async with browser(
-        wrap(tiktok_settings, store, tiktok_emulator, revoke_on_logout=True)
-    ) as client:
+    async with _logged_browser(tiktok_emulator, tiktok_settings, caplog) as (client, store):
         # A failed sign-in: TikTok's error with its log_id.
-        login = await client.get(tiktok_settings.login_path)
-        tiktok_emulator.inject("token", Fault.error_body("invalid_grant"))
-        failed = await client.get(tiktok_emulator.approve(login.headers["location"]))
+        failed = await _sign_in_while_failing(
+            client, tiktok_settings, tiktok_emulator, "token", Fault.error_body("invalid_grant")
+        )
         assert failed.status_code == 502
         # A sign-in, a refresh, a logout.
         await async_sign_in(client, tiktok_settings, tiktok_emulator, user=user)
@@ -124,15 +148,11 @@ async def test_failed_calls_log_no_secret_even_with_exceptions(
     tiktok_settings: TikTokSettings,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="tiktok_asgi")
-    store = MemoryTokenStore()
-    async with browser(
-        wrap(tiktok_settings, store, tiktok_emulator, revoke_on_logout=True)
-    ) as client:
+    async with _logged_browser(tiktok_emulator, tiktok_settings, caplog) as (client, _):
         for fault in (Fault.connection_refused(), Fault.malformed_json(), Fault.status(500)):
-            login = await client.get(tiktok_settings.login_path)
-            tiktok_emulator.inject("userinfo", fault)
-            await client.get(tiktok_emulator.approve(login.headers["location"]))
+            await _sign_in_while_failing(
+                client, tiktok_settings, tiktok_emulator, "userinfo", fault
+            )
         await async_sign_in(client, tiktok_settings, tiktok_emulator)
         tiktok_emulator.inject("revoke", Fault.error_body("invalid_request"))
         await client.post(tiktok_settings.logout_path)

@@ -11,7 +11,7 @@ import pytest
 
 from tests.security.flows import finish, start
 from tests.security.support import assert_sound, identity_set, is_same_site_path
-from tests.support.asgi import call
+from tests.support.asgi import Answer, call
 from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings
 from tiktok_asgi.emulator import TikTokEmulator
 
@@ -28,6 +28,16 @@ def test_the_corpus_is_large_and_hostile() -> None:
     assert len(off_site) >= 45, len(off_site)
 
 
+def _assert_lands_on_this_site(answer: Answer, settings: TikTokSettings, payload: str) -> None:
+    """A sound answer whose Location is the payload only when it is a path of this site, else
+    ``login_redirect``."""
+    assert_sound(answer)
+    location = answer.headers["location"]
+    assert location in (payload, settings.login_redirect)
+    if not is_same_site_path(payload):
+        assert location == settings.login_redirect
+
+
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_after_login(
     app: TikTokAuthMiddleware,
@@ -39,11 +49,7 @@ def test_after_login(
     answer = finish(app, tiktok_settings, pending)
     assert answer.status == 302, answer.body
     assert identity_set(answer, tiktok_settings)  # the sign-in itself works
-    assert_sound(answer)
-    location = answer.headers["location"]
-    assert location in (payload, tiktok_settings.login_redirect)
-    if not is_same_site_path(payload):
-        assert location == tiktok_settings.login_redirect
+    _assert_lands_on_this_site(answer, tiktok_settings, payload)
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
@@ -53,11 +59,7 @@ def test_after_logout(
     query = b"next=" + quote(payload, safe="").encode("ascii")
     answer = call(app, "POST", tiktok_settings.logout_path, query)
     assert answer.status == 303, answer.body
-    assert_sound(answer)
-    location = answer.headers["location"]
-    assert location in (payload, tiktok_settings.login_redirect)
-    if not is_same_site_path(payload):
-        assert location == tiktok_settings.login_redirect
+    _assert_lands_on_this_site(answer, tiktok_settings, payload)
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)

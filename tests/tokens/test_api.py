@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 import httpx2
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from tests.support.signin import async_sign_in
 from tests.tokens.conftest import (
@@ -17,7 +19,6 @@ from tests.tokens.conftest import (
     browser,
     cleared,
     read_record,
-    session_id,
     signed_in,
     withdraw_at_tiktok,
 )
@@ -36,14 +37,31 @@ async def _direct_video_list(emulator: TikTokEmulator, access_token: str) -> htt
         )
 
 
+@asynccontextmanager
+async def _signed_in_to(
+    routes: Sequence[BaseRoute],
+    settings: TikTokSettings,
+    emulator: TikTokEmulator,
+    transport: httpx2.AsyncBaseTransport | None = None,
+) -> AsyncIterator[httpx2.AsyncClient]:
+    """A browser signed in to a Starlette app of ``routes`` behind the middleware (tokens kept in
+    memory; TikTok reached through ``transport``, the emulator's own by default)."""
+    app = TikTokAuthMiddleware(
+        Starlette(routes=routes),
+        settings=settings,
+        transport=transport or emulator.transport(),
+        token_store=MemoryTokenStore(),
+    )
+    async with browser(app) as client:
+        await async_sign_in(client, settings, emulator)
+        yield client
+
+
 async def test_video_list_as_the_user(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    store = MemoryTokenStore()
-    async with signed_in(tiktok_settings, tiktok_emulator, store) as (client, _, _):
-        access = (await read_record(store, tiktok_settings, session_id(client, tiktok_settings)))[
-            "access_token"
-        ]
+    async with signed_in(tiktok_settings, tiktok_emulator) as (client, store, sid):
+        access = (await read_record(store, tiktok_settings, sid))["access_token"]
         response = await client.get("/videos")
     assert response.status_code == 200, response.text
     data = response.json()
@@ -63,14 +81,12 @@ async def test_video_list_as_the_user(
 async def test_the_api_base_follows_a_mounted_emulator(tiktok_emulator: TikTokEmulator) -> None:
     tiktok_settings = tiktok_emulator.settings(base_url="https://tiktok.test/tiktok")
     host = Starlette(routes=[Mount("/tiktok", app=tiktok_emulator)])
-    app = TikTokAuthMiddleware(
-        Starlette(routes=[Route("/videos", _videos_or_error)]),
-        settings=tiktok_settings,
-        transport=httpx2.ASGITransport(app=host),
-        token_store=MemoryTokenStore(),
-    )
-    async with browser(app) as client:
-        await async_sign_in(client, tiktok_settings, tiktok_emulator)
+    async with _signed_in_to(
+        [Route("/videos", _videos_or_error)],
+        tiktok_settings,
+        tiktok_emulator,
+        httpx2.ASGITransport(app=host),
+    ) as client:
         response = await client.get("/videos")
     assert response.status_code == 200, response.text
     assert response.json()["videos"]
@@ -92,14 +108,25 @@ async def _videos_or_error(request: Request) -> JSONResponse:
     return JSONResponse(data)
 
 
-async def test_a_429_is_retried_after_retry_after(
-    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
-) -> None:
-    async with signed_in(tiktok_settings, tiktok_emulator) as (client, _, _):
-        tiktok_emulator.inject("video_list", Fault.rate_limited(retry_after=1))
+async def _videos_while_tiktok_answers(
+    emulator: TikTokEmulator, settings: TikTokSettings, fault: Fault, times: int | None = 1
+) -> tuple[httpx2.Response, float]:
+    """A signed-in GET /videos while TikTok answers ``times`` video list calls with ``fault``;
+    the response and the seconds it took."""
+    async with signed_in(settings, emulator) as (client, _, _):
+        emulator.inject("video_list", fault, times=times)
         started = time.monotonic()
         response = await client.get("/videos")
         elapsed = time.monotonic() - started
+    return response, elapsed
+
+
+async def test_a_429_is_retried_after_retry_after(
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
+) -> None:
+    response, elapsed = await _videos_while_tiktok_answers(
+        tiktok_emulator, tiktok_settings, Fault.rate_limited(retry_after=1)
+    )
     assert response.status_code == 200, response.text
     assert response.json()["videos"]
     calls = [r for r in tiktok_emulator.requests if r.endpoint == "video_list"]
@@ -110,9 +137,9 @@ async def test_a_429_is_retried_after_retry_after(
 async def test_a_persistent_429_is_a_typed_error_after_two_retries(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    async with signed_in(tiktok_settings, tiktok_emulator) as (client, _, _):
-        tiktok_emulator.inject("video_list", Fault.rate_limited(retry_after=0), times=None)
-        response = await client.get("/videos")
+    response, _ = await _videos_while_tiktok_answers(
+        tiktok_emulator, tiktok_settings, Fault.rate_limited(retry_after=0), times=None
+    )
     assert response.status_code == 429
     body = response.json()
     assert body["error"] == "rate_limit_exceeded"
@@ -123,11 +150,9 @@ async def test_a_persistent_429_is_a_typed_error_after_two_retries(
 async def test_a_retry_after_beyond_the_cap_is_not_waited_for(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    async with signed_in(tiktok_settings, tiktok_emulator) as (client, _, _):
-        tiktok_emulator.inject("video_list", Fault.rate_limited(retry_after=60))
-        started = time.monotonic()
-        response = await client.get("/videos")
-        elapsed = time.monotonic() - started
+    response, elapsed = await _videos_while_tiktok_answers(
+        tiktok_emulator, tiktok_settings, Fault.rate_limited(retry_after=60)
+    )
     assert response.status_code == 429
     assert elapsed < 2
     assert tiktok_emulator.count("video_list") == 1
@@ -147,14 +172,7 @@ async def test_rate_limited_error_carries_retry_after(
             caught.append(exc)
         return JSONResponse({})
 
-    app = TikTokAuthMiddleware(
-        Starlette(routes=[Route("/r", route)]),
-        settings=tiktok_settings,
-        transport=tiktok_emulator.transport(),
-        token_store=MemoryTokenStore(),
-    )
-    async with browser(app) as client:
-        await async_sign_in(client, tiktok_settings, tiktok_emulator)
+    async with _signed_in_to([Route("/r", route)], tiktok_settings, tiktok_emulator) as client:
         tiktok_emulator.inject("video_list", Fault.rate_limited(retry_after=7))
         await client.get("/r")
     (error,) = caught
@@ -167,9 +185,9 @@ async def test_rate_limited_error_carries_retry_after(
 async def test_an_error_envelope_is_a_typed_error_with_log_id(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    async with signed_in(tiktok_settings, tiktok_emulator) as (client, _, _):
-        tiktok_emulator.inject("video_list", Fault.error_body("internal_error", status=500))
-        response = await client.get("/videos")
+    response, _ = await _videos_while_tiktok_answers(
+        tiktok_emulator, tiktok_settings, Fault.error_body("internal_error", status=500)
+    )
     assert response.status_code == 502
     body = response.json()
     assert body["error"] == "internal_error"
@@ -203,11 +221,8 @@ async def test_a_token_tiktok_calls_invalid_is_refreshed_once_and_retried(
 async def test_a_grant_withdrawn_at_tiktok_signs_the_user_out(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    store = MemoryTokenStore()
-    async with signed_in(tiktok_settings, tiktok_emulator, store) as (client, _, _):
-        access = (await read_record(store, tiktok_settings, session_id(client, tiktok_settings)))[
-            "access_token"
-        ]
+    async with signed_in(tiktok_settings, tiktok_emulator) as (client, store, sid):
+        access = (await read_record(store, tiktok_settings, sid))["access_token"]
         await withdraw_at_tiktok(tiktok_emulator, tiktok_settings, access)
         response = await client.get("/videos")
     assert response.status_code == 401
@@ -219,9 +234,9 @@ async def test_a_grant_withdrawn_at_tiktok_signs_the_user_out(
 async def test_tiktok_unreachable_is_503(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    async with signed_in(tiktok_settings, tiktok_emulator) as (client, _, _):
-        tiktok_emulator.inject("video_list", Fault.connection_refused())
-        response = await client.get("/videos")
+    response, _ = await _videos_while_tiktok_answers(
+        tiktok_emulator, tiktok_settings, Fault.connection_refused()
+    )
     assert response.status_code == 503
     assert response.json()["error"] == "tiktok_unavailable"
 
@@ -232,14 +247,8 @@ async def test_tiktok_unreachable_is_503(
 async def test_only_paths_are_accepted_so_the_token_never_leaves_for_another_host(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings, path: str
 ) -> None:
-    app = TikTokAuthMiddleware(
-        Starlette(routes=[Route("/videos", _videos_or_error)]),
-        settings=tiktok_settings,
-        transport=tiktok_emulator.transport(),
-        token_store=MemoryTokenStore(),
-    )
-    async with browser(app) as client:
-        await async_sign_in(client, tiktok_settings, tiktok_emulator)
+    routes = [Route("/videos", _videos_or_error)]
+    async with _signed_in_to(routes, tiktok_settings, tiktok_emulator) as client:
         response = await client.get("/videos", params={"path": path})
     assert response.status_code == 400
     assert response.json()["error"] == "bad_path"
