@@ -21,7 +21,7 @@ from tiktok_asgi._tiktok.http import httpx2
 from tiktok_asgi.emulator import TikTokEmulator
 
 BASIC = ["user.info.basic"]
-EXAMPLES = ["fastapi_app", "starlette_app", "quart_app"]
+EXAMPLES = ["fastapi_app", "starlette_app", "quart_app", "litestar_app"]
 
 
 @pytest.fixture(params=EXAMPLES)
@@ -127,6 +127,7 @@ SERVERS = {
     "fastapi_app": ["uvicorn", "examples.fastapi_app:app", "--host", "127.0.0.1", "--port"],
     "starlette_app": ["uvicorn", "examples.starlette_app:app", "--host", "127.0.0.1", "--port"],
     "quart_app": ["hypercorn", "examples.quart_app:app", "--bind"],
+    "litestar_app": ["uvicorn", "examples.litestar_app:app", "--host", "127.0.0.1", "--port"],
 }
 
 

@@ -51,6 +51,9 @@ PUBLIC = {
         "tiktok_exception_handler",
     ],
     "tiktok_asgi.quart": ["current_user", "login_required", "require_scopes"],
+    "tiktok_asgi.starlette": ["login_required", "login_url", "require_scopes", "tiktok_routes"],
+    "tiktok_asgi.litestar": ["TikTokPlugin", "login_required", "require_scopes"],
+    "tiktok_asgi.django": ["TikTokUserMiddleware"],
 }
 
 
