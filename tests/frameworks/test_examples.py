@@ -116,6 +116,9 @@ def test_starlette_example_protects_app_by_prefix(
             assert response.status_code == 302
             assert response.headers["location"].startswith("/auth/tiktok/login?next=%2Fapp")
         assert client.get("/application").status_code == 404  # not under /app
+        me = client.get("/me", headers=html, follow_redirects=False)  # @login_required
+        assert me.headers["location"] == "/auth/tiktok/login?next=%2Fme"
+        assert '/auth/tiktok/login?next=%2Fapp">Sign in' in client.get("/").text
         person = tiktok_emulator.user("jonasbuilds")
         sign_in(client, tiktok_settings, tiktok_emulator, user=person)
         assert client.get("/app/settings").json() == {"dashboard_for": person.open_id}

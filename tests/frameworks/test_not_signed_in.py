@@ -5,11 +5,12 @@ the middleware's paths are reachable by name (``url_for``) or through ``login_ur
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi import Request as FastAPIRequest
+from quart import Quart
 from starlette.applications import Starlette
 from starlette.endpoints import HTTPEndpoint
 from starlette.middleware import Middleware
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
+from starlette.types import ASGIApp
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tests.conftest import BASE_URL, sign_in
@@ -25,6 +27,7 @@ from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.fastapi import CurrentUser, install
 from tiktok_asgi.fastapi import require_scopes as fastapi_scopes
+from tiktok_asgi.quart import login_url as quart_login_url
 from tiktok_asgi.starlette import login_required, login_url, require_scopes, tiktok_routes
 
 BROWSER = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -272,3 +275,18 @@ def test_fastapi_install_names_the_paths(
         "tiktok_logout": "/out",
     }
     assert "/in" not in client.get("/openapi.json").json()["paths"]
+
+
+def test_quart_login_url(tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings) -> None:
+    app = Quart(__name__)
+
+    @app.get("/links")
+    async def links() -> str:
+        return f"{quart_login_url()} {quart_login_url(next='/me?tab=1')} {quart_login_url('//x')}"
+
+    app.asgi_app = TikTokAuthMiddleware(  # type: ignore[method-assign, assignment]
+        cast(ASGIApp, app.asgi_app), settings=tiktok_settings
+    )
+    login = tiktok_settings.login_path
+    with TestClient(app, base_url=BASE_URL) as client:
+        assert client.get("/links").text == f"{login} {login}?next=%2Fme%3Ftab%3D1 {login}"
