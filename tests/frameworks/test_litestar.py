@@ -149,3 +149,14 @@ def test_plugin_takes_the_middleware_arguments_and_checks_them() -> None:
         TikTokPlugin(settings="TIKTOK_CLIENT_KEY")
     with pytest.raises(TypeError, match="unexpected keyword"):
         TikTokPlugin(settings=None, on_logn=None)
+
+
+def test_connection_pool_closes_at_shutdown(tiktok_settings: TikTokSettings) -> None:
+    """Litestar keeps lifespan events from route middleware: the plugin closes the pool itself."""
+    plugin = TikTokPlugin(settings=tiktok_settings)
+    pool = plugin.middleware._transport
+    with TestClient(Litestar([who], plugins=[plugin]), base_url=BASE_URL) as client:
+        assert client.get("/who").status_code == 200
+        pool.get()  # what the first call to TikTok does
+        assert pool._own is not None
+    assert pool._own is None
