@@ -13,7 +13,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from tests.conftest import BASE_URL, sign_in
 from tests.frameworks.helpers import ws_headers
-from tiktok_asgi import LoginRequired, TikTokSettings, TikTokUser
+from tiktok_asgi import LoginRequired, TikTokSettings, TikTokUser, tiktok_context
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.litestar import TikTokPlugin, login_required, require_scopes
 
@@ -51,6 +51,12 @@ async def links(request: Request[Any, Any, Any]) -> list[str]:
     return [request.url_for(n) for n in ("tiktok_login", "tiktok_callback", "tiktok_logout")]
 
 
+@get("/context")
+async def context(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    user = tiktok_context(request.scope).user  # type: ignore[arg-type]
+    return {"open_id": user.open_id if user else None}
+
+
 @websocket("/live")
 async def live(socket: WebSocket[Any, Any, Any]) -> None:
     await socket.accept()
@@ -68,7 +74,7 @@ async def private(socket: WebSocket[TikTokUser, Any, Any]) -> None:
 @pytest.fixture
 def client(tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings) -> TestClient:
     plugin = TikTokPlugin(settings=tiktok_settings, transport=tiktok_emulator.transport())
-    app = Litestar([who, me, stats, token, links, live, private], plugins=[plugin])
+    app = Litestar([who, me, stats, token, links, context, live, private], plugins=[plugin])
     return TestClient(app, base_url=BASE_URL)
 
 
@@ -88,6 +94,7 @@ def test_plugin_signs_in_and_request_user_is_the_tiktok_user(
         "auth": ["authenticated", *tiktok_settings.scopes],
     }
     assert client.get("/me").json() == {"open_id": maya.open_id}
+    assert client.get("/context").json() == {"open_id": maya.open_id}
     with client.websocket_connect("/live", headers=ws_headers(client, tiktok_settings)) as ws:
         assert ws.receive_json() == {"type": "TikTokUser", "name": maya.display_name}
     with client.websocket_connect("/private", headers=ws_headers(client, tiktok_settings)) as ws:
