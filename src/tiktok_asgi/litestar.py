@@ -106,7 +106,7 @@ class TikTokPlugin(InitPluginProtocol):
         )
         # First in the list is outermost: later middleware already see scope["user"].
         app_config.middleware.insert(0, cast(Middleware, self._bind))
-        app_config.exception_handlers[TikTokAuthError] = _answer
+        app_config.exception_handlers.setdefault(TikTokAuthError, _answer)  # the app's own wins
         app_config.on_shutdown.append(self._close)
         return app_config
 

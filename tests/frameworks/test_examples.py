@@ -42,6 +42,9 @@ def test_example_signs_in_through_the_emulator(
     maya, leo = tiktok_emulator.user("mayacooks"), tiktok_emulator.user("leo.skates")
     with TestClient(app, base_url=BASE_URL) as client:
         assert client.get("/me").status_code == 401
+        # One not-signed-in rule in every framework: a browser goes to login and comes back.
+        page = client.get("/me", headers={"accept": "text/html"}, follow_redirects=False)
+        assert page.headers["location"] == "/auth/tiktok/login?next=%2Fme"
         assert "Sign in with TikTok" in client.get("/").text
 
         # on_login creates the app user and carries its id in the identity cookie.
