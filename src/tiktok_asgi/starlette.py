@@ -70,33 +70,50 @@ def login_url(connection: HTTPConnection, next: str | None = None) -> str:
     return _login_url(connection.scope, next)
 
 
-def _connection(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HTTPConnection:
-    for value in (*args, *kwargs.values()):
-        if isinstance(value, HTTPConnection):
-            return value
-    raise TypeError("login_required / require_scopes decorate Starlette endpoints only")
+def _finder(endpoint: Callable[..., Any]) -> Callable[[tuple[Any, ...]], HTTPConnection]:
+    """How to find the request in the endpoint's arguments: by the position of its ``request``
+    or ``websocket`` parameter (Starlette's convention; looked up once, not per call), else the
+    first argument that is one."""
+    names = list(inspect.signature(endpoint).parameters)
+    for name in ("request", "websocket"):
+        if name in names:
+            index = names.index(name)
+            return lambda args: cast(HTTPConnection, args[index])
+
+    def search(args: tuple[Any, ...]) -> HTTPConnection:
+        for value in args:
+            if isinstance(value, HTTPConnection):
+                return value
+        raise TypeError("login_required / require_scopes decorate Starlette endpoints only")
+
+    return search
 
 
 def _refusal(connection: HTTPConnection, wanted: tuple[str, ...]) -> TikTokAuthError | None:
     user = user_in(connection.scope)
     if user is None:
         return LoginRequired()
+    if not wanted:
+        return None
     missing = missing_scopes(user, wanted)
     return insufficient_scope_error(missing) if missing else None
 
 
 def _guard(wanted: tuple[str, ...]) -> Callable[[F], F]:
     def decorate(endpoint: F) -> F:
+        find = _finder(endpoint)
         if inspect.iscoroutinefunction(endpoint):
 
             @functools.wraps(endpoint)
             async def guarded(*args: Any, **kwargs: Any) -> Any:
-                connection = _connection(args, kwargs)
+                connection = find(args)
                 error = _refusal(connection, wanted)
                 if error is None:
                     return await endpoint(*args, **kwargs)
-                if isinstance(connection, WebSocket):
-                    await connection.close(code=WS_POLICY_VIOLATION, reason=error.code)
+                if connection.scope["type"] == "websocket":
+                    await cast(WebSocket, connection).close(
+                        code=WS_POLICY_VIOLATION, reason=error.code
+                    )
                     return None
                 return refusal_response(connection.scope, error)
 
@@ -104,7 +121,7 @@ def _guard(wanted: tuple[str, ...]) -> Callable[[F], F]:
 
         @functools.wraps(endpoint)
         def guarded_sync(*args: Any, **kwargs: Any) -> Any:
-            connection = _connection(args, kwargs)
+            connection = find(args)
             error = _refusal(connection, wanted)
             if error is None:
                 return endpoint(*args, **kwargs)
