@@ -16,6 +16,8 @@ TEST_DEPS = [
     "hypothesis>=6.100",
     "fastapi>=0.115",
     "quart>=0.19",
+    "litestar>=2.15",
+    "django>=4.2",
     "uvicorn>=0.30",
     "hypercorn>=0.17",
     "playwright>=1.45",
@@ -40,7 +42,13 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     # Every optional import is checked: the extras, and pytest for the shipped plugin.
-    session.install("-e", ".[redis,fastapi,quart,demo]", "pytest>=8.2", "mypy>=1.11")
+    session.install(
+        "-e",
+        ".[redis,fastapi,quart,litestar,django,demo]",
+        "django-stubs>=5.0",
+        "pytest>=8.2",
+        "mypy>=1.11",
+    )
     session.run("mypy", "--strict", "src")
 
 

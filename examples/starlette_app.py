@@ -1,4 +1,4 @@
-"""Sign in with TikTok in a Starlette app: ``request.user``, ``request.auth``, ``@requires``.
+"""Sign in with TikTok in a Starlette app: ``request.user``, ``request.auth``, ``@login_required``.
 
 Run it from the repository root, then open http://127.0.0.1:8000::
 
@@ -7,14 +7,16 @@ Run it from the repository root, then open http://127.0.0.1:8000::
 With ``TIKTOK_CLIENT_KEY`` (and the other ``TIKTOK_*`` variables) set, it talks to TikTok.
 Without, it signs in against the TikTok emulator mounted at ``/tiktok`` in this same app.
 Everything under ``/app`` is protected by the ``protected_paths`` setting, without decorators.
+``@login_required`` sends a browser to the login page and answers API clients 401;
+``tiktok_routes`` names the login paths for ``request.url_for``.
 """
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.authentication import requires
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
@@ -23,21 +25,24 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
 from tiktok_asgi.emulator import TikTokEmulator
+from tiktok_asgi.starlette import login_required, require_scopes, tiktok_routes
 
 from .accounts import Accounts, configure
 
 
 async def home(request: Request) -> HTMLResponse:
     if not request.user.is_authenticated:
-        return HTMLResponse('<p><a href="/auth/tiktok/login?next=/app">Sign in with TikTok</a></p>')
+        login = request.url_for("tiktok_login").include_query_params(next="/app")
+        return HTMLResponse(f'<p><a href="{html.escape(str(login))}">Sign in with TikTok</a></p>')
+    logout = html.escape(str(request.url_for("tiktok_logout")))
     return HTMLResponse(
-        f"<p>Hello {request.user.display_name}! <a href='/me'>/me</a> <a href='/stats'>/stats</a>"
-        " <a href='/app'>/app</a></p><form method='post' action='/auth/tiktok/logout'>"
-        "<button>Sign out</button></form>"
+        f"<p>Hello {html.escape(request.user.display_name)}! <a href='/me'>/me</a> "
+        f"<a href='/stats'>/stats</a> <a href='/app'>/app</a></p>"
+        f"<form method='post' action='{logout}'><button>Sign out</button></form>"
     )
 
 
-@requires("authenticated", status_code=401)
+@login_required  # browsers go to the login page and come back; API clients get 401 JSON
 async def me(request: Request) -> JSONResponse:
     user: TikTokUser = request.user
     return JSONResponse(
@@ -50,7 +55,7 @@ async def me(request: Request) -> JSONResponse:
     )
 
 
-@requires(["authenticated", "user.info.stats"])  # 403 unless the stats scope was granted
+@require_scopes("user.info.stats")  # 403 unless the stats scope was granted
 async def stats(request: Request) -> JSONResponse:
     user: TikTokUser = request.user
     return JSONResponse({"followers": user.follower_count, "likes": user.likes_count})
@@ -61,7 +66,7 @@ async def dashboard(request: Request) -> JSONResponse:
     return JSONResponse({"dashboard_for": request.user.identity})
 
 
-@requires("authenticated")
+@login_required  # anonymous WebSockets are closed with 1008
 async def echo(websocket: WebSocket) -> None:
     await websocket.accept()
     await websocket.send_json({"hello": websocket.user.display_name})
@@ -80,6 +85,7 @@ def create_app(
     accounts = Accounts()
     settings = settings.replace(protected_paths=(*settings.protected_paths, "/app"))
     routes: list[BaseRoute] = [
+        *tiktok_routes(settings),  # url_for("tiktok_login"), "tiktok_callback", "tiktok_logout"
         Route("/", home),
         Route("/me", me),
         Route("/stats", stats),

@@ -17,7 +17,8 @@ How the package reads, in the order a request meets it (a leading ``_`` marks wh
 - the request: ``_conversation`` (login, callback, logout), ``middleware`` (the gate),
   ``context`` (what downstream code reads), ``_responses``, ``_redirects``; ``api`` (TikTok's API
   as the user);
-- framework adapters: ``fastapi``, ``quart`` (sharing ``_adapter``);
+- framework adapters: ``starlette``, ``fastapi``, ``quart``, ``litestar``, ``django`` (sharing
+  ``_adapter``);
 - beside them: ``emulator`` (an offline TikTok), ``demo``, ``pytest_plugin``.
 """
 

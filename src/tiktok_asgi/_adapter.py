@@ -1,18 +1,22 @@
 """What the framework adapters share: who is signed in, and the words for refusing a request.
 
-The FastAPI and Quart adapters are thin shells over these functions, so that both answer with
-the same codes, descriptions and JSON shape as the middleware itself.
+The framework adapters are thin shells over these functions, so that all of them answer with
+the same codes, descriptions and JSON shape as the middleware itself, and send an anonymous
+browser to the login page the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import urlencode
 
+from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
-from ._responses import login_redirect_target
+from ._redirects import safe_next
+from ._responses import login_redirect_target, redirect, secure
 from .context import tiktok_context
-from .errors import InsufficientScope
+from .errors import InsufficientScope, TikTokAuthError
 from .settings import TikTokSettings
 from .user import TikTokUser, is_scope_name
 
@@ -21,7 +25,9 @@ __all__ = [
     "browser_login_url",
     "check_scopes",
     "insufficient_scope_error",
+    "login_url",
     "missing_scopes",
+    "refusal_response",
     "setting_default",
     "user_in",
 ]
@@ -72,3 +78,23 @@ def browser_login_url(scope: Scope) -> str | None:
     """Where to send an anonymous browser, or None (then the answer is 401 JSON), exactly as
     for ``protected_paths``; follows the middleware's ``login_path``."""
     return login_redirect_target(scope, tiktok_context(scope).settings.login_path)
+
+
+def refusal_response(scope: Scope, error: TikTokAuthError) -> Response:
+    """The HTTP answer to ``error``: ``login_required`` on a browser's page load redirects to
+    the login page with ``next``; everything else is the middleware's JSON with its status."""
+    if error.code == "login_required":
+        target = browser_login_url(scope)
+        if target is not None:
+            return redirect(target)
+    return secure(JSONResponse(error.as_dict(), status_code=error.status_code), ())
+
+
+def login_url(scope: Scope, next: str | None = None) -> str:  # the query's name
+    """The login path of the middleware serving ``scope``, under the app's ``root_path``, with
+    ``next`` (a path on this site; anything else is left out, as the login page would ignore it)."""
+    settings = tiktok_context(scope).settings
+    url = str(scope.get("root_path", "")) + settings.login_path
+    if next is not None and safe_next(next, "") == next:
+        url += "?" + urlencode({"next": next})
+    return url

@@ -101,15 +101,16 @@ class TikTokContext:
 
 
 def tiktok_context(connection: HTTPConnection | Scope) -> TikTokContext:
-    """The :class:`TikTokContext` of a request or WebSocket (Starlette, FastAPI, Litestar) or of
-    an ASGI scope (Quart: ``request.scope``)."""
+    """The :class:`TikTokContext` of a request or WebSocket (Starlette, FastAPI) or of an ASGI
+    scope (Quart, Litestar and Django: ``request.scope``)."""
     scope = connection.scope if isinstance(connection, HTTPConnection) else connection
     context = scope.get(SCOPE_KEY)
     if not isinstance(context, TikTokContext):
         raise RuntimeError(
             "this request did not pass through TikTokAuthMiddleware: wrap the application with it "
             "(app.add_middleware(TikTokAuthMiddleware, settings=...) in Starlette and FastAPI, "
-            "app.asgi_app = TikTokAuthMiddleware(app.asgi_app, settings=...) in Quart)"
+            "app.asgi_app = TikTokAuthMiddleware(app.asgi_app, settings=...) in Quart, "
+            "Litestar(plugins=[TikTokPlugin(settings=...)]) in Litestar)"
         )
     return context
 

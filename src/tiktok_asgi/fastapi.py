@@ -23,9 +23,13 @@
 
 The dependencies are typed on ``HTTPConnection``, so they serve WebSocket routes too: there a
 refusal closes the connection with code 1008 (policy violation) and the error code as reason.
-Over HTTP a refusal is ``401 login_required`` or ``403 insufficient_scope`` in the shape
-``{"error", "error_description", "log_id"}`` once :func:`install` has run (without it FastAPI's
-default handler nests the same object under ``"detail"``).
+Once :func:`install` has run, refusals follow the middleware's rule: a browser loading a page
+without a sign-in is sent to the login page with ``next`` set to where it was going; other
+requests get ``401 login_required`` or ``403 insufficient_scope`` in the shape
+``{"error", "error_description", "log_id"}`` (without :func:`install` FastAPI's default handler
+answers every refusal with JSON, nesting the same object under ``"detail"``). :func:`install`
+also adds the login, callback and logout routes under the names ``tiktok_login``,
+``tiktok_callback`` and ``tiktok_logout``, for ``request.url_for`` in views and templates.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from fastapi import Depends, FastAPI, HTTPException, WebSocketException
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ExceptionHandler
 from starlette.websockets import WebSocket
@@ -47,12 +51,13 @@ from ._adapter import (
     check_scopes,
     insufficient_scope_error,
     missing_scopes,
+    refusal_response,
     setting_default,
     user_in,
 )
-from ._responses import secure
 from .errors import LoginRequired, TikTokAuthError
 from .settings import TikTokSettings
+from .starlette import tiktok_routes
 from .user import TikTokUser
 
 __all__ = [
@@ -127,30 +132,36 @@ def require_scopes(*scopes: str) -> Callable[..., Awaitable[TikTokUser]]:
 
 async def tiktok_exception_handler(conn: HTTPConnection, exc: Exception) -> Response | None:
     """Answers a :class:`TikTokAuthError` (or :class:`TikTokHTTPException`) as the middleware
-    does: ``{"error", "error_description", "log_id"}`` with its status; on a WebSocket, close
-    with 1008. :func:`install` registers it."""
+    does: a browser loading a page without a sign-in goes to the login page with ``next``;
+    otherwise ``{"error", "error_description", "log_id"}`` with its status; on a WebSocket,
+    close with 1008. :func:`install` registers it."""
     error = exc.error if isinstance(exc, TikTokHTTPException) else exc
     if not isinstance(error, TikTokAuthError):
         raise exc
     if isinstance(conn, WebSocket):
         await conn.close(code=WS_POLICY_VIOLATION, reason=error.code)
         return None
-    return secure(JSONResponse(error.as_dict(), status_code=error.status_code), ())
+    return refusal_response(conn.scope, error)
 
 
 def install(app: FastAPI, *, settings: TikTokSettings | None = None) -> None:
-    """Answer refusals in the middleware's JSON shape and document them in the OpenAPI schema.
+    """Answer refusals as the middleware does and document them in the OpenAPI schema.
 
     Registers :func:`tiktok_exception_handler` for :class:`TikTokAuthError` and
-    :class:`TikTokHTTPException`, and adds to every operation that uses these dependencies its
-    ``401`` / ``403`` responses and a cookie security scheme. ``settings`` name the cookie and
-    the login path in that schema; pass the middleware's (without them the defaults are shown).
+    :class:`TikTokHTTPException` (browsers to the login page, API clients JSON), and adds to
+    every operation that uses these dependencies its ``401`` / ``403`` responses and a cookie
+    security scheme. ``settings`` are the middleware's: they name the cookie and the login path
+    in that schema (without them the defaults are shown), and with them the login, callback and
+    logout paths become routes named ``tiktok_login``, ``tiktok_callback`` and ``tiktok_logout``
+    for ``request.url_for``.
     """
     handler = cast(ExceptionHandler, tiktok_exception_handler)
     app.add_exception_handler(TikTokAuthError, handler)
     app.add_exception_handler(TikTokHTTPException, handler)
     if getattr(app.openapi, _INSTALLED_ATTR, False):
         return
+    if settings is not None:
+        app.router.routes.extend(tiktok_routes(settings))
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:

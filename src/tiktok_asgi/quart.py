@@ -15,6 +15,9 @@
         user = current_user()
         ...
 
+:func:`login_url` builds the address of the login page (Quart's ``url_for`` knows only Quart's
+own routes, and the middleware answers the login path before Quart sees it).
+
 Wrapping ``app.asgi_app`` (not ``app``) keeps ``app`` a Quart app for its CLI. The decorators
 refuse as the middleware's ``protected_paths`` do: a browser loading a page is sent to the login
 path with ``next``, other requests get ``401 login_required`` JSON, and websockets are closed
@@ -39,11 +42,12 @@ from ._adapter import (
     missing_scopes,
     user_in,
 )
+from ._adapter import login_url as _login_url
 from ._responses import _SECURITY_HEADERS
 from .errors import LoginRequired, TikTokAuthError
 from .user import TikTokUser
 
-__all__ = ["current_user", "login_required", "require_scopes"]
+__all__ = ["current_user", "login_required", "login_url", "require_scopes"]
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
@@ -59,6 +63,13 @@ def _scope() -> Scope:
 def current_user() -> TikTokUser | None:
     """The signed-in :class:`TikTokUser` of the current request or websocket, or None."""
     return user_in(_scope())
+
+
+def login_url(next: str | None = None) -> str:  # the query's name
+    """The login address of the current request's app (its ``root_path`` included), with
+    ``next`` when it is a path on this site: ``<a href="{{ login_url(next="/me") }}">``
+    once ``app.jinja_env.globals["login_url"] = login_url``."""
+    return _login_url(_scope(), next)
 
 
 def _secured(response: Response) -> Response:

@@ -21,7 +21,7 @@ from tiktok_asgi._tiktok.http import httpx2
 from tiktok_asgi.emulator import TikTokEmulator
 
 BASIC = ["user.info.basic"]
-EXAMPLES = ["fastapi_app", "starlette_app", "quart_app"]
+EXAMPLES = ["fastapi_app", "starlette_app", "quart_app", "litestar_app"]
 
 
 @pytest.fixture(params=EXAMPLES)
@@ -42,6 +42,9 @@ def test_example_signs_in_through_the_emulator(
     maya, leo = tiktok_emulator.user("mayacooks"), tiktok_emulator.user("leo.skates")
     with TestClient(app, base_url=BASE_URL) as client:
         assert client.get("/me").status_code == 401
+        # One not-signed-in rule in every framework: a browser goes to login and comes back.
+        page = client.get("/me", headers={"accept": "text/html"}, follow_redirects=False)
+        assert page.headers["location"] == "/auth/tiktok/login?next=%2Fme"
         assert "Sign in with TikTok" in client.get("/").text
 
         # on_login creates the app user and carries its id in the identity cookie.
@@ -116,6 +119,9 @@ def test_starlette_example_protects_app_by_prefix(
             assert response.status_code == 302
             assert response.headers["location"].startswith("/auth/tiktok/login?next=%2Fapp")
         assert client.get("/application").status_code == 404  # not under /app
+        me = client.get("/me", headers=html, follow_redirects=False)  # @login_required
+        assert me.headers["location"] == "/auth/tiktok/login?next=%2Fme"
+        assert '/auth/tiktok/login?next=%2Fapp">Sign in' in client.get("/").text
         person = tiktok_emulator.user("jonasbuilds")
         sign_in(client, tiktok_settings, tiktok_emulator, user=person)
         assert client.get("/app/settings").json() == {"dashboard_for": person.open_id}
@@ -127,6 +133,7 @@ SERVERS = {
     "fastapi_app": ["uvicorn", "examples.fastapi_app:app", "--host", "127.0.0.1", "--port"],
     "starlette_app": ["uvicorn", "examples.starlette_app:app", "--host", "127.0.0.1", "--port"],
     "quart_app": ["hypercorn", "examples.quart_app:app", "--bind"],
+    "litestar_app": ["uvicorn", "examples.litestar_app:app", "--host", "127.0.0.1", "--port"],
 }
 
 

@@ -50,7 +50,10 @@ PUBLIC = {
         "require_user",
         "tiktok_exception_handler",
     ],
-    "tiktok_asgi.quart": ["current_user", "login_required", "require_scopes"],
+    "tiktok_asgi.quart": ["current_user", "login_required", "login_url", "require_scopes"],
+    "tiktok_asgi.starlette": ["login_required", "login_url", "require_scopes", "tiktok_routes"],
+    "tiktok_asgi.litestar": ["TikTokPlugin", "login_required", "require_scopes"],
+    "tiktok_asgi.django": ["TikTokUserMiddleware"],
 }
 
 

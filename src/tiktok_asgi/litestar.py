@@ -1,0 +1,148 @@
+"""Sign in with TikTok for Litestar (``pip install "tiktok-asgi[litestar]"``).
+
+::
+
+    from litestar import Litestar, Request, get
+    from tiktok_asgi import TikTokSettings
+    from tiktok_asgi.litestar import TikTokPlugin, login_required
+
+    @get("/me", guards=[login_required])
+    async def me(request: Request) -> dict[str, str]:
+        return {"name": request.user.display_name}
+
+    app = Litestar([me], plugins=[TikTokPlugin(settings=TikTokSettings.from_env())])
+
+:class:`TikTokPlugin` takes the keyword arguments of
+:class:`~tiktok_asgi.TikTokAuthMiddleware`. Litestar runs middleware only for the routes it
+matched, so the plugin registers the login, callback and logout paths as routes (named
+``tiktok_login``, ``tiktok_callback`` and ``tiktok_logout``, for ``request.url_for``) and puts
+one middleware in front of every route: ``request.user`` is the :class:`~tiktok_asgi.TikTokUser`
+(or Starlette's ``UnauthenticatedUser``) in HTTP and WebSocket handlers alike.
+
+The guards refuse as every other adapter does: a browser loading a page goes to the login page
+with ``next``, other requests get ``401 login_required`` JSON, ``require_scopes`` answers
+``403 insufficient_scope``, and WebSockets are closed with code 1008. A
+:class:`~tiktok_asgi.TikTokAuthError` a handler lets through (``get_access_token`` when TikTok
+refuses a refresh, ``tiktok_api``) is answered the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any, cast
+
+from litestar import Request, Response
+from litestar.config.app import AppConfig
+from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
+from litestar.exceptions import NotFoundException, WebSocketException
+from litestar.handlers import BaseRouteHandler, asgi
+from litestar.plugins import InitPluginProtocol
+from litestar.types import Middleware
+from litestar.types import Receive as LitestarReceive
+from litestar.types import Scope as LitestarScope
+from litestar.types import Send as LitestarSend
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ._adapter import (
+    WS_POLICY_VIOLATION,
+    browser_login_url,
+    check_scopes,
+    insufficient_scope_error,
+    missing_scopes,
+    user_in,
+)
+from ._responses import _SECURITY_HEADERS
+from .errors import LoginRequired, TikTokAuthError
+from .middleware import TikTokAuthMiddleware
+
+__all__ = ["TikTokPlugin", "login_required", "require_scopes"]
+
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+
+
+async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:
+    raise RuntimeError("TikTokPlugin binds its middleware to each Litestar route")
+
+
+async def _named_path(scope: LitestarScope, receive: LitestarReceive, send: LitestarSend) -> None:
+    # The middleware answers HTTP requests here; only a WebSocket can get this far.
+    raise NotFoundException()
+
+
+class TikTokPlugin(InitPluginProtocol):
+    """Sign in with TikTok for a Litestar app: ``Litestar(plugins=[TikTokPlugin(settings=...)])``.
+
+    Takes the keyword arguments of :class:`~tiktok_asgi.TikTokAuthMiddleware`; a wrong one
+    fails here, when the app is built.
+    """
+
+    def __init__(self, **middleware_options: Any) -> None:
+        # One middleware for the whole app: one connection pool, one token manager (whose
+        # single-flight refresh must see every request), however many routes there are.
+        self.middleware = TikTokAuthMiddleware(_no_app, **middleware_options)
+
+    def _bind(self, app: ASGIApp) -> ASGIApp:
+        """The middleware in front of one route: a shallow copy sharing every part but ``app``
+        (the middleware keeps no per-request state on itself)."""
+        bound = copy.copy(self.middleware)
+        bound.app = app
+        return bound
+
+    async def _close(self) -> None:
+        # Litestar keeps lifespan events from route middleware: close the pool at shutdown here.
+        await self.middleware._transport.aclose()
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        settings = self.middleware.settings
+        paths = {
+            "tiktok_login": settings.login_path,
+            "tiktok_callback": settings.callback_path,
+            "tiktok_logout": settings.logout_path,
+        }
+        app_config.route_handlers.extend(
+            asgi(path, name=name, copy_scope=True)(_named_path) for name, path in paths.items()
+        )
+        # First in the list is outermost: later middleware already see scope["user"].
+        app_config.middleware.insert(0, cast(Middleware, self._bind))
+        app_config.exception_handlers.setdefault(TikTokAuthError, _answer)  # the app's own wins
+        app_config.on_shutdown.append(self._close)
+        return app_config
+
+
+def _answer(request: Request[Any, Any, Any], error: TikTokAuthError) -> Response[Any]:
+    """An uncaught :class:`TikTokAuthError` of an HTTP handler, answered like the middleware."""
+    headers = dict(_SECURITY_HEADERS)
+    if error.code == "login_required":
+        target = browser_login_url(request.scope)  # type: ignore[arg-type]
+        if target is not None:
+            return Response(b"", status_code=302, headers={**headers, "location": target})
+    return Response(error.as_dict(), status_code=error.status_code, headers=headers)
+
+
+def _refuse(connection: ASGIConnection[Any, Any, Any, Any], error: TikTokAuthError) -> Exception:
+    if connection.scope["type"] == ScopeType.WEBSOCKET:
+        return WebSocketException(detail=error.code, code=WS_POLICY_VIOLATION)
+    return error
+
+
+def login_required(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """A Litestar guard: only a signed-in user passes (``guards=[login_required]``)."""
+    if user_in(connection.scope) is None:  # type: ignore[arg-type]
+        raise _refuse(connection, LoginRequired())
+
+
+def require_scopes(*scopes: str) -> Guard:
+    """A Litestar guard: a signed-in user who granted every one of ``scopes``."""
+    wanted = check_scopes(scopes)
+
+    def scoped(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        user = user_in(connection.scope)  # type: ignore[arg-type]
+        if user is None:
+            raise _refuse(connection, LoginRequired())
+        missing = missing_scopes(user, wanted)
+        if missing:
+            raise _refuse(connection, insufficient_scope_error(missing))
+
+    return scoped

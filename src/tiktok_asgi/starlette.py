@@ -1,0 +1,167 @@
+"""Starlette helpers for the signed-in TikTok user.
+
+::
+
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings
+    from tiktok_asgi.starlette import login_required, require_scopes, tiktok_routes
+
+    @login_required
+    async def me(request: Request) -> JSONResponse:
+        return JSONResponse({"name": request.user.display_name})
+
+    settings = TikTokSettings.from_env()
+    app = Starlette(
+        routes=[*tiktok_routes(settings), Route("/me", me)],
+        middleware=[Middleware(TikTokAuthMiddleware, settings=settings)],
+    )
+
+The decorators refuse as the middleware's ``protected_paths`` do: a browser loading a page is
+sent to the login path with ``next`` set to where it was going, other requests get
+``401 login_required`` JSON, and WebSockets are closed with code 1008. ``require_scopes``
+answers ``403 insufficient_scope`` naming the missing scope. They serve sync and async
+endpoints, functions and ``HTTPEndpoint`` methods alike.
+
+The middleware answers its login, callback and logout paths before any routing, so the router
+does not know them; :func:`tiktok_routes` adds them under the names ``tiktok_login``,
+``tiktok_callback`` and ``tiktok_logout``, so that ``request.url_for("tiktok_login")`` works in
+views and templates. Without them, :func:`login_url` builds the login address.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.websockets import WebSocket
+
+from ._adapter import (
+    WS_POLICY_VIOLATION,
+    check_scopes,
+    insufficient_scope_error,
+    missing_scopes,
+    refusal_response,
+    user_in,
+)
+from ._adapter import login_url as _login_url
+from .errors import LoginRequired, TikTokAuthError
+from .settings import TikTokSettings
+
+__all__ = ["login_required", "login_url", "require_scopes", "tiktok_routes"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The route names of the middleware's paths, for ``url_for``.
+ROUTE_NAMES = {"login": "tiktok_login", "callback": "tiktok_callback", "logout": "tiktok_logout"}
+
+
+def login_url(connection: HTTPConnection, next: str | None = None) -> str:
+    """The login address for this request's app (its ``root_path`` included), with ``next``
+    when it is a path on this site: ``<a href="{login_url(request, next="/me")}">``."""
+    return _login_url(connection.scope, next)
+
+
+def _finder(endpoint: Callable[..., Any]) -> Callable[[tuple[Any, ...]], HTTPConnection]:
+    """How to find the request in the endpoint's arguments: by the position of its ``request``
+    or ``websocket`` parameter (Starlette's convention; looked up once, not per call), else the
+    first argument that is one."""
+    names = list(inspect.signature(endpoint).parameters)
+    for name in ("request", "websocket"):
+        if name in names:
+            index = names.index(name)
+            return lambda args: cast(HTTPConnection, args[index])
+
+    def search(args: tuple[Any, ...]) -> HTTPConnection:
+        for value in args:
+            if isinstance(value, HTTPConnection):
+                return value
+        raise TypeError("login_required / require_scopes decorate Starlette endpoints only")
+
+    return search
+
+
+def _refusal(connection: HTTPConnection, wanted: tuple[str, ...]) -> TikTokAuthError | None:
+    user = user_in(connection.scope)
+    if user is None:
+        return LoginRequired()
+    if not wanted:
+        return None
+    missing = missing_scopes(user, wanted)
+    return insufficient_scope_error(missing) if missing else None
+
+
+def _guard(wanted: tuple[str, ...]) -> Callable[[F], F]:
+    def decorate(endpoint: F) -> F:
+        find = _finder(endpoint)
+        if inspect.iscoroutinefunction(endpoint):
+
+            @functools.wraps(endpoint)
+            async def guarded(*args: Any, **kwargs: Any) -> Any:
+                connection = find(args)
+                error = _refusal(connection, wanted)
+                if error is None:
+                    return await endpoint(*args, **kwargs)
+                if connection.scope["type"] == "websocket":
+                    await cast(WebSocket, connection).close(
+                        code=WS_POLICY_VIOLATION, reason=error.code
+                    )
+                    return None
+                return refusal_response(connection.scope, error)
+
+            return cast(F, guarded)
+
+        @functools.wraps(endpoint)
+        def guarded_sync(*args: Any, **kwargs: Any) -> Any:
+            connection = find(args)
+            error = _refusal(connection, wanted)
+            if error is None:
+                return endpoint(*args, **kwargs)
+            return refusal_response(connection.scope, error)
+
+        return cast(F, guarded_sync)
+
+    return decorate
+
+
+def login_required(endpoint: F) -> F:
+    """Run the endpoint only for a signed-in user; see the module for how others are refused."""
+    return _guard(())(endpoint)
+
+
+def require_scopes(*scopes: str) -> Callable[[F], F]:
+    """Like :func:`login_required`, and the user must have granted every one of ``scopes``
+    (else ``403 insufficient_scope``)."""
+    return _guard(check_scopes(scopes))
+
+
+async def _unreachable(request: Request) -> Response:
+    # TikTokAuthMiddleware answers these paths itself; a request here means it is missing.
+    raise RuntimeError(
+        "the TikTok login routes were reached without TikTokAuthMiddleware: add "
+        "Middleware(TikTokAuthMiddleware, settings=...) to the application"
+    )
+
+
+def tiktok_routes(settings: TikTokSettings) -> list[Route]:
+    """Routes naming the middleware's paths for ``url_for``: ``tiktok_login``,
+    ``tiktok_callback``, ``tiktok_logout``. The middleware answers them before routing."""
+    if not isinstance(settings, TikTokSettings):
+        raise TypeError("tiktok_routes needs the middleware's TikTokSettings")
+    paths = {
+        "login": (settings.login_path, ["GET"]),
+        "callback": (settings.callback_path, ["GET"]),
+        "logout": (settings.logout_path, ["POST"]),
+    }
+    return [
+        Route(path, _unreachable, methods=methods, name=ROUTE_NAMES[key], include_in_schema=False)
+        for key, (path, methods) in paths.items()
+    ]
