@@ -259,11 +259,16 @@ async def test_avatar_urls_are_signed_and_expire_after_about_two_days(
     assert (await api.client.get(again.json()["data"]["user"]["avatar_url"])).status_code == 200
 
 
+def _other_first(signature: str) -> str:
+    """``signature`` with its first character changed (always to another one)."""
+    return ("B" if signature[0] == "A" else "A") + signature[1:]
+
+
 @pytest.mark.parametrize(
     "tamper",
     [
         lambda q: {**q, "x-expires": [str(int(q["x-expires"][0]) + 86400)]},
-        lambda q: {**q, "x-signature": ["A" + q["x-signature"][0][1:]]},
+        lambda q: {**q, "x-signature": [_other_first(q["x-signature"][0])]},
         lambda q: {**q, "size": ["720"]},
         lambda q: {k: v for k, v in q.items() if k != "x-signature"},
         lambda q: {k: v for k, v in q.items() if k != "x-expires"},
