@@ -23,6 +23,7 @@ TEST_DEPS = [
     "uvicorn>=0.30",
     "hypercorn>=0.17",
     "playwright>=1.45",
+    "axe-playwright-python>=0.1.4",  # ships axe-core's axe.min.js for the accessibility checks
     "redis>=5.0",
 ]
 

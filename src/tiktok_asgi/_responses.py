@@ -96,7 +96,9 @@ def _error_response(
         code=error.code,
         status_code=error.status_code,
         log_id=error.log_id,
-        try_again_url=login_url(settings.login_path, next),
+        try_again_url=login_url(
+            settings.login_path, None if next == settings.login_redirect else next
+        ),
         back_url=settings.login_redirect,
     )
     return html_page((render or default_error_page)(page), error.status_code, set_cookies)
