@@ -9,6 +9,9 @@ from importlib.metadata import metadata
 from pathlib import Path
 from typing import Any
 
+import uvicorn
+from starlette.applications import Starlette
+
 import tiktok_asgi
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,3 +47,11 @@ def test_every_readme_image_is_absolute_on_the_package_page() -> None:
     for image in images:
         assert image.startswith("https://"), image
         assert (ROOT / image.split("/main/", 1)[1]).is_file(), image
+
+
+def test_the_demo_extra_brings_a_websocket_capable_server() -> None:
+    demo = [r for r in metadata("tiktok-asgi").get_all("Requires-Dist") or [] if "demo" in r]
+    assert any(r.startswith("wsproto") for r in demo), demo
+    config = uvicorn.Config(Starlette(), ws="auto")
+    config.load()
+    assert config.ws_protocol_class is not None
