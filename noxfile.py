@@ -1,9 +1,13 @@
-"""Developer tasks: ``nox -s tests``, ``lint``, ``typecheck``, ``demo``, ``bench``, ``stress``.
+"""Developer tasks: ``nox -s tests``, ``lint``, ``typecheck``, ``build``, ``docs``, ``demo``,
+``bench``, ``stress``.
 
 Sessions use the interpreter nox runs under (these machines have one CPython).
 """
 
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
 
 import nox
 
@@ -21,8 +25,11 @@ TEST_DEPS = [
     "uvicorn>=0.30",
     "hypercorn>=0.17",
     "playwright>=1.45",
+    "axe-playwright-python>=0.1.4",  # ships axe-core's axe.min.js for the accessibility checks
     "redis>=5.0",
 ]
+
+DOCS_DEPS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
 
 
 @nox.session
@@ -50,6 +57,30 @@ def typecheck(session: nox.Session) -> None:
         "mypy>=1.11",
     )
     session.run("mypy", "--strict", "src")
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """The sdist and wheel in ``dist/``, checked as the package index will render them."""
+    session.install("build>=1.2", "twine>=5.1")
+    dist = Path("dist")
+    if dist.exists():
+        shutil.rmtree(dist)
+    session.run("python", "-m", "build")
+    session.run("twine", "check", "--strict", *sorted(str(p) for p in dist.iterdir()))
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site in ``site/`` (``mkdocs build --strict``: warnings are errors).
+
+    ``nox -s docs -- serve`` serves it with live reload instead.
+    """
+    session.install("-e", ".[redis,fastapi,quart,demo]", *DOCS_DEPS)
+    if session.posargs[:1] == ["serve"]:
+        session.run("mkdocs", "serve", *session.posargs[1:])
+    else:
+        session.run("mkdocs", "build", "--strict", *session.posargs)
 
 
 @nox.session

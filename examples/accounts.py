@@ -6,13 +6,20 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tiktok_asgi import TikTokSettings, TikTokUser
 from tiktok_asgi.emulator import TikTokEmulator
 
-ORIGIN = os.environ.get("EXAMPLE_ORIGIN", "http://127.0.0.1:8000")
+DEFAULT_ORIGIN = "http://127.0.0.1:8000"
+
+
+def origin() -> str:
+    """Where the example is served: the emulator's redirect URI and mount follow it. ``serve``
+    sets ``EXAMPLE_ORIGIN`` from --host/--port; set it yourself when you start uvicorn or
+    hypercorn on another port."""
+    return os.environ.get("EXAMPLE_ORIGIN", DEFAULT_ORIGIN)
 
 
 class Accounts:
@@ -42,6 +49,23 @@ def configure() -> tuple[TikTokSettings, TikTokEmulator | None]:
         return TikTokSettings.from_env(), None
     emulator = TikTokEmulator()
     settings = emulator.settings(
-        redirect_uri=f"{ORIGIN}/auth/tiktok/callback", base_url=f"{ORIGIN}/tiktok"
+        redirect_uri=f"{origin()}/auth/tiktok/callback", base_url=f"{origin()}/tiktok"
     )
     return settings, emulator
+
+
+def serve(app: str, argv: Sequence[str] | None = None) -> None:
+    """``python -m examples.<name> [--host H] [--port P]``: serve ``app`` (an import string) with
+    uvicorn, its origin (``EXAMPLE_ORIGIN``) derived from where it listens."""
+    import argparse
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser(prog=f"python -m {app.partition(':')[0]}")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    os.environ["EXAMPLE_ORIGIN"] = f"http://{host}:{args.port}"
+    print(f"Open {os.environ['EXAMPLE_ORIGIN']}/", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port)

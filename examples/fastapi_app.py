@@ -4,6 +4,10 @@ Run it from the repository root, then open http://127.0.0.1:8000::
 
     uvicorn examples.fastapi_app:app
 
+On another port, ``python -m examples.fastapi_app --port 9000`` (the emulator's redirect URI
+follows), or tell the server's own command where it is served:
+``EXAMPLE_ORIGIN=http://127.0.0.1:9000``.
+
 With ``TIKTOK_CLIENT_KEY`` (and the other ``TIKTOK_*`` variables) set, it talks to TikTok.
 Without, it signs in against the TikTok emulator mounted at ``/tiktok`` in this same app.
 """
@@ -79,3 +83,9 @@ def create_app(
 
 
 app = create_app(*configure())
+
+
+if __name__ == "__main__":
+    from examples.accounts import serve
+
+    serve("examples.fastapi_app:app")

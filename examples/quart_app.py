@@ -4,6 +4,10 @@ Run it from the repository root, then open http://127.0.0.1:8000::
 
     hypercorn examples.quart_app:app --bind 127.0.0.1:8000
 
+On another port, ``python -m examples.quart_app --port 9000`` (the emulator's redirect URI
+follows), or tell the server's own command where it is served:
+``EXAMPLE_ORIGIN=http://127.0.0.1:9000``.
+
 With ``TIKTOK_CLIENT_KEY`` (and the other ``TIKTOK_*`` variables) set, it talks to TikTok.
 Without, it signs in against the TikTok emulator served at ``/tiktok`` by this same app.
 """
@@ -103,3 +107,9 @@ def create_app(
 
 
 app = create_app(*configure())
+
+
+if __name__ == "__main__":
+    from examples.accounts import serve
+
+    serve("examples.quart_app:app")

@@ -15,8 +15,8 @@ How the package reads, in the order a request meets it (a leading ``_`` marks wh
 - ``_cookies``, what the browser carries: ``signing``, ``flow`` (pending logins), ``identity``;
 - tokens: ``stores`` (where records live), ``_tokens`` (records, refresh), ``redis_store``;
 - the request: ``_conversation`` (login, callback, logout), ``middleware`` (the gate),
-  ``context`` (what downstream code reads), ``_responses``, ``_redirects``; ``api`` (TikTok's API
-  as the user);
+  ``context`` (what downstream code reads), ``_responses``, ``pages`` (the pages people see),
+  ``_redirects``; ``api`` (TikTok's API as the user);
 - framework adapters: ``starlette``, ``fastapi``, ``quart``, ``litestar``, ``django`` (sharing
   ``_adapter``);
 - beside them: ``emulator`` (an offline TikTok), ``demo``, ``pytest_plugin``.
@@ -42,7 +42,8 @@ from .errors import (
     TikTokUnavailable,
     TokenStoreUnavailable,
 )
-from .middleware import LoadUser, OnLogin, TikTokAuthMiddleware
+from .middleware import LoadUser, OnLogin, OnLogout, TikTokAuthMiddleware
+from .pages import ErrorPage
 from .settings import TikTokSettings
 from .stores import MemoryTokenStore, TokenStore, TokenStoreError
 from .user import TikTokUser
@@ -51,6 +52,7 @@ __all__ = [
     "AuthorizationDenied",
     "CallbackError",
     "CrossSiteRequest",
+    "ErrorPage",
     "IdentityTooLarge",
     "InsufficientScope",
     "LoadUser",
@@ -59,6 +61,7 @@ __all__ = [
     "MemoryTokenStore",
     "MethodNotAllowed",
     "OnLogin",
+    "OnLogout",
     "OpenIdMismatch",
     "SignInCancelled",
     "StateError",

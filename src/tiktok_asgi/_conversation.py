@@ -6,6 +6,7 @@ A sign-in is one conversation between the browser, this application and TikTok::
     GET callback  → flow state → code → token exchange → user info (same open_id as the token)
                     → on_login → identity cookie
     POST logout   → the login session ended (its token revoked), the identity cookie cleared
+                    (a GET shows a page with the button that posts it)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.datastructures import Headers, QueryParams
 from starlette.responses import JSONResponse, Response
@@ -23,7 +25,7 @@ from ._cookies.flow import FlowCookies
 from ._cookies.identity import Identity, IdentityCookie
 from ._cookies.signing import read_cookies
 from ._redirects import safe_next
-from ._responses import error_response, redirect, secure, wants_json
+from ._responses import error_response, html_page, redirect, secure, wants_json
 from ._tiktok.provider import TikTokProvider
 from ._tokens import TokenManager
 from .advice import developer_fix, person_text
@@ -35,17 +37,20 @@ from .errors import (
     LoginRejected,
     MethodNotAllowed,
     SignInCancelled,
+    StateError,
     TikTokAPIError,
     TikTokAuthError,
 )
+from .pages import RenderErrorPage, logout_page
 from .settings import TikTokSettings
 from .user import TikTokUser
 
-__all__ = ["LoginConversation", "OnLogin"]
+__all__ = ["LoginConversation", "OnLogin", "OnLogout"]
 
 logger = logging.getLogger("tiktok_asgi")
 
 OnLogin = Callable[[TikTokUser, Mapping[str, Any]], Awaitable[TikTokUser | None]]
+OnLogout = Callable[[TikTokUser], Awaitable[None]]
 Endpoint = Callable[[Scope], Awaitable[Response]]
 _ERROR_CODE = re.compile(r"[a-z0-9_.]{1,64}")
 
@@ -62,6 +67,8 @@ class LoginConversation:
         tokens: TokenManager | None,
         on_login: OnLogin | None,
         revoke_on_logout: bool,
+        on_logout: OnLogout | None = None,
+        error_page: RenderErrorPage | None = None,
     ) -> None:
         self.settings = settings
         self._tiktok = tiktok
@@ -70,6 +77,8 @@ class LoginConversation:
         self._tokens = tokens
         self._on_login = on_login
         self._revoke_on_logout = revoke_on_logout
+        self._on_logout = on_logout
+        self._error_page = error_page
         self._endpoints: dict[str, Endpoint] = {
             settings.login_path: self._method_checked("GET", self.login),
             settings.callback_path: self._method_checked("GET", self.callback),
@@ -84,8 +93,13 @@ class LoginConversation:
         async def answer(scope: Scope) -> Response:
             if scope["method"] == method or (method == "GET" and scope["method"] == "HEAD"):
                 return await endpoint(scope)
+            headers = Headers(scope=scope)
+            # A link or a prefetch must not sign anyone out: GET shows the button that posts.
+            is_logout_page = endpoint == self.logout and scope["method"] in ("GET", "HEAD")
+            if is_logout_page and not wants_json(headers):
+                return self.logout_confirmation(scope)
             error = MethodNotAllowed(description=f"Use {method} for this address.")
-            response = error_response(error, self.settings, Headers(scope=scope))
+            response = error_response(error, self.settings, headers, render=self._error_page)
             response.headers["allow"] = method
             return response
 
@@ -112,6 +126,8 @@ class LoginConversation:
         state = query.get("state")
         cookies = read_cookies(scope["headers"])
         clears = self._flows.clear(state, cookies)
+        pending = self._flows.peek(state, cookies) or {}
+        next_target = pending["next"] if isinstance(pending.get("next"), str) else None
         try:
             error = query.get("error")
             if error is not None:
@@ -128,19 +144,17 @@ class LoginConversation:
             user = await self._accepted(user, token)
             session_id = await self._tokens.save(token) if self._tokens is not None else None
             cookie = self._identity_cookie(Identity(user, session_id))
-        except TikTokAuthError as exc:
-            fix = developer_fix(exc, self.settings)
-            # A person who cancelled is no fault of anyone's.
-            level = logging.INFO if isinstance(exc, SignInCancelled) else logging.WARNING
-            logger.log(
-                level,
-                "login_failed code=%s log_id=%s fix=%s",
-                exc.code,
-                exc.log_id,
-                fix,
-                extra={"event": "login_failed", "code": exc.code, "log_id": exc.log_id, "fix": fix},
+        except StateError as exc:
+            if wants_json(headers) or self._identity.read(scope["headers"]) is None:
+                return self._failed(exc, headers, clears, next_target)
+            # Back to an answer already used (Back after signing in, a reload): the browser is
+            # signed in, so it goes on to where it was going; nothing of this answer is used.
+            logger.info(
+                "callback_revisited code=%s", exc.code, extra={"event": "callback_revisited"}
             )
-            return error_response(_for_person(exc), self.settings, headers, clears)
+            return redirect(next_target or self.settings.login_redirect, clears)
+        except TikTokAuthError as exc:
+            return self._failed(exc, headers, clears, next_target)
         logger.info(
             "login_succeeded open_id=%s",
             user.open_id,
@@ -148,17 +162,52 @@ class LoginConversation:
         )
         return redirect(flow.get("next") or self.settings.login_redirect, [*clears, cookie])
 
+    def _failed(
+        self, exc: TikTokAuthError, headers: Headers, clears: list[str], next_target: str | None
+    ) -> Response:
+        """The sign-in failed: logged with the fix, and an error answer keeping ``next``."""
+        fix = developer_fix(exc, self.settings)
+        # A person who cancelled is no fault of anyone's.
+        level = logging.INFO if isinstance(exc, SignInCancelled) else logging.WARNING
+        logger.log(
+            level,
+            "login_failed code=%s log_id=%s fix=%s",
+            exc.code,
+            exc.log_id,
+            fix,
+            extra={"event": "login_failed", "code": exc.code, "log_id": exc.log_id, "fix": fix},
+        )
+        return error_response(
+            _for_person(exc),
+            self.settings,
+            headers,
+            clears,
+            next=next_target,
+            render=self._error_page,
+        )
+
     async def logout(self, scope: Scope) -> Response:
         headers = Headers(scope=scope)
         if headers.get("sec-fetch-site") == "cross-site":
-            return error_response(CrossSiteRequest(), self.settings, headers)
+            return error_response(
+                CrossSiteRequest(), self.settings, headers, render=self._error_page
+            )
         query = QueryParams(scope["query_string"])
         target = safe_next(query.get("next"), self.settings.login_redirect)
         identity = self._identity.read(scope["headers"])
         if self._tokens is not None and identity is not None and identity.session_id is not None:
             await self._tokens.end(identity.session_id, revoke=self._revoke_on_logout)
+        if self._on_logout is not None and identity is not None:
+            await self._on_logout(identity.user)
         logger.info("logout", extra={"event": "logout"})
         return redirect(target, [self._identity.clear()], status_code=303)
+
+    def logout_confirmation(self, scope: Scope) -> Response:
+        """GET on the logout path: a page whose button posts the sign-out (``next`` kept)."""
+        query = QueryParams(scope["query_string"])
+        target = safe_next(query.get("next"), self.settings.login_redirect)
+        action = f"{self.settings.logout_path}?{urlencode({'next': target})}"
+        return html_page(logout_page(action, target), 200)
 
     async def _accepted(self, user: TikTokUser, token: Mapping[str, Any]) -> TikTokUser:
         """``on_login`` may persist, enrich or refuse the user."""

@@ -7,8 +7,9 @@ Generic over the settings class (any keyword-only dataclass), so that it needs n
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -70,33 +71,64 @@ def settings_from_env(
 
     Lists (``SCOPES``, ``SECRET_KEY``, ``PROTECTED_PATHS``) are comma-separated; booleans accept
     true/false, 1/0, yes/no, on/off; an empty value means "unset" for optional settings. Real
-    environment variables win over the ``.env`` file.
+    environment variables win over the ``.env`` file. Every missing, malformed or unknown
+    variable is reported at once, in one ``ValueError``.
     """
     if env_file is not None and not Path(env_file).is_file():
         raise ValueError(f"env_file {os.fspath(env_file)!r} does not exist; create it or pass None")
+    environ = os.environ if environ is None else environ
     config = Config(
-        None if env_file is None else Path(env_file),
-        environ=os.environ if environ is None else environ,
-        env_prefix=prefix,
+        None if env_file is None else Path(env_file), environ=environ, env_prefix=prefix
     )
+    fields = [f for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
+    problems = _unknown_variables(prefix, [f.name for f in fields], [*environ, *config.file_values])
     values: dict[str, Any] = {}
-    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if not field.init:
-            continue
+    for field in fields:
         variable = prefix + field.name.upper()
         raw = config(field.name.upper(), default=None)
         if raw is None or raw.strip() == "":
             if field.name in _REQUIRED_HELP:
-                raise ValueError(f"{variable} is not set: set it to {_REQUIRED_HELP[field.name]}")
+                problems.append(f"{variable} is not set: set it to {_REQUIRED_HELP[field.name]}")
             continue
         try:
             value = _converter(field)(raw)
         except ValueError as exc:
-            raise ValueError(f"{variable}={raw!r} is malformed: {exc}") from None
+            problems.append(f"{variable}={raw!r} is malformed: {exc}")
+            continue
         if field.name == "secret_key" and len(value) == 1:
             value = value[0]
         values[field.name] = value
+    if problems:
+        raise ValueError(_one_message(prefix, problems))
     try:
         return cls(**values)
     except ValueError as exc:
         raise ValueError(f"{exc} (from the {prefix}* environment variables)") from None
+
+
+def _unknown_variables(prefix: str, names: Sequence[str], present: Iterable[str]) -> list[str]:
+    """A variable with the prefix that names no setting is most likely a typo (``TIKTOK_SCOPE``):
+    left alone, its setting would silently keep its default."""
+    suffixes = [name.upper() for name in names]
+    known = [prefix + suffix for suffix in suffixes]
+    problems = []
+    for variable in sorted(set(present)):
+        if not variable.startswith(prefix) or variable in known:
+            continue
+        # Compared without the shared prefix, which would make every name look alike.
+        guess = difflib.get_close_matches(variable[len(prefix) :], suffixes, n=1, cutoff=0.6)
+        hint = (
+            f"did you mean {prefix}{guess[0]}?" if guess else f"the settings are {', '.join(known)}"
+        )
+        problems.append(
+            f"{variable} is not a setting: {hint} (from_env reads every {prefix}* variable; "
+            f"keep other variables under another prefix)"
+        )
+    return problems
+
+
+def _one_message(prefix: str, problems: Sequence[str]) -> str:
+    if len(problems) == 1:
+        return problems[0]
+    listed = "".join(f"\n  - {problem}" for problem in problems)
+    return f"{len(problems)} problems with the {prefix}* environment variables:{listed}"

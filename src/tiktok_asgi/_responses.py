@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Sequence
 from urllib.parse import urlencode
@@ -12,11 +11,14 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.types import Receive, Scope, Send
 
 from .errors import LoginRequired, TikTokAuthError
+from .pages import ErrorPage, RenderErrorPage, default_error_page
 from .settings import TikTokSettings
 
 __all__ = [
     "error_response",
+    "html_page",
     "login_redirect_target",
+    "login_url",
     "redirect",
     "refuse_anonymous",
     "secure",
@@ -30,16 +32,8 @@ _SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
 }
 _HTML_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-)
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;background:#f6f6f7;color:#161823;display:flex;"
-    "min-height:100vh;margin:0;align-items:center;justify-content:center}"
-    "main{background:#fff;border-radius:16px;padding:32px 40px;max-width:460px;"
-    "box-shadow:0 8px 30px rgba(0,0,0,.08)}h1{font-size:1.3rem;margin-top:0}"
-    "code{background:#f1f1f2;padding:2px 6px;border-radius:4px}"
-    "a{display:inline-block;margin:16px 12px 0 0;color:#fe2c55;font-weight:600}"
 )
 _TITLES = {
     "access_denied": "Sign-in cancelled",
@@ -69,9 +63,14 @@ def error_response(
     settings: TikTokSettings,
     headers: Headers,
     set_cookies: Sequence[str] = (),
+    *,
+    next: str | None = None,
+    render: RenderErrorPage | None = None,
 ) -> Response:
-    """JSON for API clients, a redirect to ``error_redirect`` if set, else a small HTML page."""
-    response = _error_response(error, settings, headers, set_cookies)
+    """JSON for API clients, a redirect to ``error_redirect`` if set, else an HTML page (by
+    ``render``, default :func:`~tiktok_asgi.pages.default_error_page`) whose "Try again" keeps
+    ``next``."""
+    response = _error_response(error, settings, headers, set_cookies, next, render)
     if error.retry_after is not None and response.status_code >= 400:
         response.headers["retry-after"] = str(math.ceil(error.retry_after))
     return response
@@ -82,6 +81,8 @@ def _error_response(
     settings: TikTokSettings,
     headers: Headers,
     set_cookies: Sequence[str],
+    next: str | None,
+    render: RenderErrorPage | None,
 ) -> Response:
     if wants_json(headers):
         return secure(JSONResponse(error.as_dict(), status_code=error.status_code), set_cookies)
@@ -89,23 +90,30 @@ def _error_response(
         sep = "&" if "?" in settings.error_redirect else "?"
         target = f"{settings.error_redirect}{sep}{urlencode({'error': error.code})}"
         return redirect(target, set_cookies, status_code=303)
-    title = _TITLES.get(error.code, "Sign-in with TikTok failed")
-    detail = html.escape(error.description or "Please try again.")
-    log_id = (
-        f"<p>TikTok log id: <code>{html.escape(error.log_id)}</code></p>" if error.log_id else ""
+    page = ErrorPage(
+        title=_TITLES.get(error.code, "Sign-in with TikTok failed"),
+        description=error.description or "Please try again.",
+        code=error.code,
+        status_code=error.status_code,
+        log_id=error.log_id,
+        try_again_url=login_url(
+            settings.login_path, None if next == settings.login_redirect else next
+        ),
+        back_url=settings.login_redirect,
     )
-    page = (
-        f"<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<meta name=viewport content='width=device-width,initial-scale=1'>"
-        f"<title>{title}</title><style>{_STYLE}</style></head><body><main>"
-        f"<h1>{title}</h1><p>{detail}</p><p>Error code: <code>{html.escape(error.code)}</code></p>"
-        f"{log_id}<a href='{html.escape(settings.login_path)}'>Try again</a>"
-        f"<a href='{html.escape(settings.login_redirect)}'>Back to the site</a>"
-        "</main></body></html>"
-    )
-    response = HTMLResponse(page, status_code=error.status_code)
+    return html_page((render or default_error_page)(page), error.status_code, set_cookies)
+
+
+def html_page(document: str, status_code: int, set_cookies: Sequence[str] = ()) -> Response:
+    """A page of the middleware's own: never cached, no script, not framed."""
+    response = HTMLResponse(document, status_code=status_code)
     response.headers["content-security-policy"] = _HTML_CSP
     return secure(response, set_cookies)
+
+
+def login_url(login_path: str, next: str | None) -> str:
+    """The login path, with ``next`` when there is one to keep."""
+    return login_path if next is None else f"{login_path}?{urlencode({'next': next})}"
 
 
 def login_redirect_target(scope: Scope, login_path: str) -> str | None:
@@ -117,7 +125,7 @@ def login_redirect_target(scope: Scope, login_path: str) -> str | None:
         return None
     query = scope.get("query_string", b"")
     here = scope["path"] + (f"?{query.decode('latin-1')}" if query else "")
-    return f"{login_path}?{urlencode({'next': here})}"
+    return login_url(login_path, here)
 
 
 async def refuse_anonymous(scope: Scope, receive: Receive, send: Send, login_path: str) -> None:

@@ -14,7 +14,7 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._conversation import LoginConversation, OnLogin
+from ._conversation import LoginConversation, OnLogin, OnLogout
 from ._cookies.identity import IdentityCookie
 from ._responses import error_response, refuse_anonymous
 from ._tiktok.http import AsyncBaseTransport, SharedTransport
@@ -22,11 +22,12 @@ from ._tiktok.provider import TikTokProvider
 from ._tokens import TokenManager
 from .context import SCOPE_KEY, TikTokContext
 from .errors import TikTokAuthError
+from .pages import RenderErrorPage
 from .settings import TikTokSettings
 from .stores import TokenStore
 from .user import TikTokUser
 
-__all__ = ["LoadUser", "OnLogin", "TikTokAuthMiddleware"]
+__all__ = ["LoadUser", "OnLogin", "OnLogout", "TikTokAuthMiddleware"]
 
 LoadUser = Callable[[TikTokUser], Awaitable[TikTokUser | None]]
 
@@ -63,6 +64,8 @@ class TikTokAuthMiddleware:
     ``scope["auth"]`` the matching ``AuthCredentials`` for every ``http`` and ``websocket`` scope.
     ``transport`` (an httpx2 transport) carries every call to TikTok when given; it stays the
     caller's to close. Otherwise a pooled transport opens on first use and closes at shutdown.
+    ``on_logout`` is awaited with the user who signs out; ``error_page`` renders the error page
+    (see :mod:`tiktok_asgi.pages`).
     """
 
     def __init__(
@@ -75,12 +78,17 @@ class TikTokAuthMiddleware:
         load_user: LoadUser | None = None,
         token_store: TokenStore | None = None,
         revoke_on_logout: bool | None = None,
+        on_logout: OnLogout | None = None,
+        error_page: RenderErrorPage | None = None,
     ) -> None:
         if not isinstance(settings, TikTokSettings):
             raise TypeError("settings must be a TikTokSettings instance")
-        for name, hook in (("on_login", on_login), ("load_user", load_user)):
+        hooks: dict[str, object] = {"on_login": on_login, "load_user": load_user}
+        hooks |= {"on_logout": on_logout, "error_page": error_page}
+        for name, hook in hooks.items():
             if hook is not None and not callable(hook):
-                raise TypeError(f"{name} must be an async callable")
+                kind = "a callable returning HTML" if name == "error_page" else "an async callable"
+                raise TypeError(f"{name} must be {kind}")
         if revoke_on_logout and token_store is None:
             raise ValueError("revoke_on_logout needs a token_store: without one no token is kept")
         self.app = app
@@ -98,7 +106,10 @@ class TikTokAuthMiddleware:
             tokens=self._tokens,
             on_login=on_login,
             revoke_on_logout=token_store is not None and revoke_on_logout is not False,
+            on_logout=on_logout,
+            error_page=error_page,
         )
+        self._error_page = error_page
         self._load_user = load_user
         # Without load_user or a token store nothing can sign a user out while a view runs.
         self._watch_responses = load_user is not None or token_store is not None
@@ -156,7 +167,9 @@ class TikTokAuthMiddleware:
             # answer with the library's error shape instead of letting it become a 500.
             if not isinstance(send, _SignOutOnResponse) or send.started or kind != "http":
                 raise
-            await error_response(exc, self.settings, Headers(scope=scope))(scope, receive, send)
+            headers = Headers(scope=scope)
+            answer = error_response(exc, self.settings, headers, render=self._error_page)
+            await answer(scope, receive, send)
 
     def _is_protected(self, path: str) -> bool:
         return any(path == exact or path.startswith(below) for exact, below in self._protected)

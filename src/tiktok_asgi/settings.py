@@ -88,7 +88,7 @@ class TikTokSettings:
         _check_local_target("login_redirect", self.login_redirect)
         if self.error_redirect is not None:
             _check_local_target("error_redirect", self.error_redirect)
-        protected = tuple(self.protected_paths)
+        protected = _protected_paths(self.protected_paths)
         for prefix in protected:
             _check_path("protected_paths entry", prefix)
         if self.pkce not in (None, "hex", "base64url"):
@@ -182,6 +182,12 @@ def _scopes(value: Sequence[str]) -> tuple[str, ...]:
     if not scopes:
         raise ValueError('scopes must not be empty; TikTok login needs "user.info.basic"')
     for scope in scopes:
+        if isinstance(scope, str) and len(scope.split()) > 1:
+            names = ", ".join(repr(name) for name in scope.split())
+            raise ValueError(
+                f"scope {scope!r} holds several scope names: give each one on its own, "
+                f"scopes=({names}), or in TIKTOK_SCOPES separated by commas"
+            )
         if not is_scope_name(scope):
             raise ValueError(
                 f"scope {scope!r} is not a TikTok scope name such as 'user.info.basic'"
@@ -189,6 +195,16 @@ def _scopes(value: Sequence[str]) -> tuple[str, ...]:
     if "user.info.basic" not in scopes:
         raise ValueError('scopes must include "user.info.basic": TikTok login needs it')
     return tuple(dict.fromkeys(scopes))
+
+
+def _protected_paths(value: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        # A string is a sequence of characters: "/app" would protect "/", "a", "p", "p".
+        raise ValueError(
+            f"protected_paths must be a sequence of path prefixes, not one string: write "
+            f"protected_paths=({value!r},)"
+        )
+    return tuple(value)
 
 
 def _check_redirect_uri(uri: str) -> None:

@@ -66,10 +66,12 @@ def test_post_logout_to_unsafe_next_goes_to_login_redirect(
     assert response.headers["location"] == "/bye"
 
 
-def test_get_logout_is_405_and_keeps_the_session(
+def test_get_logout_from_an_api_client_is_405_and_keeps_the_session(
     client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
-    response = client.get(tiktok_settings.logout_path, follow_redirects=False)
+    response = client.get(
+        tiktok_settings.logout_path, headers={"accept": "application/json"}, follow_redirects=False
+    )
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
     assert not response.headers.get_list("set-cookie")

@@ -105,6 +105,8 @@ def test_startup_banner_names_url_and_credentials(server: Standalone) -> None:
     assert "local-key" in out
     assert "local-secret" in out
     assert CALLBACK in out
+    assert f"export TIKTOK_REDIRECT_URI={CALLBACK}\n" in out
+    assert f"export TIKTOK_API_BASE_URL={base}\n" in out
 
 
 @pytest.fixture

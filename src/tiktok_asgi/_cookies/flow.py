@@ -82,6 +82,23 @@ class FlowCookies:
         data: dict[str, Any] = payload["data"]
         return data
 
+    def peek(self, state: str | None, cookies: Mapping[str, str]) -> dict[str, Any] | None:
+        """The pending login's data if this browser holds a valid flow cookie for ``state``,
+        without using it up (to keep ``next`` on an error page); else None."""
+        if not state or len(state) > _MAX_STATE_LENGTH or not state.isascii():
+            return None
+        value = cookies.get(self._name(state))
+        if value is None:
+            return None
+        try:
+            payload, _ = self._signer.loads(value, max_age=self.spec.max_age)
+        except BadData:
+            return None
+        if not isinstance(payload, dict) or payload.get("state") != state:
+            return None
+        data = payload.get("data")
+        return data if isinstance(data, dict) else None
+
     def clear(self, state: str | None, cookies: Mapping[str, str]) -> list[str]:
         """Headers clearing the cookie of ``state`` if this browser has it (used on ``?error=``)."""
         if not state or len(state) > _MAX_STATE_LENGTH or not state.isascii():

@@ -27,6 +27,8 @@ SCOPE_LABELS = {
     "video.list": "public videos",
 }
 
+# Colours meet WCAG 2.1 AA contrast (4.5:1 for text): TikTok's red is darkened to #e0143f
+# behind white text, and grey text on white is no lighter than #73747b.
 CSS = """
 *{box-sizing:border-box}
 html{color-scheme:dark}
@@ -52,16 +54,16 @@ code{font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;backgrou
 .btn{display:flex;align-items:center;justify-content:center;gap:10px;width:100%;
  font:inherit;font-weight:700;font-size:16px;text-decoration:none;border-radius:10px;
  padding:13px 18px;cursor:pointer;border:1px solid transparent}
-.primary{background:#fe2c55;color:#fff;box-shadow:0 6px 18px #fe2c5559}
-.primary:hover{background:#e9284e}
+.primary{background:#e0143f;color:#fff;box-shadow:0 6px 18px #e0143f59}
+.primary:hover{background:#c8103e}
 .primary .mark{background:#161823}
 .ghost{background:#fff;color:#161823;border-color:#e3e3e4}
-.ghost:hover{border-color:#fe2c55;color:#fe2c55}
+.ghost:hover{border-color:#c8103e;color:#c8103e}
 .chips{display:flex;flex-wrap:wrap;gap:6px;list-style:none;padding:0;margin:0 0 18px}
 .chip{font-size:12.5px;border-radius:999px;padding:3px 10px;border:1px solid #e3e3e4;
  color:#57585f}
 .chip.on{border-color:#fe2c5566;background:#fff0f3;color:#c8103e}
-.chip.off{text-decoration:line-through;color:#a3a4aa}
+.chip.off{text-decoration:line-through;color:#73747b}
 .banner{height:92px;background:linear-gradient(115deg,#25f4ee 0%,#7b8cff 45%,#fe2c55 100%)}
 .profile .inner{padding-top:0;text-align:center}
 .avatar{width:104px;height:104px;border-radius:50%;border:5px solid #fff;margin-top:-52px;

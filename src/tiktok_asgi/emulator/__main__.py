@@ -6,8 +6,10 @@ Prints the base URL and the client credentials, then serves with uvicorn (the ``
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from tiktok_asgi.emulator._config import (
     APP_TYPES,
@@ -20,7 +22,9 @@ from tiktok_asgi.emulator._endpoints import ENDPOINTS
 from tiktok_asgi.emulator._state import REQUEST_LOG_SIZE
 from tiktok_asgi.emulator._users import EmulatorUser, sample_users
 
-__all__ = ["build_emulator", "main"]
+__all__ = ["build_emulator", "export_lines", "main"]
+
+_DEFAULT_CALLBACK_PATH = "/auth/tiktok/callback"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -138,6 +142,35 @@ def build_emulator(args: argparse.Namespace) -> TikTokEmulator:
     )
 
 
+def export_lines(emu: TikTokEmulator, base: str) -> list[str]:
+    """Shell lines that point :meth:`TikTokSettings.from_env` at this emulator.
+
+    ``TIKTOK_SECRET_KEY`` is the app's own cookie key, so it is generated where it is pasted.
+    """
+    # A desktop app's wildcard port (``http://127.0.0.1:*/cb``) accepts any port: pick one.
+    concrete = [uri.replace(":*", ":8000", 1) for uri in emu.redirect_uris]
+    loopback = [uri for uri in concrete if urlsplit(uri).scheme == "http"]
+    redirect_uri = (loopback or concrete or [""])[0]
+    values = {
+        "TIKTOK_CLIENT_KEY": emu.client_key,
+        "TIKTOK_CLIENT_SECRET": emu.client_secret,
+        "TIKTOK_REDIRECT_URI": redirect_uri,
+        "TIKTOK_SCOPES": ",".join(emu.approved_scopes),
+        "TIKTOK_PKCE": "hex" if emu.app_type == "desktop" else "base64url",
+    }
+    callback_path = urlsplit(redirect_uri).path
+    if redirect_uri and callback_path != _DEFAULT_CALLBACK_PATH:
+        values["TIKTOK_CALLBACK_PATH"] = callback_path
+    for endpoint in ENDPOINTS:
+        if endpoint.setting:
+            values[f"TIKTOK_{endpoint.setting.upper()}"] = base + endpoint.path
+    values["TIKTOK_API_BASE_URL"] = base
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
+    generate = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+    lines.append(f'export TIKTOK_SECRET_KEY="$({generate})"')
+    return lines
+
+
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return _parser().parse_args(argv)
 
@@ -169,7 +202,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"  sandbox, target users: {', '.join(emu.target_users) or '(none)'}")
     rate = "off" if args.rate_limit is None else f"{args.rate_limit} a minute per endpoint"
     print(f"  rate limit:    {rate}")
-    print(f"  users:         {', '.join('@' + u.username for u in emu.users[:6])}", flush=True)
+    print(f"  users:         {', '.join('@' + u.username for u in emu.users[:6])}")
+    print("\nFor TikTokSettings.from_env(), paste into your app's shell:")
+    print("\n".join(export_lines(emu, base)), flush=True)
     uvicorn.run(emu, host=args.host, port=args.port, log_level=args.log_level)
 
 

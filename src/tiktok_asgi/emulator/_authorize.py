@@ -115,10 +115,18 @@ def validate_authorize(params: Mapping[str, list[str]], config: EmulatorConfig) 
 def _unregistered(redirect_uri: str, config: EmulatorConfig) -> str:
     text = (
         f"redirect_uri {redirect_uri!r} is not registered for this app; it must match a "
-        "registered URI exactly, including any trailing slash."
+        "registered URI exactly, including any trailing slash. "
+        f"Registered: {', '.join(config.redirect_uris) or '(none)'}. "
+        "To register it, start the emulator with --redirect-uri URI (repeat for several), pass "
+        "redirect_uris=[...] to TikTokEmulator, or add it in the TikTok app console for a real app."
     )
     if config.app_type == "desktop":
         text += " Desktop apps may use any port on a registered http loopback URI."
+    else:
+        text += (
+            " A desktop app (--app-type desktop) may use any port on a registered "
+            "http://127.0.0.1 or http://localhost URI."
+        )
     return text
 
 
