@@ -19,6 +19,7 @@ import symtable
 import sys
 import threading
 import time
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -209,7 +210,11 @@ def test_readme_block_runs_as_it_stands(
     port = free_port()
     monkeypatch.setenv("EXAMPLE_ORIGIN", f"http://127.0.0.1:{port}")
     with redis_for(block, monkeypatch, tmp_path):
-        namespace: dict[str, Any] = {"__name__": "__main__"}
+        # A module of its own, as the block would be in a user's file: frameworks that read the
+        # annotations back (Litestar) look them up in the module the function belongs to.
+        module = types.ModuleType(f"readme_block_{block.line}")
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+        namespace: dict[str, Any] = module.__dict__
         code = compile(block.source, f"README.md:{block.line}", "exec")
         exec(code, namespace)  # noqa: S102 - the README's own examples, the point of the test
         run_tests_of(namespace)
