@@ -42,6 +42,7 @@ from .errors import (
     TokenStoreUnavailable,
 )
 from .middleware import LoadUser, OnLogin, TikTokAuthMiddleware
+from .sessions import end_user_sessions
 from .settings import TikTokSettings
 from .stores import MemoryTokenStore, TokenStore, TokenStoreError
 from .user import TikTokUser
@@ -73,6 +74,7 @@ __all__ = [
     "TokenStore",
     "TokenStoreError",
     "TokenStoreUnavailable",
+    "end_user_sessions",
     "get_access_token",
     "tiktok_api",
     "tiktok_context",

@@ -2,8 +2,9 @@
 
 The login conversation's paths are answered by :class:`~tiktok_asgi._conversation.
 LoginConversation`; every other ``http`` and ``websocket`` request takes one path — identity
-cookie → ``load_user`` → login session → protected paths → the application — and leaves with
-``scope["user"]``, ``scope["auth"]`` and its :class:`~tiktok_asgi.context.TikTokContext`.
+cookie → login session (still alive, with a token store) → ``load_user`` → protected paths → the
+application — and leaves with ``scope["user"]``, ``scope["auth"]`` and its
+:class:`~tiktok_asgi.context.TikTokContext`.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from ._tiktok.http import AsyncBaseTransport, SharedTransport
 from ._tiktok.provider import TikTokProvider
 from ._tokens import TokenManager
 from .context import SCOPE_KEY, TikTokContext
-from .errors import TikTokAuthError
+from .errors import TikTokAuthError, TokenStoreUnavailable
 from .settings import TikTokSettings
-from .stores import TokenStore
+from .stores import TokenStore, TokenStoreError
 from .user import TikTokUser
 
 __all__ = ["LoadUser", "OnLogin", "TikTokAuthMiddleware"]
@@ -131,7 +132,17 @@ class TikTokAuthMiddleware:
                 tokens=self._tokens,
                 session_id=identity.session_id,
             )
-            if self._load_user is not None:
+            if self._tokens is not None and identity.session_id is not None:
+                alive = self._tokens.live.known(identity.session_id)
+                if alive is None:
+                    try:
+                        alive = await self._tokens.live.check(identity.session_id)
+                    except TokenStoreError:
+                        await _store_unavailable(scope, receive, send, self.settings)
+                        return
+                if not alive:  # signed out elsewhere, or its sessions were ended
+                    context.sign_out()
+            if self._load_user is not None and context.user is not None:
                 loaded = await self._load_user(identity.user)
                 if loaded is None:
                     context.sign_out()
@@ -160,6 +171,17 @@ class TikTokAuthMiddleware:
 
     def _is_protected(self, path: str) -> bool:
         return any(path == exact or path.startswith(below) for exact, below in self._protected)
+
+
+async def _store_unavailable(
+    scope: Scope, receive: Receive, send: Send, settings: TikTokSettings
+) -> None:
+    """The login session cannot be checked: 503, and the cookie stays (nothing is lost)."""
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1011, "reason": "token_store_unavailable"})
+        return
+    response = error_response(TokenStoreUnavailable(), settings, Headers(scope=scope))
+    await response(scope, receive, send)
 
 
 class _SignOutOnResponse:

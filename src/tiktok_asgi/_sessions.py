@@ -1,0 +1,65 @@
+"""Live login sessions: is the login session an identity cookie names still there?
+
+With a token store, signing out deletes the login session's record; from then on every copy of
+that cookie is anonymous. Stores inside the process answer at once (``peek``). Shared stores
+(Redis) are asked through a small local cache whose answers are younger than
+:data:`CACHE_SECONDS`: another instance's sign-out is seen within that time, and while Redis is
+in trouble a cached answer still stands for that long; after that the request gets 503
+``token_store_unavailable``, never a signed-in or a signed-out answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from itertools import islice
+
+from ._store_ops import StoreOps
+
+__all__ = ["CACHE_SECONDS", "LiveSessions"]
+
+#: How old a cached answer of a shared store may be (the freshness budget is one second).
+CACHE_SECONDS = 0.9
+_CACHE_ENTRIES = 100_000  # when full, the older half goes in one go
+
+
+class LiveSessions:
+    """Answers whether login sessions are alive, for one store."""
+
+    __slots__ = ("_cache", "_key", "_ops", "_peek", "cache_seconds")
+
+    def __init__(
+        self, ops: StoreOps, key: Callable[[str], str], cache_seconds: float = CACHE_SECONDS
+    ) -> None:
+        self._ops = ops
+        self._key = key
+        self._peek = ops.peek
+        self._cache: dict[str, tuple[float, bool]] = {}  # session id: (checked at, alive)
+        self.cache_seconds = cache_seconds
+
+    def known(self, session_id: str) -> bool | None:
+        """The answer without waiting, or None when the store must be asked (:meth:`check`)."""
+        if self._peek is not None:
+            return self._peek(self._key(session_id))
+        hit = self._cache.get(session_id)
+        if hit is not None and time.monotonic() - hit[0] < self.cache_seconds:
+            return hit[1]
+        return None
+
+    async def check(self, session_id: str) -> bool:
+        """Ask the store; raises :class:`~tiktok_asgi.stores.TokenStoreError` when it fails."""
+        alive = await self._ops.exists(self._key(session_id))
+        self._remember(session_id, alive)
+        return alive
+
+    def ended(self, session_id: str) -> None:
+        """This process ended the session: its own requests see it at once."""
+        if self._peek is None:
+            self._remember(session_id, False)
+
+    def _remember(self, session_id: str, alive: bool) -> None:
+        cache = self._cache
+        cache.pop(session_id, None)
+        cache[session_id] = (time.monotonic(), alive)
+        if len(cache) > _CACHE_ENTRIES:
+            self._cache = dict(islice(cache.items(), len(cache) // 2, None))
