@@ -40,12 +40,15 @@ from .errors import (
     TikTokRateLimited,
     TikTokUnavailable,
     TokenStoreUnavailable,
+    WebhookEventInvalid,
+    WebhookSignatureInvalid,
 )
-from .middleware import LoadUser, OnLogin, TikTokAuthMiddleware
+from .middleware import LoadUser, OnLogin, OnWebhook, TikTokAuthMiddleware
 from .sessions import end_user_sessions
 from .settings import TikTokSettings
 from .stores import MemoryTokenStore, TokenStore, TokenStoreError
 from .user import TikTokUser
+from .webhooks import TikTokWebhookEvent
 
 __all__ = [
     "AuthorizationDenied",
@@ -59,6 +62,7 @@ __all__ = [
     "MemoryTokenStore",
     "MethodNotAllowed",
     "OnLogin",
+    "OnWebhook",
     "OpenIdMismatch",
     "SignInCancelled",
     "StateError",
@@ -71,9 +75,12 @@ __all__ = [
     "TikTokSettings",
     "TikTokUnavailable",
     "TikTokUser",
+    "TikTokWebhookEvent",
     "TokenStore",
     "TokenStoreError",
     "TokenStoreUnavailable",
+    "WebhookEventInvalid",
+    "WebhookSignatureInvalid",
     "end_user_sessions",
     "get_access_token",
     "tiktok_api",

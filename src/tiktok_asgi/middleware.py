@@ -26,8 +26,9 @@ from .errors import TikTokAuthError, TokenStoreUnavailable
 from .settings import TikTokSettings
 from .stores import TokenStore, TokenStoreError
 from .user import TikTokUser
+from .webhooks import OnWebhook, WebhookReceiver
 
-__all__ = ["LoadUser", "OnLogin", "TikTokAuthMiddleware"]
+__all__ = ["LoadUser", "OnLogin", "OnWebhook", "TikTokAuthMiddleware"]
 
 LoadUser = Callable[[TikTokUser], Awaitable[TikTokUser | None]]
 
@@ -76,10 +77,12 @@ class TikTokAuthMiddleware:
         load_user: LoadUser | None = None,
         token_store: TokenStore | None = None,
         revoke_on_logout: bool | None = None,
+        on_webhook: OnWebhook | None = None,
     ) -> None:
         if not isinstance(settings, TikTokSettings):
             raise TypeError("settings must be a TikTokSettings instance")
-        for name, hook in (("on_login", on_login), ("load_user", load_user)):
+        hooks = (("on_login", on_login), ("load_user", load_user), ("on_webhook", on_webhook))
+        for name, hook in hooks:
             if hook is not None and not callable(hook):
                 raise TypeError(f"{name} must be an async callable")
         if revoke_on_logout and token_store is None:
@@ -100,6 +103,13 @@ class TikTokAuthMiddleware:
             on_login=on_login,
             revoke_on_logout=token_store is not None and revoke_on_logout is not False,
         )
+        if on_webhook is not None and settings.webhook_path is None:
+            raise ValueError(
+                'on_webhook needs webhook_path, e.g. webhook_path="/auth/tiktok/webhook" '
+                "registered as the webhook callback URL in the TikTok app console"
+            )
+        self._webhook_path = settings.webhook_path
+        self._webhooks = WebhookReceiver(settings, tokens=self._tokens, on_webhook=on_webhook)
         self._load_user = load_user
         # Without load_user or a token store nothing can sign a user out while a view runs.
         self._watch_responses = load_user is not None or token_store is not None
@@ -110,6 +120,9 @@ class TikTokAuthMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
+            if scope["path"] == self._webhook_path:
+                await self._webhooks(scope, receive, send)
+                return
             endpoint = self.conversation.endpoint(scope["path"])
             if endpoint is not None:
                 response = await endpoint(scope)
