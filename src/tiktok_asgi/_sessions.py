@@ -10,6 +10,7 @@ in trouble a cached answer still stands for that long; after that the request ge
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from itertools import islice
@@ -26,7 +27,7 @@ _CACHE_ENTRIES = 100_000  # when full, the older half goes in one go
 class LiveSessions:
     """Answers whether login sessions are alive, for one store."""
 
-    __slots__ = ("_cache", "_key", "_ops", "_peek", "cache_seconds")
+    __slots__ = ("_asking", "_cache", "_key", "_ops", "_peek", "cache_seconds")
 
     def __init__(
         self, ops: StoreOps, key: Callable[[str], str], cache_seconds: float = CACHE_SECONDS
@@ -35,6 +36,7 @@ class LiveSessions:
         self._key = key
         self._peek = ops.peek
         self._cache: dict[str, tuple[float, bool]] = {}  # session id: (checked at, alive)
+        self._asking: dict[str, asyncio.Future[bool]] = {}  # one question per session at a time
         self.cache_seconds = cache_seconds
 
     def known(self, session_id: str) -> bool | None:
@@ -47,10 +49,34 @@ class LiveSessions:
         return None
 
     async def check(self, session_id: str) -> bool:
-        """Ask the store; raises :class:`~tiktok_asgi.stores.TokenStoreError` when it fails."""
-        alive = await self._ops.exists(self._key(session_id))
-        self._remember(session_id, alive)
-        return alive
+        """Ask the store; raises :class:`~tiktok_asgi.stores.TokenStoreError` when it fails.
+
+        Requests of one login session arriving together share one question to the store.
+        """
+        asking = self._asking.get(session_id)
+        if asking is not None:
+            return await asyncio.shield(asking)
+        asking = self._asking[session_id] = asyncio.get_running_loop().create_future()
+        try:
+            alive = await self._ops.exists(self._key(session_id))
+        except Exception as exc:
+            asking.set_exception(exc)
+            asking.exception()  # read here: nobody else may be waiting
+            raise
+        except BaseException:
+            asking.cancel()
+            raise
+        else:
+            asking.set_result(alive)
+            self._remember(session_id, alive)
+            return alive
+        finally:
+            del self._asking[session_id]
+
+    def started(self, session_id: str) -> None:
+        """This process just stored the session: its first requests need not ask."""
+        if self._peek is None:
+            self._remember(session_id, True)
 
     def ended(self, session_id: str) -> None:
         """This process ended the session: its own requests see it at once."""

@@ -36,6 +36,9 @@ class StoreOps:
         self.index_members: Callable[[str], Awaitable[list[str]]] = (
             _method(store, "index_members") or self._index_members
         )
+        self.index_remove: Callable[[str, str], Awaitable[None]] = (
+            _method(store, "index_remove") or self._index_remove
+        )
         self.index_clear: Callable[[str], Awaitable[None]] = (
             _method(store, "index_clear") or store.delete
         )
@@ -55,6 +58,18 @@ class StoreOps:
             now = time.time()
             members = {m: t for m, t in (await self._read_index(index)).items() if t > now}
             members[member] = max(members.get(member, 0.0), now + ttl)
+            longest = max(1, int(max(members.values()) - now) + 1)
+            await self.store.set(index, json.dumps(members).encode(), longest)
+
+    async def _index_remove(self, index: str, member: str) -> None:
+        async with self.store.lock(index, _INDEX_LOCK_LEASE):
+            now = time.time()
+            members = {m: t for m, t in (await self._read_index(index)).items() if t > now}
+            if members.pop(member, None) is None:
+                return
+            if not members:
+                await self.store.delete(index)
+                return
             longest = max(1, int(max(members.values()) - now) + 1)
             await self.store.set(index, json.dumps(members).encode(), longest)
 

@@ -100,6 +100,7 @@ class TokenManager:
         now = time.time()
         record = TokenRecord.from_response(token, now)
         await self._write(session_id, record)
+        self.live.started(session_id)
         if record.open_id:
             index = self.ops.index_add(_INDEX_PREFIX + record.open_id, session_id, record.ttl(now))
             await _store_call(index)
@@ -168,6 +169,9 @@ class TokenManager:
             record = None
         try:
             await self._forget(session_id)
+            if record is not None and record.open_id:
+                index = _INDEX_PREFIX + record.open_id
+                await _store_call(self.ops.index_remove(index, session_id))
         except TikTokAuthError as exc:
             logger.warning("token_delete_failed code=%s", exc.code, extra={"event": "logout"})
         if revoke and record is not None:

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._conversation import LoginConversation, OnLogin
 from ._cookies.identity import IdentityCookie
+from ._profiles import ProfileRefresher, SignedOut
 from ._responses import error_response, refuse_anonymous
 from ._tiktok.http import AsyncBaseTransport, SharedTransport
 from ._tiktok.provider import TikTokProvider
@@ -111,6 +112,11 @@ class TikTokAuthMiddleware:
         self._webhook_path = settings.webhook_path
         self._webhooks = WebhookReceiver(settings, tokens=self._tokens, on_webhook=on_webhook)
         self._load_user = load_user
+        self._profiles = (
+            ProfileRefresher(settings, self._tokens, self._tiktok, self._identity)
+            if self._tokens is not None
+            else None
+        )
         # Without load_user or a token store nothing can sign a user out while a view runs.
         self._watch_responses = load_user is not None or token_store is not None
         self._anonymous = TikTokContext(settings, self._tiktok)
@@ -135,6 +141,7 @@ class TikTokAuthMiddleware:
             return
 
         identity = self._identity.read(scope["headers"])
+        renewed: tuple[bytes, bytes] | None = None
         if identity is None:
             context = self._anonymous
         else:
@@ -155,6 +162,15 @@ class TikTokAuthMiddleware:
                         return
                 if not alive:  # signed out elsewhere, or its sessions were ended
                     context.sign_out()
+                elif self._profiles is not None and self._profiles.due(identity):
+                    try:
+                        fresh = await self._profiles.refresh(identity)
+                    except SignedOut:
+                        context.sign_out()
+                    else:
+                        if fresh is not None:
+                            context.user = fresh[0].user
+                            renewed = (b"set-cookie", fresh[1].encode("latin-1"))
             if self._load_user is not None and context.user is not None:
                 loaded = await self._load_user(identity.user)
                 if loaded is None:
@@ -169,7 +185,7 @@ class TikTokAuthMiddleware:
             scope["user"] = user
             scope["auth"] = AuthCredentials(("authenticated", *user.granted_scopes))
         if identity is not None and self._watch_responses:
-            send = _SignOutOnResponse(context, send, self._clear_identity)
+            send = _SignOutOnResponse(context, send, self._clear_identity, renewed)
         if user is None and self._protected and self._is_protected(scope["path"]):
             await refuse_anonymous(scope, receive, send, self.settings.login_path)
             return
@@ -201,12 +217,19 @@ class _SignOutOnResponse:
     """``send`` of a signed-in request: once its context is signed out, the response clears the
     identity cookie."""
 
-    __slots__ = ("_clear", "_context", "_send", "started")
+    __slots__ = ("_clear", "_context", "_renewed", "_send", "started")
 
-    def __init__(self, context: TikTokContext, send: Send, clear: tuple[bytes, bytes]) -> None:
+    def __init__(
+        self,
+        context: TikTokContext,
+        send: Send,
+        clear: tuple[bytes, bytes],
+        renewed: tuple[bytes, bytes] | None = None,
+    ) -> None:
         self._context = context
         self._send = send
         self._clear = clear
+        self._renewed = renewed  # the identity cookie re-issued with a fresh profile
         self.started = False
 
     async def __call__(self, message: Message) -> None:
@@ -214,4 +237,6 @@ class _SignOutOnResponse:
             self.started = True
             if self._context.signed_out:
                 message["headers"] = [*message.get("headers", ()), self._clear]
+            elif self._renewed is not None:
+                message["headers"] = [*message.get("headers", ()), self._renewed]
         await self._send(message)

@@ -120,6 +120,9 @@ class RedisTokenStore:
         )
         return [m.decode() if isinstance(m, bytes) else str(m) for m in found]
 
+    async def index_remove(self, index: str, member: str) -> None:
+        await self._call(self.redis.zrem(self._prefix + index, member))  # an empty set goes too
+
     async def index_clear(self, index: str) -> None:
         await self._call(self.redis.delete(self._prefix + index))
 

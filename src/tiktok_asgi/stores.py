@@ -10,8 +10,8 @@ middleware looks for them once, at start-up, and builds each from ``get``/``set`
 - ``async exists(key) -> bool``: whether a key is there (else ``get(key) is not None``);
 - ``async add_once(key, value, ttl) -> bool``: set only if absent, true when it was set;
 - ``async index_add(index, member, ttl)``, ``async index_members(index) -> list[str]``,
-  ``async index_clear(index)``: a set of members, each kept ``ttl`` seconds (the open_id →
-  login sessions index);
+  ``async index_remove(index, member)``, ``async index_clear(index)``: a set of members, each
+  kept ``ttl`` seconds (the open_id → login sessions index);
 - ``peek(key) -> bool`` (synchronous): for stores inside the process only, whose answer costs no
   waiting; such stores are asked on every request, others through a cache of at most a second.
 """
@@ -103,6 +103,13 @@ class MemoryTokenStore:
     async def index_members(self, index: str) -> list[str]:
         now = time.monotonic()
         return [m for m, until in self._indexes.get(index, {}).items() if until > now]
+
+    async def index_remove(self, index: str, member: str) -> None:
+        members = self._indexes.get(index)
+        if members is not None:
+            members.pop(member, None)
+            if not members:
+                del self._indexes[index]
 
     async def index_clear(self, index: str) -> None:
         self._indexes.pop(index, None)

@@ -21,6 +21,7 @@ PUBLIC = {
         "MemoryTokenStore",
         "MethodNotAllowed",
         "OnLogin",
+        "OnWebhook",
         "OpenIdMismatch",
         "SignInCancelled",
         "StateError",
@@ -33,9 +34,13 @@ PUBLIC = {
         "TikTokSettings",
         "TikTokUnavailable",
         "TikTokUser",
+        "TikTokWebhookEvent",
         "TokenStore",
         "TokenStoreError",
         "TokenStoreUnavailable",
+        "WebhookEventInvalid",
+        "WebhookSignatureInvalid",
+        "end_user_sessions",
         "get_access_token",
         "tiktok_api",
         "tiktok_context",
@@ -51,6 +56,8 @@ PUBLIC = {
         "tiktok_exception_handler",
     ],
     "tiktok_asgi.quart": ["current_user", "login_required", "require_scopes"],
+    "tiktok_asgi.sessions": ["end_user_sessions", "end_user_sessions_in_store"],
+    "tiktok_asgi.webhooks": ["OnWebhook", "TikTokWebhookEvent", "sign_webhook"],
 }
 
 

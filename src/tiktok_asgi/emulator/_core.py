@@ -40,6 +40,14 @@ class Core:
                 self._users[user.open_id] = user
                 known.add(user.username)
 
+    def change_user(self, user: EmulatorUser) -> None:
+        """The profile of an existing user changes (same open_id and username)."""
+        with self._lock:
+            old = self._users.get(user.open_id)
+            if old is None or old.username != user.username:
+                raise ValueError(f"no user with open_id {user.open_id!r} and that username")
+            self._users[user.open_id] = user
+
     def users(self) -> tuple[EmulatorUser, ...]:
         with self._lock:
             return tuple(self._users.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -178,6 +179,16 @@ class TikTokEmulator:
     def add_user(self, user: EmulatorUser) -> None:
         """Another account that can sign in (open_id and username must be new)."""
         self._core.add_users([user])
+
+    def change_profile(self, key: str, **changes: Any) -> EmulatorUser:
+        """The user changes their profile at TikTok (e.g. ``display_name=...``); user info
+        answers with it from now on. ``open_id``, ``union_id`` and ``username`` stay."""
+        fixed = {"open_id", "union_id", "username"} & changes.keys()
+        if fixed:
+            raise ValueError(f"{', '.join(sorted(fixed))} cannot change")
+        changed = dataclasses.replace(self.user(key), **changes)
+        self._core.change_user(changed)
+        return changed
 
     def user(self, key: str) -> EmulatorUser:
         """A user by open_id or username (``@`` optional)."""
