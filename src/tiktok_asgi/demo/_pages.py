@@ -149,7 +149,7 @@ def _signed_in(
     user: TikTokUser,
     requested: Sequence[str],
     logout_path: str,
-    everywhere_path: str,
+    everywhere_path: str | None,
     apps_url: str | None,
 ) -> str:
     avatar = user.avatar_large_url or user.avatar_url or user.avatar_url_100
@@ -166,6 +166,12 @@ def _signed_in(
     handle = f'<p class="handle">@{escape(user.username)}</p>' if user.username else ""
     bio = f'<p class="bio">{escape(user.bio_description)}</p>' if user.bio_description else ""
     name = escape(user.display_name or "TikTok user")
+    everywhere = (
+        f'<form method="post" action="{escape(everywhere_path)}">'
+        '<button class="btn ghost" type="submit">Sign out everywhere</button></form>'
+        if everywhere_path
+        else ""
+    )
     remove = (
         f'<p><a href="{escape(apps_url)}">Remove this app at TikTok</a></p>' if apps_url else ""
     )
@@ -177,9 +183,7 @@ def _signed_in(
         "</div>"
         f'<form method="post" action="{escape(logout_path)}">'
         '<button class="btn ghost" type="submit">Sign out</button></form>'
-        f'<form method="post" action="{escape(everywhere_path)}">'
-        '<button class="btn ghost" type="submit">Sign out everywhere</button></form>'
-        f"{remove}"
+        f"{everywhere}{remove}"
         "</div></section>"
     )
 
@@ -233,11 +237,11 @@ def home_page(
     requested: Sequence[str],
     login_path: str,
     logout_path: str,
-    everywhere_path: str,
     redirect_uri: str,
     emulator_mount: str | None,
     emulator_users: Sequence[EmulatorUser] = (),
     emulator_avatar: Callable[[EmulatorUser], str] | None = None,
+    everywhere_path: str | None = None,
 ) -> str:
     """The whole page; ``emulator_mount`` is None when signing in with the real TikTok."""
     if user is None:

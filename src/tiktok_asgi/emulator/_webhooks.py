@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 from html import escape
+from urllib.parse import urlsplit
 
 import httpx2
 from starlette.requests import Request
@@ -104,7 +105,17 @@ async def apps_page(core: Core, request: Request) -> Response:
         )
     else:
         app = "<li>No apps are connected.</li>"
-    body = f"<h1>Connected apps</h1><p class=sub>@{escape(user.username)}</p>{note}<ul>{app}</ul>"
+    uris = core.config.redirect_uris
+    home = urlsplit(uris[0]) if uris else None
+    back = (
+        f"<p><a href='{escape(f'{home.scheme}://{home.netloc}/')}'>Back to {name}</a></p>"
+        if home is not None
+        else ""
+    )
+    body = (
+        f"<h1>Connected apps</h1><p class=sub>@{escape(user.username)}</p>{note}<ul>{app}</ul>"
+        f"{back}"
+    )
     return html_page_response(layout("Connected apps", body))
 
 
