@@ -172,7 +172,7 @@ class TikTokAuthMiddleware:
                             context.user = fresh[0].user
                             renewed = (b"set-cookie", fresh[1].encode("latin-1"))
             if self._load_user is not None and context.user is not None:
-                loaded = await self._load_user(identity.user)
+                loaded = await self._load_user(context.user)
                 if loaded is None:
                     context.sign_out()
                 context.user = loaded

@@ -10,7 +10,7 @@ import pytest
 
 from tests.sessions.conftest import session_app, signed_in_browser, who
 from tests.tokens.conftest import cleared, read_record, session_id, withdraw_at_tiktok
-from tiktok_asgi import MemoryTokenStore, TikTokSettings
+from tiktok_asgi import MemoryTokenStore, TikTokSettings, TikTokUser
 from tiktok_asgi.emulator import Fault, TikTokEmulator
 from tiktok_asgi.stores import TokenStore
 
@@ -79,3 +79,19 @@ async def test_tiktok_slow_or_down_keeps_the_old_profile_within_http_timeout(
 def test_profile_max_age_must_be_positive(tiktok_emulator: TikTokEmulator) -> None:
     with pytest.raises(ValueError, match="profile_max_age must be a positive"):
         tiktok_emulator.settings(profile_max_age=0)
+
+
+async def test_load_user_gets_the_fresh_profile(tiktok_emulator: TikTokEmulator) -> None:
+    settings = _fresh_settings(tiktok_emulator)
+    loaded: list[str] = []
+
+    async def load_user(user: TikTokUser) -> TikTokUser:
+        loaded.append(user.display_name)
+        return user
+
+    app = session_app(settings, MemoryTokenStore(), tiktok_emulator, load_user=load_user)
+    async with signed_in_browser(app, settings, tiktok_emulator) as client:
+        tiktok_emulator.change_profile("mayacooks", display_name="Maya C.")
+        await asyncio.sleep(1.1)
+        assert await who(client) == "Maya C."
+    assert loaded[-1] == "Maya C."
