@@ -95,3 +95,17 @@ async def test_load_user_gets_the_fresh_profile(tiktok_emulator: TikTokEmulator)
         await asyncio.sleep(1.1)
         assert await who(client) == "Maya C."
     assert loaded[-1] == "Maya C."
+
+
+async def test_requests_arriving_together_re_read_the_profile_once(
+    tiktok_emulator: TikTokEmulator,
+) -> None:
+    settings = _fresh_settings(tiktok_emulator)
+    app = session_app(settings, MemoryTokenStore(), tiktok_emulator)
+    async with signed_in_browser(app, settings, tiktok_emulator) as client:
+        await asyncio.sleep(1.1)
+        tiktok_emulator.inject("userinfo", Fault.latency(0.2))
+        before = tiktok_emulator.count("userinfo")
+        responses = await asyncio.gather(*(client.get("/me") for _ in range(10)))
+        assert {r.status_code for r in responses} == {200}
+        assert tiktok_emulator.count("userinfo") == before + 1

@@ -300,3 +300,28 @@ def test_on_webhook_needs_a_webhook_path(
 ) -> None:
     with pytest.raises(ValueError, match="on_webhook needs webhook_path"):
         session_app(tiktok_settings, MemoryTokenStore(), tiktok_emulator, on_webhook=Hook())
+
+
+@pytest.mark.redis
+async def test_redis_down_a_webhook_is_503_and_handled_once_when_it_is_back(
+    webhook_settings: TikTokSettings, tiktok_emulator: TikTokEmulator, redis_server: RedisServer
+) -> None:
+    hook = Hook()
+    async with redis_token_store(redis_server, seconds=0.3) as store:
+        app = session_app(webhook_settings, store, tiktok_emulator, on_webhook=hook)
+        body = removed_body(webhook_settings, "someone")
+        async with httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="https://t"
+        ) as tiktok:
+            redis_server.pause()
+            try:
+                signature = sign_webhook(webhook_settings.client_secret, body, int(time.time()))
+                refused = await deliver(tiktok, body, signature)
+                assert refused.status_code == 503  # TikTok delivers again later
+                assert refused.json()["error"] == "token_store_unavailable"
+            finally:
+                redis_server.resume()
+            for _ in range(2):
+                signature = sign_webhook(webhook_settings.client_secret, body, int(time.time()))
+                assert (await deliver(tiktok, body, signature)).status_code == 200
+    assert len(hook.events) == 1
