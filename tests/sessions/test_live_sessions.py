@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
 
-from tests.sessions.conftest import browser, copy_of, session_app, signed_in_browser, who
+from tests.sessions.conftest import copy_of, session_app, signed_in_browser, who
+from tests.support.signin import sign_in
 from tests.tokens.conftest import cleared
-from tiktok_asgi import MemoryTokenStore, TikTokSettings
+from tiktok_asgi import MemoryTokenStore, TikTokAuthMiddleware, TikTokSettings
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.sessions import end_user_sessions_in_store
 
@@ -40,11 +43,7 @@ async def test_a_dead_session_is_refused_on_protected_paths_and_websockets(
         refused = await copy.get("/me", headers={"accept": "application/json"})
         assert refused.status_code == 401
         assert cleared(refused, settings)
-    from starlette.testclient import TestClient
-
     with TestClient(app, base_url="https://testserver") as client:
-        from tests.support.signin import sign_in
-
         sign_in(client, settings, tiktok_emulator)
         cookie = client.cookies[settings.cookie_name]
         client.post(settings.logout_path)
@@ -111,10 +110,6 @@ async def test_without_a_store_a_signed_out_cookie_copy_still_works(
     tiktok_settings: TikTokSettings, tiktok_emulator: TikTokEmulator
 ) -> None:
     """Documented: without a token store a sign-out only clears that browser's cookie."""
-    from starlette.applications import Starlette
-
-    from tiktok_asgi import TikTokAuthMiddleware
-
     app = TikTokAuthMiddleware(
         session_app(tiktok_settings, MemoryTokenStore(), tiktok_emulator).app,
         settings=tiktok_settings,
@@ -139,10 +134,3 @@ async def test_end_user_sessions_needs_an_open_id(
             settings=tiktok_settings,
             token_store=MemoryTokenStore(),
         )
-
-
-def test_browser_helper_is_bound_to_the_app(
-    tiktok_settings: TikTokSettings, tiktok_emulator: TikTokEmulator
-) -> None:
-    app = session_app(tiktok_settings, MemoryTokenStore(), tiktok_emulator)
-    assert browser(app).base_url.host == "testserver"
