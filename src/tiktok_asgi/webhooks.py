@@ -48,6 +48,7 @@ logger = logging.getLogger("tiktok_asgi")
 #: TikTok's event when a user removed the app (or their account went away).
 AUTHORIZATION_REMOVED = "authorization.removed"
 _MAX_BODY = 64 * 1024  # TikTok's events are a few hundred bytes
+_MAX_CHUNKS = 1024  # body messages read at most (empty ones would otherwise never end)
 _SEEN_PREFIX = "tiktok_asgi:webhook-seen:"
 _SEEN_TTL = 73 * 3600  # TikTok retries for up to 72 hours
 _SEEN_LOCAL = 10_000  # events remembered in the process when there is no token store
@@ -201,7 +202,7 @@ class WebhookReceiver:
 async def _read_body(receive: Receive) -> bytes:
     chunks: list[bytes] = []
     size = 0
-    while True:
+    for _ in range(_MAX_CHUNKS):
         message = await receive()
         if message["type"] == "http.disconnect":
             raise WebhookEventInvalid(description="The request ended before its body.")
@@ -212,3 +213,4 @@ async def _read_body(receive: Receive) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+    raise WebhookEventInvalid(description="The body came in too many pieces.")

@@ -325,3 +325,30 @@ async def test_redis_down_a_webhook_is_503_and_handled_once_when_it_is_back(
                 signature = sign_webhook(webhook_settings.client_secret, body, int(time.time()))
                 assert (await deliver(tiktok, body, signature)).status_code == 200
     assert len(hook.events) == 1
+
+
+async def test_a_body_in_endless_empty_pieces_is_refused(
+    webhook_settings: TikTokSettings, tiktok_emulator: TikTokEmulator
+) -> None:
+    app = session_app(webhook_settings, MemoryTokenStore(), tiktok_emulator)
+    sent: list[dict[str, Any]] = []
+    pieces = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal pieces
+        pieces += 1
+        return {"type": "http.request", "body": b"", "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": WEBHOOK,
+        "headers": [(b"tiktok-signature", b"t=1,s=00")],
+        "query_string": b"",
+    }
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 400
+    assert pieces <= 1024
