@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 import callback
 import inprocess
+import live
 import server
 import signin_floor
 
@@ -165,6 +166,33 @@ def budget_rows(figures: Figures) -> list[Row]:
     ]  # fmt: skip
 
 
+def live_rows(figures: dict[str, Any]) -> list[Row]:
+    """The live-session budgets (:mod:`live`)."""
+    return [Row(*row) for row in live.budgets(figures)]
+
+
+def live_section(figures: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    """The live-session table: the login session checked on every signed-in request."""
+    fresh = ", ".join(f"{s * 1000:.0f} ms" for s in figures["freshness_s"])
+    return [
+        "## Live login sessions, in process",
+        "",
+        "With a token store, every signed-in request checks that its login session still "
+        "exists: MemoryTokenStore answers in the process; RedisTokenStore (a redis-server "
+        "started by the benchmark on 127.0.0.1) through a local cache younger than 0.9 s, so "
+        "steady traffic of one session asks Redis about once a second. Measured around the "
+        f"trivial endpoint in one run with bare and Session + Authentication ({args.rounds} "
+        f"interleaved rounds of {2 * args.requests:,} requests, medians of the thread's CPU "
+        "time; the Redis row's wall clock includes its round trips).",
+        "",
+        *live.table(figures),
+        "",
+        "A sign-out on one instance, then requests every 10 ms on another sharing Redis: "
+        f"anonymous after {fresh}.",
+        "",
+    ]
+
+
 def budget_table(rows: list[Row]) -> list[str]:
     lines = ["| Measure | Figure | Budget | Met |", "|---|---|---|---|"]
     lines += [f"| {r.measure} | {r.figure} | {r.budget} | {'yes' if r.met else '**no**'} |"
@@ -173,10 +201,14 @@ def budget_table(rows: list[Row]) -> list[str]:
 
 
 def report(
-    args: argparse.Namespace, figures: Figures, seconds: float, loads: tuple[str, str]
+    args: argparse.Namespace,
+    figures: Figures,
+    seconds: float,
+    loads: tuple[str, str],
+    live_figures: dict[str, Any],
 ) -> str:
     inproc, many, cb, conns, srv, mem = figures
-    rows = budget_rows(figures)
+    rows = budget_rows(figures) + live_rows(live_figures)
     parts = [
         "# Benchmark results",
         "",
@@ -218,6 +250,7 @@ def report(
         "",
         *many_users_table(many),
         "",
+        *live_section(live_figures, args),
         "## Sign-in",
         "",
         f"In process, {cb['sign_ins']:.0f} sign-ins against the emulator's in-process "
@@ -290,10 +323,12 @@ def main() -> None:
     srv = server.run(rounds=args.server_rounds, seconds=args.seconds, connections=args.connections)
     print("memory ...", flush=True)
     mem = memory(10_000 if args.quick else 100_000)
+    print("live login sessions (redis-server) ...", flush=True)
+    live_figures = live.run(rounds=args.rounds, requests=2 * args.requests, trials=5)
 
     loads = (load_at_start, load_average())
     figures = Figures(inproc, many, cb, conns, srv, mem)
-    text = report(args, figures, time.monotonic() - started, loads)
+    text = report(args, figures, time.monotonic() - started, loads, live_figures)
     print()
     print(text)
     if not args.no_write and not args.quick:

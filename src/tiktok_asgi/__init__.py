@@ -13,10 +13,13 @@ How the package reads, in the order a request meets it (a leading ``_`` marks wh
   (TikTok's answer shapes), ``provider`` (authorize URL, code exchange, user info, refresh, revoke,
   bearer calls);
 - ``_cookies``, what the browser carries: ``signing``, ``flow`` (pending logins), ``identity``;
-- tokens: ``stores`` (where records live), ``_tokens`` (records, refresh), ``redis_store``;
-- the request: ``_conversation`` (login, callback, logout), ``middleware`` (the gate),
-  ``context`` (what downstream code reads), ``_responses``, ``pages`` (the pages people see),
-  ``_redirects``; ``api`` (TikTok's API as the user);
+- tokens: ``stores`` (where records live), ``_store_ops`` (optional store capabilities and their
+  fallbacks), ``_tokens`` (records, refresh, the open_id → sessions index), ``redis_store``;
+  ``_sessions`` (is a login session still alive?), ``_profiles`` (profiles re-read when old),
+  ``sessions`` (``end_user_sessions``);
+- the request: ``_conversation`` (login, callback, logout), ``webhooks`` (TikTok's signed
+  events), ``middleware`` (the gate), ``context`` (what downstream code reads), ``_responses``,
+  ``pages`` (the pages people see), ``_redirects``; ``api`` (TikTok's API as the user);
 - framework adapters: ``starlette``, ``fastapi``, ``quart``, ``litestar``, ``django`` (sharing
   ``_adapter``);
 - beside them: ``emulator`` (an offline TikTok), ``demo``, ``pytest_plugin``.
@@ -41,12 +44,16 @@ from .errors import (
     TikTokRateLimited,
     TikTokUnavailable,
     TokenStoreUnavailable,
+    WebhookEventInvalid,
+    WebhookSignatureInvalid,
 )
-from .middleware import LoadUser, OnLogin, OnLogout, TikTokAuthMiddleware
+from .middleware import LoadUser, OnLogin, OnLogout, OnWebhook, TikTokAuthMiddleware
 from .pages import ErrorPage
+from .sessions import end_user_sessions
 from .settings import TikTokSettings
 from .stores import MemoryTokenStore, TokenStore, TokenStoreError
 from .user import TikTokUser
+from .webhooks import TikTokWebhookEvent
 
 __all__ = [
     "AuthorizationDenied",
@@ -62,6 +69,7 @@ __all__ = [
     "MethodNotAllowed",
     "OnLogin",
     "OnLogout",
+    "OnWebhook",
     "OpenIdMismatch",
     "SignInCancelled",
     "StateError",
@@ -74,9 +82,13 @@ __all__ = [
     "TikTokSettings",
     "TikTokUnavailable",
     "TikTokUser",
+    "TikTokWebhookEvent",
     "TokenStore",
     "TokenStoreError",
     "TokenStoreUnavailable",
+    "WebhookEventInvalid",
+    "WebhookSignatureInvalid",
+    "end_user_sessions",
     "get_access_token",
     "tiktok_api",
     "tiktok_context",

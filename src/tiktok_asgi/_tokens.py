@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from ._sessions import LiveSessions
+from ._store_ops import StoreOps
 from ._tiktok.provider import TikTokProvider
 from .errors import LoginRequired, TikTokAPIError, TikTokAuthError, TokenStoreUnavailable
 from .settings import TikTokSettings
@@ -35,6 +37,7 @@ logger = logging.getLogger("tiktok_asgi")
 
 _REFRESH_LEEWAY = 60  # refresh this many seconds before the access token expires
 _KEY_PREFIX = "tiktok_asgi:token:"
+_INDEX_PREFIX = "tiktok_asgi:user-sessions:"  # open_id → that user's login sessions
 # TikTok answers these when a refresh token is revoked, expired or already rotated away.
 _SIGN_OUT_CODES = frozenset({"invalid_grant", "invalid_request", "access_token_invalid"})
 
@@ -88,12 +91,41 @@ class TokenManager:
         self._tiktok = tiktok
         self._fernet = _fernet(settings.secret_keys)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.ops = StoreOps(store)
+        self.live = LiveSessions(self.ops, _key)
 
     async def save(self, token: Mapping[str, Any]) -> str:
         """Store a fresh token response; returns the new login-session id."""
         session_id = secrets.token_urlsafe(32)
-        await self._write(session_id, TokenRecord.from_response(token, time.time()))
+        now = time.time()
+        record = TokenRecord.from_response(token, now)
+        await self._write(session_id, record)
+        self.live.started(session_id)
+        if record.open_id:
+            index = self.ops.index_add(_INDEX_PREFIX + record.open_id, session_id, record.ttl(now))
+            await _store_call(index)
         return session_id
+
+    async def end_user(self, open_id: str, *, revoke: bool) -> list[str]:
+        """End every login session of ``open_id`` (in every process sharing the store); returns
+        the ids of those that were still alive. With ``revoke``, their access tokens are also
+        revoked at TikTok (best effort). Raises
+        :class:`~tiktok_asgi.errors.TokenStoreUnavailable` when the store fails."""
+        index = _INDEX_PREFIX + open_id
+        ended = []
+        for session_id in await _store_call(self.ops.index_members(index)):
+            try:
+                record: TokenRecord | None = await self._read(session_id)
+            except LoginRequired:
+                record = None
+            if record is None or record.open_id not in (None, open_id):
+                continue
+            await self._forget(session_id)
+            ended.append(session_id)
+            if revoke:
+                await self._revoke(record)
+        await _store_call(self.ops.index_clear(index))
+        return ended
 
     async def access_token(
         self, session_id: str, *, known: TokenRecord | None = None, rejected: str | None = None
@@ -137,18 +169,24 @@ class TokenManager:
             record = None
         try:
             await self._forget(session_id)
+            if record is not None and record.open_id:
+                index = _INDEX_PREFIX + record.open_id
+                await _store_call(self.ops.index_remove(index, session_id))
         except TikTokAuthError as exc:
             logger.warning("token_delete_failed code=%s", exc.code, extra={"event": "logout"})
         if revoke and record is not None:
-            try:
-                await self._tiktok.revoke(record.access_token)
-            except TikTokAuthError as exc:
-                logger.warning(
-                    "revoke_failed code=%s log_id=%s",
-                    exc.code,
-                    exc.log_id,
-                    extra={"event": "logout", "code": exc.code, "log_id": exc.log_id},
-                )
+            await self._revoke(record)
+
+    async def _revoke(self, record: TokenRecord) -> None:
+        try:
+            await self._tiktok.revoke(record.access_token)
+        except TikTokAuthError as exc:
+            logger.warning(
+                "revoke_failed code=%s log_id=%s",
+                exc.code,
+                exc.log_id,
+                extra={"event": "logout", "code": exc.code, "log_id": exc.log_id},
+            )
 
     async def _refresh(self, session_id: str, record: TokenRecord) -> TokenRecord:
         if not record.refresh_token:
@@ -176,6 +214,7 @@ class TokenManager:
         return self.settings.http_timeout * 2 + 1
 
     async def _forget(self, session_id: str) -> None:
+        self.live.ended(session_id)
         await _store_call(self.store.delete(_key(session_id)))
 
     async def _write(self, session_id: str, record: TokenRecord) -> None:

@@ -63,6 +63,18 @@ class TikTokContext:
             self.user = None
             self.signed_out = True
 
+    async def end_user_sessions(self, open_id: str, *, revoke: bool = True) -> int:
+        """End every login session of ``open_id``; see :func:`tiktok_asgi.end_user_sessions`."""
+        if self._tokens is None:
+            raise RuntimeError(
+                "ending a user's sessions needs a token store: pass token_store=... to "
+                "TikTokAuthMiddleware"
+            )
+        ended = await self._tokens.end_user(open_id, revoke=revoke)
+        if self._session_id in ended:
+            self.sign_out()
+        return len(ended)
+
     def require_session(self) -> None:
         """Raise unless a signed-in user with stored tokens makes this request:
         :class:`~tiktok_asgi.errors.LoginRequired` for anonymous requests, ``RuntimeError`` when

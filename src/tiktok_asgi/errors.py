@@ -16,6 +16,9 @@ answered with is the class's ``status_code``. Hierarchy (code, status)::
     ├── MethodNotAllowed                method_not_allowed                             405
     ├── IdentityTooLarge                identity_too_large: ``extra`` too big          500
     ├── TokenStoreUnavailable           token_store_unavailable                        503
+    ├── WebhookSignatureInvalid         webhook_signature_invalid: missing, malformed,
+    │                                   wrong or stale ``TikTok-Signature``            401
+    ├── WebhookEventInvalid             webhook_event_invalid: not an event for this app 400
     ├── TikTokUnavailable               tiktok_unavailable: unreachable 503, timeout 504
     └── TikTokAPIError                  TikTok answered with an error (HTTP 200 too)   502
         ├── OpenIdMismatch              open_id_mismatch: token and user info disagree  502
@@ -54,6 +57,8 @@ __all__ = [
     "TikTokRateLimited",
     "TikTokUnavailable",
     "TokenStoreUnavailable",
+    "WebhookEventInvalid",
+    "WebhookSignatureInvalid",
 ]
 
 
@@ -168,6 +173,22 @@ class TokenStoreUnavailable(TikTokAuthError):
     status_code = 503
     default_code = "token_store_unavailable"
     default_description = "The token store is not reachable."
+
+
+class WebhookSignatureInvalid(TikTokAuthError):
+    """A webhook POST whose ``TikTok-Signature`` is missing, malformed, wrong or too old."""
+
+    status_code = 401
+    default_code = "webhook_signature_invalid"
+    default_description = "The TikTok-Signature header does not verify."
+
+
+class WebhookEventInvalid(TikTokAuthError):
+    """A correctly signed webhook POST that is not a TikTok event for this app."""
+
+    status_code = 400
+    default_code = "webhook_event_invalid"
+    default_description = "The body is not a TikTok event for this app."
 
 
 class TikTokUnavailable(TikTokAuthError):

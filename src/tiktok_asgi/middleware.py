@@ -2,8 +2,9 @@
 
 The login conversation's paths are answered by :class:`~tiktok_asgi._conversation.
 LoginConversation`; every other ``http`` and ``websocket`` request takes one path — identity
-cookie → ``load_user`` → login session → protected paths → the application — and leaves with
-``scope["user"]``, ``scope["auth"]`` and its :class:`~tiktok_asgi.context.TikTokContext`.
+cookie → login session (still alive, with a token store) → ``load_user`` → protected paths → the
+application — and leaves with ``scope["user"]``, ``scope["auth"]`` and its
+:class:`~tiktok_asgi.context.TikTokContext`.
 """
 
 from __future__ import annotations
@@ -16,18 +17,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._conversation import LoginConversation, OnLogin, OnLogout
 from ._cookies.identity import IdentityCookie
+from ._profiles import ProfileRefresher, SignedOut
 from ._responses import error_response, refuse_anonymous
 from ._tiktok.http import AsyncBaseTransport, SharedTransport
 from ._tiktok.provider import TikTokProvider
 from ._tokens import TokenManager
 from .context import SCOPE_KEY, TikTokContext
-from .errors import TikTokAuthError
+from .errors import TikTokAuthError, TokenStoreUnavailable
 from .pages import RenderErrorPage
 from .settings import TikTokSettings
-from .stores import TokenStore
+from .stores import TokenStore, TokenStoreError
 from .user import TikTokUser
+from .webhooks import OnWebhook, WebhookReceiver
 
-__all__ = ["LoadUser", "OnLogin", "OnLogout", "TikTokAuthMiddleware"]
+__all__ = ["LoadUser", "OnLogin", "OnLogout", "OnWebhook", "TikTokAuthMiddleware"]
 
 LoadUser = Callable[[TikTokUser], Awaitable[TikTokUser | None]]
 
@@ -80,11 +83,12 @@ class TikTokAuthMiddleware:
         revoke_on_logout: bool | None = None,
         on_logout: OnLogout | None = None,
         error_page: RenderErrorPage | None = None,
+        on_webhook: OnWebhook | None = None,
     ) -> None:
         if not isinstance(settings, TikTokSettings):
             raise TypeError("settings must be a TikTokSettings instance")
         hooks: dict[str, object] = {"on_login": on_login, "load_user": load_user}
-        hooks |= {"on_logout": on_logout, "error_page": error_page}
+        hooks |= {"on_logout": on_logout, "error_page": error_page, "on_webhook": on_webhook}
         for name, hook in hooks.items():
             if hook is not None and not callable(hook):
                 kind = "a callable returning HTML" if name == "error_page" else "an async callable"
@@ -110,7 +114,19 @@ class TikTokAuthMiddleware:
             error_page=error_page,
         )
         self._error_page = error_page
+        if on_webhook is not None and settings.webhook_path is None:
+            raise ValueError(
+                'on_webhook needs webhook_path, e.g. webhook_path="/auth/tiktok/webhook" '
+                "registered as the webhook callback URL in the TikTok app console"
+            )
+        self._webhook_path = settings.webhook_path
+        self._webhooks = WebhookReceiver(settings, tokens=self._tokens, on_webhook=on_webhook)
         self._load_user = load_user
+        self._profiles = (
+            ProfileRefresher(settings, self._tokens, self._tiktok, self._identity)
+            if self._tokens is not None
+            else None
+        )
         # Without load_user or a token store nothing can sign a user out while a view runs.
         self._watch_responses = load_user is not None or token_store is not None
         self._anonymous = TikTokContext(settings, self._tiktok)
@@ -120,6 +136,9 @@ class TikTokAuthMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
+            if scope["path"] == self._webhook_path:
+                await self._webhooks(scope, receive, send)
+                return
             endpoint = self.conversation.endpoint(scope["path"])
             if endpoint is not None:
                 response = await endpoint(scope)
@@ -132,6 +151,7 @@ class TikTokAuthMiddleware:
             return
 
         identity = self._identity.read(scope["headers"])
+        renewed: tuple[bytes, bytes] | None = None
         if identity is None:
             context = self._anonymous
         else:
@@ -142,8 +162,27 @@ class TikTokAuthMiddleware:
                 tokens=self._tokens,
                 session_id=identity.session_id,
             )
-            if self._load_user is not None:
-                loaded = await self._load_user(identity.user)
+            if self._tokens is not None and identity.session_id is not None:
+                alive = self._tokens.live.known(identity.session_id)
+                if alive is None:
+                    try:
+                        alive = await self._tokens.live.check(identity.session_id)
+                    except TokenStoreError:
+                        await _store_unavailable(scope, receive, send, self.settings)
+                        return
+                if not alive:  # signed out elsewhere, or its sessions were ended
+                    context.sign_out()
+                elif self._profiles is not None and self._profiles.due(identity):
+                    try:
+                        fresh = await self._profiles.refresh(identity)
+                    except SignedOut:
+                        context.sign_out()
+                    else:
+                        if fresh is not None:
+                            context.user = fresh[0].user
+                            renewed = (b"set-cookie", fresh[1].encode("latin-1"))
+            if self._load_user is not None and context.user is not None:
+                loaded = await self._load_user(context.user)
                 if loaded is None:
                     context.sign_out()
                 context.user = loaded
@@ -156,7 +195,7 @@ class TikTokAuthMiddleware:
             scope["user"] = user
             scope["auth"] = AuthCredentials(("authenticated", *user.granted_scopes))
         if identity is not None and self._watch_responses:
-            send = _SignOutOnResponse(context, send, self._clear_identity)
+            send = _SignOutOnResponse(context, send, self._clear_identity, renewed)
         if user is None and self._protected and self._is_protected(scope["path"]):
             await refuse_anonymous(scope, receive, send, self.settings.login_path)
             return
@@ -175,16 +214,34 @@ class TikTokAuthMiddleware:
         return any(path == exact or path.startswith(below) for exact, below in self._protected)
 
 
+async def _store_unavailable(
+    scope: Scope, receive: Receive, send: Send, settings: TikTokSettings
+) -> None:
+    """The login session cannot be checked: 503, and the cookie stays (nothing is lost)."""
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1011, "reason": "token_store_unavailable"})
+        return
+    response = error_response(TokenStoreUnavailable(), settings, Headers(scope=scope))
+    await response(scope, receive, send)
+
+
 class _SignOutOnResponse:
     """``send`` of a signed-in request: once its context is signed out, the response clears the
     identity cookie."""
 
-    __slots__ = ("_clear", "_context", "_send", "started")
+    __slots__ = ("_clear", "_context", "_renewed", "_send", "started")
 
-    def __init__(self, context: TikTokContext, send: Send, clear: tuple[bytes, bytes]) -> None:
+    def __init__(
+        self,
+        context: TikTokContext,
+        send: Send,
+        clear: tuple[bytes, bytes],
+        renewed: tuple[bytes, bytes] | None = None,
+    ) -> None:
         self._context = context
         self._send = send
         self._clear = clear
+        self._renewed = renewed  # the identity cookie re-issued with a fresh profile
         self.started = False
 
     async def __call__(self, message: Message) -> None:
@@ -192,4 +249,6 @@ class _SignOutOnResponse:
             self.started = True
             if self._context.signed_out:
                 message["headers"] = [*message.get("headers", ()), self._clear]
+            elif self._renewed is not None:
+                message["headers"] = [*message.get("headers", ()), self._renewed]
         await self._send(message)

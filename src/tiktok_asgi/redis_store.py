@@ -10,6 +10,7 @@ middleware answers with 503 ``token_store_unavailable``.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import TypeVar
@@ -29,6 +30,18 @@ __all__ = ["RedisTokenStore"]
 
 _T = TypeVar("_T")
 _LOCK_POLL = 0.05  # seconds between attempts to take a refresh lock another process holds
+# Adds a member with its expiry time as score, drops expired members, and lets the whole index
+# expire with its longest-lived member: the index never outlives the records it points to.
+_INDEX_ADD = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local old = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if (not old) or tonumber(old) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+end
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('EXPIREAT', KEYS[1], math.ceil(tonumber(top[2])))
+return 1
+"""
 
 
 class RedisTokenStore:
@@ -86,6 +99,32 @@ class RedisTokenStore:
 
     async def delete(self, key: str) -> None:
         await self._call(self.redis.delete(self._prefix + key))
+
+    async def exists(self, key: str) -> bool:
+        return bool(await self._call(self.redis.exists(self._prefix + key)))
+
+    async def add_once(self, key: str, value: bytes, ttl: int) -> bool:
+        done = self.redis.set(self._prefix + key, value, ex=max(1, int(ttl)), nx=True)
+        return bool(await self._call(done))
+
+    async def index_add(self, index: str, member: str, ttl: int) -> None:
+        now = time.time()
+        script = self.redis.eval(
+            _INDEX_ADD, 1, self._prefix + index, now + max(1, int(ttl)), member, now
+        )
+        await self._call(script)
+
+    async def index_members(self, index: str) -> list[str]:
+        found = await self._call(
+            self.redis.zrangebyscore(self._prefix + index, time.time(), "+inf")
+        )
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in found]
+
+    async def index_remove(self, index: str, member: str) -> None:
+        await self._call(self.redis.zrem(self._prefix + index, member))  # an empty set goes too
+
+    async def index_clear(self, index: str) -> None:
+        await self._call(self.redis.delete(self._prefix + index))
 
     @asynccontextmanager
     async def lock(self, key: str, timeout: float) -> AsyncIterator[None]:  # noqa: ASYNC109 (the lock's lease, not a call timeout)

@@ -42,6 +42,9 @@ class TikTokSettings:
     login_redirect: str = "/"
     error_redirect: str | None = None
     protected_paths: Sequence[str] = ()
+    webhook_path: str | None = None
+    webhook_tolerance: int = 300
+    profile_max_age: int = 24 * 3600
 
     pkce: PkceEncoding | None = "base64url"
     disable_auto_auth: bool = False
@@ -84,6 +87,12 @@ class TikTokSettings:
                 f"redirect_uri {self.redirect_uri!r} must end with callback_path "
                 f"{self.callback_path!r}: TikTok sends the browser back to redirect_uri, and the "
                 "middleware answers there; set callback_path to the redirect_uri's path"
+            )
+        _check_webhook(self)
+        if self.profile_max_age <= 0:
+            raise ValueError(
+                "profile_max_age must be a positive number of seconds (default 86400: TikTok's "
+                "avatar URLs stop working after about 47 hours)"
             )
         _check_local_target("login_redirect", self.login_redirect)
         if self.error_redirect is not None:
@@ -228,6 +237,22 @@ def _check_redirect_uri(uri: str) -> None:
 def _check_path(name: str, path: str) -> None:
     if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
         raise ValueError(f"{name} must be a path starting with a single '/', got {path!r}")
+
+
+def _check_webhook(settings: TikTokSettings) -> None:
+    if settings.webhook_path is not None:
+        _check_path("webhook_path", settings.webhook_path)
+        paths = (settings.login_path, settings.callback_path, settings.logout_path)
+        if settings.webhook_path in paths:
+            raise ValueError(
+                "webhook_path must differ from login_path, callback_path and logout_path, e.g. "
+                "'/auth/tiktok/webhook'"
+            )
+    if not 0 < settings.webhook_tolerance <= 3600:
+        raise ValueError(
+            "webhook_tolerance must be between 1 and 3600 seconds (default 300: TikTok's "
+            "signatures older than five minutes are refused as replays)"
+        )
 
 
 def _check_local_target(name: str, target: str) -> None:

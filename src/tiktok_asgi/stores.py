@@ -2,6 +2,18 @@
 
 Stores keep opaque, already-encrypted bytes under opaque keys; they never see a token in clear.
 :class:`~tiktok_asgi.redis_store.RedisTokenStore` is the store shared by many processes.
+
+Besides the four methods every store has, a store may offer optional capabilities; the
+middleware looks for them once, at start-up, and builds each from ``get``/``set``/``delete``/
+``lock`` when it is missing (see :mod:`tiktok_asgi._store_ops`):
+
+- ``async exists(key) -> bool``: whether a key is there (else ``get(key) is not None``);
+- ``async add_once(key, value, ttl) -> bool``: set only if absent, true when it was set;
+- ``async index_add(index, member, ttl)``, ``async index_members(index) -> list[str]``,
+  ``async index_remove(index, member)``, ``async index_clear(index)``: a set of members, each
+  kept ``ttl`` seconds (the open_id → login sessions index);
+- ``peek(key) -> bool`` (synchronous): for stores inside the process only, whose answer costs no
+  waiting; such stores are asked on every request, others through a cache of at most a second.
 """
 
 from __future__ import annotations
@@ -43,6 +55,7 @@ class MemoryTokenStore:
             raise ValueError("max_entries must be positive")
         self._max = max_entries
         self._items: dict[str, tuple[float, bytes]] = {}
+        self._indexes: dict[str, dict[str, float]] = {}  # index: {member: expires at}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def get(self, key: str) -> bytes | None:
@@ -62,6 +75,44 @@ class MemoryTokenStore:
 
     async def delete(self, key: str) -> None:
         self._items.pop(key, None)
+
+    def peek(self, key: str) -> bool:
+        item = self._items.get(key)
+        return item is not None and item[0] > time.monotonic()
+
+    async def exists(self, key: str) -> bool:
+        return self.peek(key)
+
+    async def add_once(self, key: str, value: bytes, ttl: int) -> bool:
+        if self.peek(key):
+            return False
+        await self.set(key, value, ttl)
+        return True
+
+    async def index_add(self, index: str, member: str, ttl: int) -> None:
+        now = time.monotonic()
+        members = self._indexes.get(index)
+        if members is None:
+            while len(self._indexes) >= self._max:  # bounded like the records
+                del self._indexes[next(iter(self._indexes))]
+            members = self._indexes[index] = {}
+        for old in [m for m, until in members.items() if until <= now]:
+            del members[old]
+        members[member] = max(members.get(member, 0.0), now + ttl)
+
+    async def index_members(self, index: str) -> list[str]:
+        now = time.monotonic()
+        return [m for m, until in self._indexes.get(index, {}).items() if until > now]
+
+    async def index_remove(self, index: str, member: str) -> None:
+        members = self._indexes.get(index)
+        if members is not None:
+            members.pop(member, None)
+            if not members:
+                del self._indexes[index]
+
+    async def index_clear(self, index: str) -> None:
+        self._indexes.pop(index, None)
 
     @asynccontextmanager
     async def lock(self, key: str, timeout: float) -> AsyncIterator[None]:  # noqa: ASYNC109 (the protocol's lock lease, not a call timeout)

@@ -95,7 +95,7 @@ def test_untick_profile_scope_shows_display_name_and_no_username(
     assert page.locator(".chip.on").all_inner_texts() == ["user.info.basic", "user.info.stats"]
     assert page.locator(".chip.off").all_inner_texts() == ["user.info.profile"]
     assert_avatar_shown(page)
-    assert page.get_by_role("button", name="Sign out").count() == 1
+    assert page.get_by_role("button", name="Sign out", exact=True).count() == 1
 
 
 def test_full_consent_profile_card_and_screenshot(
@@ -167,7 +167,7 @@ def test_logout_signs_out(demo: DemoServer, page: Page) -> None:
     assert any(c["name"] == "tiktok_session" for c in page.context.cookies())
 
     with page.expect_response(lambda r: r.url.endswith("/auth/tiktok/logout")) as answer:
-        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("button", name="Sign out", exact=True).click()
     assert answer.value.status == 303
     page.wait_for_url(demo.url)
     assert page.get_by_role("link", name="Sign in with TikTok").count() == 1

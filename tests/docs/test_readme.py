@@ -178,6 +178,26 @@ def sign_in_to(app: Any, consent: Any) -> None:
 
 
 @contextmanager
+def django_settings_for(block: Block) -> Iterator[None]:
+    """Django's settings as a block that configures them finds them: not yet configured (the
+    suite's own Django tests configure them at collection), and as they were afterwards."""
+    if "django_settings.configure(" not in block.source:
+        yield
+        return
+    from django.conf import settings
+    from django.urls import clear_url_caches
+    from django.utils.functional import empty
+
+    before = settings._wrapped
+    settings._wrapped = empty
+    try:
+        yield
+    finally:
+        settings._wrapped = before
+        clear_url_caches()
+
+
+@contextmanager
 def redis_for(block: Block, monkeypatch: pytest.MonkeyPatch, directory: Path) -> Iterator[None]:
     """A real redis-server at ``REDIS_URL`` for a block that reads it."""
     if "REDIS_URL" not in block.source:
@@ -209,7 +229,7 @@ def test_readme_block_runs_as_it_stands(
     monkeypatch.chdir(tmp_path)
     port = free_port()
     monkeypatch.setenv("EXAMPLE_ORIGIN", f"http://127.0.0.1:{port}")
-    with redis_for(block, monkeypatch, tmp_path):
+    with redis_for(block, monkeypatch, tmp_path), django_settings_for(block):
         # A module of its own, as the block would be in a user's file: frameworks that read the
         # annotations back (Litestar) look them up in the module the function belongs to.
         module = types.ModuleType(f"readme_block_{block.line}")

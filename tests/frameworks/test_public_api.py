@@ -23,6 +23,7 @@ PUBLIC = {
         "MethodNotAllowed",
         "OnLogin",
         "OnLogout",
+        "OnWebhook",
         "OpenIdMismatch",
         "SignInCancelled",
         "StateError",
@@ -35,9 +36,13 @@ PUBLIC = {
         "TikTokSettings",
         "TikTokUnavailable",
         "TikTokUser",
+        "TikTokWebhookEvent",
         "TokenStore",
         "TokenStoreError",
         "TokenStoreUnavailable",
+        "WebhookEventInvalid",
+        "WebhookSignatureInvalid",
+        "end_user_sessions",
         "get_access_token",
         "tiktok_api",
         "tiktok_context",
@@ -56,6 +61,8 @@ PUBLIC = {
     "tiktok_asgi.starlette": ["login_required", "login_url", "require_scopes", "tiktok_routes"],
     "tiktok_asgi.litestar": ["TikTokPlugin", "login_required", "require_scopes"],
     "tiktok_asgi.django": ["TikTokUserMiddleware"],
+    "tiktok_asgi.sessions": ["end_user_sessions", "end_user_sessions_in_store"],
+    "tiktok_asgi.webhooks": ["OnWebhook", "TikTokWebhookEvent", "sign_webhook"],
 }
 
 

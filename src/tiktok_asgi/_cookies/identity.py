@@ -30,7 +30,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
@@ -105,16 +105,19 @@ _scan: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignor
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """What a valid identity cookie says: the user, and the server-side login session (if any)."""
+    """What a valid identity cookie says: the user, the server-side login session (if any) and
+    when the cookie was signed (seconds since the epoch; how old the profile in it is)."""
 
     user: TikTokUser
     session_id: str | None = None
+    issued: float = field(default=0.0, compare=False)
 
 
 # Identity's own constructor, less its keyword handling: it counts on every cache miss.
 _new = object.__new__
 _set_user = Identity.__dict__["user"].__set__
 _set_session_id = Identity.__dict__["session_id"].__set__
+_set_issued = Identity.__dict__["issued"].__set__
 
 
 def mac_key(secret: str, purpose: bytes = PURPOSE) -> bytes:
@@ -250,7 +253,7 @@ class IdentityCookie:
             values, end = _scan(text, 0)
             if end != len(text):
                 return None
-            return issued + self.spec.max_age, _identity(values)
+            return issued + self.spec.max_age, _identity(values, issued)
         except (TypeError, ValueError, IndexError, StopIteration):
             return None
 
@@ -262,14 +265,15 @@ class IdentityCookie:
             user = TikTokUser.from_dict(payload)
         except (BadData, TypeError, ValueError, KeyError, AttributeError):
             return None
-        return signed_at + self.spec.max_age, Identity(user, sid if isinstance(sid, str) else None)
+        session_id = sid if isinstance(sid, str) else None
+        return signed_at + self.spec.max_age, Identity(user, session_id, float(signed_at))
 
     def cache_size(self) -> tuple[int, int]:
         """``(entries, bytes of cookie text)`` the verified-cookie cache holds now."""
         return len(self._cache), self._bytes
 
 
-def _identity(values: Any) -> Identity:
+def _identity(values: Any, issued: int) -> Identity:
     """The identity of a verified payload; ``ValueError`` if it is not one."""
     if type(values) is not list or not _MIN_WIDTH <= len(values) <= _WIDTH:
         raise ValueError("not an identity payload")
@@ -291,4 +295,5 @@ def _identity(values: Any) -> Identity:
     identity: Identity = _new(Identity)
     _set_user(identity, _build_user(values[1:]))
     _set_session_id(identity, sid)
+    _set_issued(identity, issued)
     return identity

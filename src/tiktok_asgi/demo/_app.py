@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+import httpx2
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -15,10 +16,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tiktok_asgi.demo._pages import FAVICON_SVG, home_page
 from tiktok_asgi.demo._setup import EMULATOR_MOUNT, DemoSetup, demo_setup
 from tiktok_asgi.middleware import TikTokAuthMiddleware
+from tiktok_asgi.sessions import end_user_sessions
+from tiktok_asgi.stores import MemoryTokenStore
 from tiktok_asgi.user import TikTokUser
 
 __all__ = ["CanonicalHost", "build_app", "create_app", "page_headers"]
 
+SIGN_OUT_EVERYWHERE = "/auth/sign-out-everywhere"
 _IMAGE_HEADERS = {
     "Cache-Control": "public, max-age=86400",
     "Content-Security-Policy": "default-src 'none'",
@@ -93,6 +97,7 @@ def build_app(setup: DemoSetup) -> ASGIApp:
             requested=settings.scopes,
             login_path=settings.login_path,
             logout_path=settings.logout_path,
+            everywhere_path=SIGN_OUT_EVERYWHERE,
             redirect_uri=settings.redirect_uri,
             emulator_mount=EMULATOR_MOUNT if emulator is not None else None,
             emulator_users=emulator.users if emulator is not None else (),
@@ -104,17 +109,35 @@ def build_app(setup: DemoSetup) -> ASGIApp:
         )
         return HTMLResponse(page, headers=headers)
 
+    async def sign_out_everywhere(request: Request) -> Response:
+        """Ends every login session of the signed-in user: all browsers, all devices."""
+        if request.headers.get("sec-fetch-site") == "cross-site":
+            return PlainTextResponse("Refused: a sign-out from another site.", status_code=403)
+        if isinstance(request.user, TikTokUser):
+            await end_user_sessions(request, request.user.open_id)
+        return RedirectResponse("/", status_code=303)
+
     async def favicon(request: Request) -> Response:
         return Response(FAVICON_SVG, media_type="image/svg+xml", headers=_IMAGE_HEADERS)
 
     routes: list[BaseRoute] = [
         Route("/", home, methods=["GET"], name="home"),
         Route("/favicon.ico", favicon, methods=["GET"], name="favicon"),
+        Route(SIGN_OUT_EVERYWHERE, sign_out_everywhere, methods=["POST"], name="everywhere"),
     ]
     if emulator is not None:
         routes.append(Mount(EMULATOR_MOUNT, app=emulator, name="tiktok"))
-    app: ASGIApp = TikTokAuthMiddleware(Starlette(routes=routes), settings=settings)
+    # A token store makes a sign-out end every copy of the cookie, and lets TikTok's
+    # authorization.removed end the sessions of a user who removed the app.
+    app: ASGIApp = TikTokAuthMiddleware(
+        Starlette(routes=routes), settings=settings, token_store=MemoryTokenStore()
+    )
     if emulator is not None:
+        if settings.webhook_path is not None:
+            # The mounted emulator delivers its webhooks to this very app, in-process.
+            emulator.register_webhook(
+                f"{setup.origin}{settings.webhook_path}", transport=httpx2.ASGITransport(app=app)
+            )
         app = CanonicalHost(app, setup.origin)
     return app
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from html import escape
+from urllib.parse import urlencode
 
 from tiktok_asgi.emulator import EmulatorUser
 from tiktok_asgi.user import TikTokUser
@@ -146,7 +147,13 @@ def _stats(user: TikTokUser) -> str:
     return f'<ul class="stats">{items}</ul>' if items else ""
 
 
-def _signed_in(user: TikTokUser, requested: Sequence[str], logout_path: str) -> str:
+def _signed_in(
+    user: TikTokUser,
+    requested: Sequence[str],
+    logout_path: str,
+    everywhere_path: str | None,
+    apps_url: str | None,
+) -> str:
     avatar = user.avatar_large_url or user.avatar_url or user.avatar_url_100
     image = (
         f'<img class="avatar" src="{escape(avatar)}" alt="" width="104" height="104">'
@@ -161,6 +168,15 @@ def _signed_in(user: TikTokUser, requested: Sequence[str], logout_path: str) -> 
     handle = f'<p class="handle">@{escape(user.username)}</p>' if user.username else ""
     bio = f'<p class="bio">{escape(user.bio_description)}</p>' if user.bio_description else ""
     name = escape(user.display_name or "TikTok user")
+    everywhere = (
+        f'<form method="post" action="{escape(everywhere_path)}">'
+        '<button class="btn ghost" type="submit">Sign out everywhere</button></form>'
+        if everywhere_path
+        else ""
+    )
+    remove = (
+        f'<p><a href="{escape(apps_url)}">Remove this app at TikTok</a></p>' if apps_url else ""
+    )
     return (
         '<section class="card profile"><div class="banner"></div><div class="inner">'
         f'{image}<h1 class="name">{name}{badge}</h1>{handle}{bio}'
@@ -169,6 +185,7 @@ def _signed_in(user: TikTokUser, requested: Sequence[str], logout_path: str) -> 
         "</div>"
         f'<form method="post" action="{escape(logout_path)}">'
         '<button class="btn ghost" type="submit">Sign out</button></form>'
+        f"{everywhere}{remove}"
         "</div></section>"
     )
 
@@ -226,12 +243,18 @@ def home_page(
     emulator_mount: str | None,
     emulator_users: Sequence[EmulatorUser] = (),
     emulator_avatar: Callable[[EmulatorUser], str] | None = None,
+    everywhere_path: str | None = None,
 ) -> str:
     """The whole page; ``emulator_mount`` is None when signing in with the real TikTok."""
     if user is None:
         card, title = _signed_out(requested, login_path), "Sign in with TikTok · tiktok-asgi demo"
     else:
-        card = _signed_in(user, requested, logout_path)
+        apps = (
+            f"{emulator_mount}/apps?{urlencode({'user': user.open_id})}"
+            if emulator_mount is not None
+            else None
+        )
+        card = _signed_in(user, requested, logout_path, everywhere_path, apps)
         title = f"{user.display_name or 'Signed in'} · tiktok-asgi demo"
     note = (
         _real_note(redirect_uri)

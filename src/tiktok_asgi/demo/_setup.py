@@ -15,6 +15,7 @@ __all__ = ["EMULATOR_MOUNT", "REAL_APP_VARIABLES", "DemoSetup", "demo_setup"]
 
 EMULATOR_MOUNT = "/tiktok"
 CALLBACK_PATH = "/auth/tiktok/callback"
+WEBHOOK_PATH = "/auth/tiktok/webhook"
 DEMO_SCOPES = ("user.info.basic", "user.info.profile", "user.info.stats")
 REAL_APP_VARIABLES = ("TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET", "TIKTOK_REDIRECT_URI")
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -102,6 +103,7 @@ def _emulated(host: str, port: int, env: Mapping[str, str]) -> DemoSetup:
         secret_key=env.get("TIKTOK_SECRET_KEY", "").strip() or secrets.token_urlsafe(48),
         base_url=f"{origin}{EMULATOR_MOUNT}",
         scopes=DEMO_SCOPES,
+        webhook_path=WEBHOOK_PATH,
     )
     return DemoSetup(settings=settings, emulator=emulator, origin=origin, notes=tuple(notes))
 

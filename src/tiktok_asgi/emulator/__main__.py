@@ -109,6 +109,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--users", type=int, default=0, metavar="N", help="N generated users instead of samples"
     )
+    parser.add_argument(
+        "--webhook-url",
+        default=None,
+        metavar="URL",
+        help="the app's webhook callback URL: removing the app at /apps sends it a signed "
+        "authorization.removed",
+    )
     parser.add_argument("--log-level", default="info", help="uvicorn log level")
     return parser
 
@@ -124,7 +131,7 @@ def build_emulator(args: argparse.Namespace) -> TikTokEmulator:
         if args.products is not None and "display_api" in products:
             raise ValueError("--no-display-api contradicts --products with display_api")
         products = [p for p in products if p != "display_api"]
-    return TikTokEmulator(
+    emulator = TikTokEmulator(
         client_key=args.client_key,
         client_secret=args.client_secret,
         redirect_uris=args.redirect_uris or DEFAULT_REDIRECT_URIS,
@@ -140,6 +147,9 @@ def build_emulator(args: argparse.Namespace) -> TikTokEmulator:
         request_log_size=args.request_log_size,
         app_name=args.app_name,
     )
+    if args.webhook_url is not None:
+        emulator.register_webhook(args.webhook_url)
+    return emulator
 
 
 def export_lines(emu: TikTokEmulator, base: str) -> list[str]:
@@ -202,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"  sandbox, target users: {', '.join(emu.target_users) or '(none)'}")
     rate = "off" if args.rate_limit is None else f"{args.rate_limit} a minute per endpoint"
     print(f"  rate limit:    {rate}")
+    print(f"  connected apps: {base}/apps (webhook: {args.webhook_url or 'none registered'})")
     print(f"  users:         {', '.join('@' + u.username for u in emu.users[:6])}")
     print("\nFor TikTokSettings.from_env(), paste into your app's shell:")
     print("\n".join(export_lines(emu, base)), flush=True)

@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, Router
 from starlette.types import Receive, Scope, Send
 
-from tiktok_asgi.emulator import _web
+from tiktok_asgi.emulator import _web, _webhooks
 from tiktok_asgi.emulator._core import Core, record_of
 from tiktok_asgi.emulator._endpoints import AUTHORIZE_HOST, ENDPOINTS, HOSTS, Endpoint, endpoint_at
 from tiktok_asgi.emulator._pages import html_page_response, index_page
@@ -72,6 +72,13 @@ def _routes(core: Core) -> list[BaseRoute]:
         ),
         Route("/avatars/{open_id}.svg", _plain(core, _web.avatar), methods=["GET"], name="avatar"),
         Route("/covers/{video_id}.svg", _plain(core, _web.cover), methods=["GET"], name="cover"),
+        Route("/apps", _plain(core, _webhooks.apps_page), methods=["GET"], name="apps"),
+        Route(
+            "/apps/remove",
+            _plain(core, _webhooks.apps_remove),
+            methods=["POST"],
+            name="apps_remove",
+        ),
     ]
 
 
@@ -110,4 +117,4 @@ def _host_serves(host: str, path: str) -> bool:
     endpoint = endpoint_at(path)
     if endpoint is not None:
         return endpoint.host == name
-    return name != AUTHORIZE_HOST or path.startswith(("/avatars/", "/covers/"))
+    return name != AUTHORIZE_HOST or path.startswith(("/avatars/", "/covers/", "/apps"))

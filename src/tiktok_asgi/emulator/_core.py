@@ -13,6 +13,7 @@ from tiktok_asgi.emulator._errors import EmulatorRejected
 from tiktok_asgi.emulator._faults import FaultKind
 from tiktok_asgi.emulator._state import EmulatorState, RecordedRequest
 from tiktok_asgi.emulator._users import EmulatorUser
+from tiktok_asgi.emulator._webhook_target import WebhookTarget
 
 __all__ = ["Core", "is_form", "parse_pairs", "record_of", "single"]
 
@@ -26,6 +27,8 @@ class Core:
     # Signs avatar URLs, so the image host can refuse expired or edited ones.
     avatar_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     _users: dict[str, EmulatorUser] = field(default_factory=dict)
+    # The app's webhook callback URL, as registered in the app console (and how to reach it).
+    webhook: WebhookTarget | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_users(self, users: Iterable[EmulatorUser]) -> None:
@@ -39,6 +42,14 @@ class Core:
                     )
                 self._users[user.open_id] = user
                 known.add(user.username)
+
+    def change_user(self, user: EmulatorUser) -> None:
+        """The profile of an existing user changes (same open_id and username)."""
+        with self._lock:
+            old = self._users.get(user.open_id)
+            if old is None or old.username != user.username:
+                raise ValueError(f"no user with open_id {user.open_id!r} and that username")
+            self._users[user.open_id] = user
 
     def users(self) -> tuple[EmulatorUser, ...]:
         with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,8 @@ from tiktok_asgi.emulator._state import REQUEST_LOG_SIZE, EmulatorState, Recorde
 from tiktok_asgi.emulator._transport import EmulatorTransport
 from tiktok_asgi.emulator._users import EmulatorUser, sample_users
 from tiktok_asgi.emulator._web import grant
+from tiktok_asgi.emulator._webhook_target import WebhookTarget
+from tiktok_asgi.emulator._webhooks import remove_app
 
 if TYPE_CHECKING:
     from httpx2 import AsyncBaseTransport
@@ -178,6 +181,38 @@ class TikTokEmulator:
     def add_user(self, user: EmulatorUser) -> None:
         """Another account that can sign in (open_id and username must be new)."""
         self._core.add_users([user])
+
+    def change_profile(self, key: str, **changes: Any) -> EmulatorUser:
+        """The user changes their profile at TikTok (e.g. ``display_name=...``); user info
+        answers with it from now on. ``open_id``, ``union_id`` and ``username`` stay."""
+        fixed = {"open_id", "union_id", "username"} & changes.keys()
+        if fixed:
+            raise ValueError(f"{', '.join(sorted(fixed))} cannot change")
+        changed = dataclasses.replace(self.user(key), **changes)
+        self._core.change_user(changed)
+        return changed
+
+    def register_webhook(self, url: str, *, transport: AsyncBaseTransport | None = None) -> None:
+        """The app's webhook callback URL, as registered in the app console. ``transport`` (an
+        httpx2 transport, e.g. ``httpx2.ASGITransport`` around the app under test) carries the
+        events; real HTTP otherwise (the emulator served on its own)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"the webhook URL must be an absolute http(s) URL, got {url!r}")
+        self._core.webhook = WebhookTarget(url, transport)
+
+    async def remove_app(self, user: str | EmulatorUser, *, reason: int = 1) -> int | None:
+        """``user`` removes the app in TikTok's connected apps: every grant of theirs is revoked
+        and a signed ``authorization.removed`` (``reason`` as TikTok numbers them) is POSTed to
+        the registered webhook URL. Returns the app's HTTP status, None without a webhook URL
+        or when the app could not be reached."""
+        person = self.user(user.open_id if isinstance(user, EmulatorUser) else user)
+        return await remove_app(self._core, person.open_id, reason)
+
+    def is_connected(self, user: str | EmulatorUser) -> bool:
+        """Whether ``user`` has a live grant of the app (it shows in their connected apps)."""
+        person = self.user(user.open_id if isinstance(user, EmulatorUser) else user)
+        return self._core.state.connected(person.open_id)
 
     def user(self, key: str) -> EmulatorUser:
         """A user by open_id or username (``@`` optional)."""

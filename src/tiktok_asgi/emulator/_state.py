@@ -173,6 +173,23 @@ class EmulatorState:
                 raise EmulatorRejected("invalid_request", "Access token is invalid or expired.")
             self._drop(grant)
 
+    def revoke_user(self, open_id: str) -> int:
+        """The user removes the app: every grant of theirs ends; returns how many there were."""
+        with self._lock:
+            grants = {id(g): g for g in self._access.values() if g.open_id == open_id}
+            grants.update({id(g): g for g in self._refresh.values() if g.open_id == open_id})
+            for grant in grants.values():
+                self._drop(grant)
+            return len(grants)
+
+    def connected(self, open_id: str) -> bool:
+        """Whether the user has a live grant (the app shows in their connected apps)."""
+        with self._lock:
+            now = self.clock()
+            return any(
+                g.open_id == open_id and g.refresh_expires_at > now for g in self._refresh.values()
+            )
+
     def grant_for(self, access_token: str) -> Grant | None:
         """The live grant behind an access token, or None if unknown, expired or revoked."""
         with self._lock:

@@ -1,0 +1,69 @@
+"""Ending a TikTok user's login sessions: every browser, every instance sharing the store.
+
+    from tiktok_asgi import end_user_sessions
+
+    ended = await end_user_sessions(request, open_id)   # in a view
+
+    from tiktok_asgi.sessions import end_user_sessions_in_store
+
+    ended = await end_user_sessions_in_store(            # in an admin script or a job
+        open_id, settings=settings, token_store=store
+    )
+
+Both need the token store the middleware uses; both delete the sessions' token records (the
+cookies naming them are anonymous from then on) and revoke their access tokens at TikTok unless
+``revoke=False``.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import HTTPConnection
+from starlette.types import Scope
+
+from ._tiktok.http import AsyncBaseTransport, SharedTransport
+from ._tiktok.provider import TikTokProvider
+from ._tokens import TokenManager
+from .context import tiktok_context
+from .settings import TikTokSettings
+from .stores import TokenStore
+
+__all__ = ["end_user_sessions", "end_user_sessions_in_store"]
+
+
+async def end_user_sessions(
+    connection: HTTPConnection | Scope, open_id: str, *, revoke: bool = True
+) -> int:
+    """End every login session of the TikTok user ``open_id`` and return how many there were.
+
+    Each is gone for every process and instance sharing the token store (a shared store's
+    instances see it within a second). If the current request is one of them, its response
+    clears the identity cookie. Raises :class:`~tiktok_asgi.errors.TokenStoreUnavailable` when
+    the store fails, ``RuntimeError`` when the middleware has no ``token_store``.
+    """
+    return await tiktok_context(connection).end_user_sessions(_open_id(open_id), revoke=revoke)
+
+
+async def end_user_sessions_in_store(
+    open_id: str,
+    *,
+    settings: TikTokSettings,
+    token_store: TokenStore,
+    revoke: bool = True,
+    transport: AsyncBaseTransport | None = None,
+) -> int:
+    """:func:`end_user_sessions` outside a request: with the application's settings and store.
+
+    ``transport`` (an httpx2 transport) carries the revocations to TikTok when given.
+    """
+    shared = SharedTransport(transport)
+    try:
+        tokens = TokenManager(settings, token_store, TikTokProvider(settings, shared))
+        return len(await tokens.end_user(_open_id(open_id), revoke=revoke))
+    finally:
+        await shared.aclose()
+
+
+def _open_id(open_id: object) -> str:
+    if not isinstance(open_id, str) or not open_id:
+        raise ValueError("open_id must be the TikTok user's open_id, a non-empty string")
+    return open_id

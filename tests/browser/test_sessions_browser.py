@@ -1,0 +1,93 @@
+"""The demo's live sessions in a real browser: "sign out everywhere" and the emulator's
+"remove app" round trip through a signed authorization.removed webhook."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.browser.helpers import DemoServer, Problems
+from tests.browser.test_demo_browser import consent, start_sign_in
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("browser")]
+
+
+@pytest.fixture
+def second_context(browser: Browser) -> Iterator[BrowserContext]:
+    """Another browser profile: another device of the same person, or another person."""
+    ctx = browser.new_context(viewport={"width": 760, "height": 640})
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+@pytest.fixture
+def third_context(browser: Browser) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(viewport={"width": 760, "height": 640})
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def signed_in_as(page: Page, demo: DemoServer, username: str) -> Page:
+    start_sign_in(page, demo)
+    consent(page, demo, username)
+    assert page.inner_text(".handle").strip() == f"@{username}"
+    return page
+
+
+def shows_signed_out(page: Page) -> bool:
+    return page.get_by_role("link", name="Sign in with TikTok").count() == 1
+
+
+def test_sign_out_everywhere_ends_every_browser_of_that_user(
+    demo: DemoServer,
+    page: Page,
+    second_context: BrowserContext,
+    third_context: BrowserContext,
+    problems: Problems,
+) -> None:
+    laptop = signed_in_as(page, demo, "mayacooks")
+    phone = signed_in_as(problems.watch(second_context.new_page()), demo, "mayacooks")
+    other = signed_in_as(problems.watch(third_context.new_page()), demo, "leo.skates")
+
+    with laptop.expect_response(lambda r: r.url.endswith("/auth/sign-out-everywhere")) as answer:
+        laptop.get_by_role("button", name="Sign out everywhere").click()
+    assert answer.value.status == 303
+    laptop.wait_for_url(demo.url)
+    assert shows_signed_out(laptop)
+
+    phone.reload()
+    assert shows_signed_out(phone)  # the phone's cookie names a session that is gone
+    assert not any(c["name"] == "tiktok_session" for c in second_context.cookies())
+    other.reload()
+    assert other.inner_text(".handle").strip() == "@leo.skates"
+
+
+def test_removing_the_app_at_tiktok_signs_the_user_out_everywhere(
+    demo: DemoServer, page: Page, second_context: BrowserContext, problems: Problems
+) -> None:
+    laptop = signed_in_as(page, demo, "amara_dances")
+    phone = signed_in_as(problems.watch(second_context.new_page()), demo, "amara_dances")
+
+    laptop.get_by_role("link", name="Remove this app at TikTok").click()
+    laptop.wait_for_url(f"{demo.url}tiktok/apps?**")
+    assert "Connected apps" in laptop.inner_text("h1")
+    assert "tiktok-asgi demo" in laptop.inner_text("main")
+    laptop.get_by_role("button", name="Remove").click()
+    laptop.wait_for_url(f"{demo.url}tiktok/apps?**")
+    assert "HTTP 200" in laptop.inner_text("main")  # the demo accepted the signed event
+    assert "No apps are connected" in laptop.inner_text("main")
+
+    laptop.get_by_role("link", name="Back to tiktok-asgi demo").click()
+    laptop.wait_for_url(demo.url)
+    assert shows_signed_out(laptop)
+    phone.reload()
+    assert shows_signed_out(phone)
