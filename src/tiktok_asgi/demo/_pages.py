@@ -60,6 +60,7 @@ code{font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;backgrou
 .primary .mark{background:#161823}
 .ghost{background:#fff;color:#161823;border-color:#e3e3e4}
 .ghost:hover{border-color:#c8103e;color:#c8103e}
+.card a:not(.btn){color:#c8103e;font-weight:600}
 .chips{display:flex;flex-wrap:wrap;gap:6px;list-style:none;padding:0;margin:0 0 18px}
 .chip{font-size:12.5px;border-radius:999px;padding:3px 10px;border:1px solid #e3e3e4;
  color:#57585f}
