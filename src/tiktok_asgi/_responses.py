@@ -11,10 +11,12 @@ from starlette.datastructures import Headers
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from ._paths import app_path, site_path
 from .errors import LoginRequired, TikTokAuthError
 from .settings import TikTokSettings
 
 __all__ = [
+    "close_websocket",
     "error_response",
     "login_redirect_target",
     "redirect",
@@ -108,6 +110,16 @@ def _error_response(
     return secure(response, set_cookies)
 
 
+async def close_websocket(receive: Receive, send: Send, reason: str) -> None:
+    """Refuse a WebSocket with 1008 after the handshake. Closing before it makes servers answer
+    HTTP 403, which browsers report as 1006, the same as a network failure."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return  # the client left already
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": 1008, "reason": reason})
+
+
 def login_redirect_target(scope: Scope, login_path: str) -> str | None:
     """Where an anonymous page load goes: login, with ``next`` back here. ``None`` when the
     request is not a browser loading a page (API calls get 401 JSON instead)."""
@@ -116,15 +128,15 @@ def login_redirect_target(scope: Scope, login_path: str) -> str | None:
     if "text/html" not in Headers(scope=scope).get("accept", ""):
         return None
     query = scope.get("query_string", b"")
-    here = scope["path"] + (f"?{query.decode('latin-1')}" if query else "")
-    return f"{login_path}?{urlencode({'next': here})}"
+    here = site_path(scope, app_path(scope)) + (f"?{query.decode('latin-1')}" if query else "")
+    return f"{site_path(scope, login_path)}?{urlencode({'next': here})}"
 
 
 async def refuse_anonymous(scope: Scope, receive: Receive, send: Send, login_path: str) -> None:
     """A protected path without a signed-in user: browsers go to login (and come back), other
     clients get 401 JSON, WebSockets are closed with 1008 (policy violation)."""
     if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": 1008, "reason": "login_required"})
+        await close_websocket(receive, send, "login_required")
         return
     target = login_redirect_target(scope, login_path)
     if target is not None:

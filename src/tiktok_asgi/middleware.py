@@ -16,6 +16,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._conversation import LoginConversation, OnLogin
 from ._cookies.identity import IdentityCookie
+from ._cookies.signing import DuplicateCookie
+from ._cookies.tossing import clear_everywhere
+from ._origins import header, origin_allowed
+from ._paths import app_path, site_path
 from ._responses import error_response, refuse_anonymous
 from ._tiktok.http import AsyncBaseTransport, SharedTransport
 from ._tiktok.provider import TikTokProvider
@@ -109,18 +113,28 @@ class TikTokAuthMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            endpoint = self.conversation.endpoint(scope["path"])
+            path = app_path(scope)
+            endpoint = self.conversation.endpoint(path)
             if endpoint is not None:
                 response = await endpoint(scope)
                 await response(scope, receive, send)
                 return
-        elif kind != "websocket":
+        elif kind == "websocket":
+            path = app_path(scope)
+        else:
             if kind == "lifespan":
                 receive = self._transport.watch_lifespan(receive)
             await self.app(scope, receive, send)
             return
 
-        identity = self._identity.read(scope["headers"])
+        try:
+            identity = self._identity.read(scope["headers"])
+        except DuplicateCookie:
+            # Cookie tossing: a second identity cookie from another scope. Nobody, and cleared.
+            identity = None
+            send = _ClearOnResponse(send, self._clear_everywhere(scope, path))
+        if identity is not None and kind == "websocket" and not self._origin_allowed(scope):
+            identity = None  # a page of another origin must not get the user's socket
         if identity is None:
             context = self._anonymous
         else:
@@ -146,7 +160,9 @@ class TikTokAuthMiddleware:
             scope["auth"] = AuthCredentials(("authenticated", *user.granted_scopes))
         if identity is not None and self._watch_responses:
             send = _SignOutOnResponse(context, send, self._clear_identity)
-        if user is None and self._protected and self._is_protected(scope["path"]):
+        elif kind == "http" and not isinstance(send, _ClearOnResponse):
+            send = _Watched(send)
+        if user is None and self._protected and self._is_protected(path):
             await refuse_anonymous(scope, receive, send, self.settings.login_path)
             return
         try:
@@ -154,25 +170,67 @@ class TikTokAuthMiddleware:
         except TikTokAuthError as exc:
             # get_access_token() or tiktok_api() failed in a view that did not handle it:
             # answer with the library's error shape instead of letting it become a 500.
-            if not isinstance(send, _SignOutOnResponse) or send.started or kind != "http":
+            if not isinstance(send, _Watched) or send.started or kind != "http":
                 raise
             await error_response(exc, self.settings, Headers(scope=scope))(scope, receive, send)
 
     def _is_protected(self, path: str) -> bool:
         return any(path == exact or path.startswith(below) for exact, below in self._protected)
 
+    def _origin_allowed(self, scope: Scope) -> bool:
+        origin = header(scope["headers"], b"origin")
+        # Browsers always send Origin on WebSockets; a client without one is no browser page.
+        return origin is None or origin_allowed(
+            origin, header(scope["headers"], b"host"), self.settings.allowed_origins
+        )
 
-class _SignOutOnResponse:
+    def _clear_everywhere(self, scope: Scope, path: str) -> list[tuple[bytes, bytes]]:
+        host = header(scope["headers"], b"host")
+        cookies = clear_everywhere(self._identity.spec, host, site_path(scope, path))
+        return [(b"set-cookie", c.encode("latin-1")) for c in cookies]
+
+
+class _Watched:
+    """``send`` that remembers whether the response has started."""
+
+    __slots__ = ("_send", "started")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+
+class _ClearOnResponse(_Watched):
+    """``send`` of a request with tossed identity cookies: the response clears all of them."""
+
+    __slots__ = ("_clear",)
+
+    def __init__(self, send: Send, clear: list[tuple[bytes, bytes]]) -> None:
+        super().__init__(send)
+        self._clear = clear
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            message["headers"] = [*message.get("headers", ()), *self._clear]
+        await self._send(message)
+
+
+class _SignOutOnResponse(_Watched):
     """``send`` of a signed-in request: once its context is signed out, the response clears the
     identity cookie."""
 
-    __slots__ = ("_clear", "_context", "_send", "started")
+    __slots__ = ("_clear", "_context")
 
     def __init__(self, context: TikTokContext, send: Send, clear: tuple[bytes, bytes]) -> None:
+        super().__init__(send)
         self._context = context
-        self._send = send
         self._clear = clear
-        self.started = False
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
