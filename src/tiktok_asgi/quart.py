@@ -17,7 +17,8 @@
 
 ``install(app)`` makes a :class:`~tiktok_asgi.errors.TikTokAuthError` that a view does not
 handle (``get_access_token`` on an anonymous request, TikTok unreachable) answer in the
-middleware's shape instead of Quart's 500. Wrapping ``app.asgi_app`` (not ``app``) keeps ``app`` a Quart app for its CLI. The decorators
+middleware's shape instead of Quart's 500. Wrapping ``app.asgi_app`` (not ``app``) keeps ``app``
+a Quart app for its CLI. The decorators
 refuse as the middleware's ``protected_paths`` do: a browser loading a page is sent to the login
 path with ``next``, other requests get ``401 login_required`` JSON, and websockets are closed
 with code 1008. ``require_scopes`` answers ``403 insufficient_scope`` naming the missing scope.
@@ -120,7 +121,7 @@ def install(app: Quart) -> None:
     """Answer a :class:`TikTokAuthError` a view did not handle as the middleware does (Quart
     turns it into a 500 before the middleware could see it)."""
 
-    async def answer(error: TikTokAuthError) -> Response | None:
+    async def answer(error: TikTokAuthError) -> Any:  # None after closing a websocket
         return await _refuse(_scope(), error)
 
     app.register_error_handler(TikTokAuthError, answer)

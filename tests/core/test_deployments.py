@@ -134,9 +134,12 @@ def test_a_refused_websocket_on_a_protected_path_is_closed_with_1008_after_the_h
     settings = tiktok_settings.replace(protected_paths=("/ws",))
     client = TestClient(make_app(settings, tiktok_emulator.transport()), base_url=BASE_URL)
     headers = {**ws_headers(signed_in, settings), "origin": "https://evil.example"}
-    with client.websocket_connect("/ws", headers=headers) as ws:  # the handshake succeeds
-        with pytest.raises(WebSocketDisconnect) as closed:
-            ws.receive_json()
+    # The handshake succeeds, then the close comes.
+    with (
+        client.websocket_connect("/ws", headers=headers) as ws,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
+        ws.receive_json()
     assert (closed.value.code, closed.value.reason) == (1008, "login_required")
 
 
@@ -172,7 +175,8 @@ def test_host_prefixed_names_work_for_every_cookie_the_library_sets(
     for header in seen:
         name, _, attributes = parse_set_cookie(header)
         assert name.startswith("__Host-"), header
-        assert "Path=/" in attributes and "Secure" in attributes, header
+        assert "Path=/" in attributes, header
+        assert "Secure" in attributes, header
         assert not [a for a in attributes if a.startswith("Domain=")], header
 
 

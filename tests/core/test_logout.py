@@ -1,4 +1,4 @@
-"""Logout: POST only, from this site's own origin only, clears the identity cookie, safe redirect."""
+"""Logout: POST only, from this site's own origin, clears the identity cookie, safe redirect."""
 
 from __future__ import annotations
 
