@@ -20,6 +20,7 @@ TEST_DEPS = [
     "hypercorn>=0.17",
     "playwright>=1.45",
     "redis>=5.0",
+    "websockets>=13",  # a real WebSocket client against uvicorn and Hypercorn
 ]
 
 
