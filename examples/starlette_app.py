@@ -2,15 +2,16 @@
 
 Run it from the repository root, then open http://127.0.0.1:8000::
 
-    uvicorn examples.starlette_app:app
+    TIKTOK_EMULATOR=1 uvicorn examples.starlette_app:app
 
-With ``TIKTOK_CLIENT_KEY`` (and the other ``TIKTOK_*`` variables) set, it talks to TikTok.
-Without, it signs in against the TikTok emulator mounted at ``/tiktok`` in this same app.
+It talks to TikTok with the app of the ``TIKTOK_*`` variables (``TIKTOK_SECRET_KEY`` too). With
+``TIKTOK_EMULATOR=1`` it signs in against the TikTok emulator mounted at ``/tiktok`` instead.
 Everything under ``/app`` is protected by the ``protected_paths`` setting, without decorators.
 """
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from starlette.applications import Starlette
@@ -24,16 +25,21 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
 from tiktok_asgi.emulator import TikTokEmulator
 
-from .accounts import Accounts, configure
+from .accounts import PAGE_HEADERS, Accounts, configure
 
 
 async def home(request: Request) -> HTMLResponse:
     if not request.user.is_authenticated:
-        return HTMLResponse('<p><a href="/auth/tiktok/login?next=/app">Sign in with TikTok</a></p>')
+        return HTMLResponse(
+            '<p><a href="/auth/tiktok/login?next=/app">Sign in with TikTok</a></p>',
+            headers=PAGE_HEADERS,
+        )
+    # Escape everything from TikTok: a display name is anyone's text.
     return HTMLResponse(
-        f"<p>Hello {request.user.display_name}! <a href='/me'>/me</a> <a href='/stats'>/stats</a>"
-        " <a href='/app'>/app</a></p><form method='post' action='/auth/tiktok/logout'>"
-        "<button>Sign out</button></form>"
+        f"<p>Hello {html.escape(request.user.display_name)}! <a href='/me'>/me</a> "
+        "<a href='/stats'>/stats</a> <a href='/app'>/app</a></p>"
+        "<form method='post' action='/auth/tiktok/logout'><button>Sign out</button></form>",
+        headers=PAGE_HEADERS,
     )
 
 

@@ -8,6 +8,7 @@ uvicorn puts the root path in front of ``scope["path"]``; Hypercorn does not: bo
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -147,12 +148,12 @@ def _socket(host: str, cookie: str | None, origin: str | None) -> dict[str, Any]
         try:
             message = ws.recv(timeout=10)
         except ConnectionClosed as closed:
-            assert closed.rcvd is not None
-            return closed.rcvd.code
-    import json
-
-    answer: dict[str, Any] = json.loads(message)
-    return answer
+            received = closed.rcvd
+        else:
+            answer: dict[str, Any] = json.loads(message)
+            return answer
+    assert received is not None, "closed without a close frame"
+    return received.code
 
 
 def test_websockets_only_from_the_sites_own_origin_and_refusals_are_1008(
