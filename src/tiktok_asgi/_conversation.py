@@ -37,6 +37,7 @@ from .errors import (
     LoginRejected,
     MethodNotAllowed,
     SignInCancelled,
+    StateError,
     TikTokAPIError,
     TikTokAuthError,
 )
@@ -126,6 +127,8 @@ class LoginConversation:
             if error is not None:
                 raise _denied(error)
             flow = self._flows.finish(state, cookies)
+            if self._tokens is not None and state is not None:
+                await self._accept_once(state)
             code = query.get("code")
             if not code:
                 raise CallbackError(description="The sign-in answer carries no code.")
@@ -184,6 +187,13 @@ class LoginConversation:
         return origin is None or origin_allowed(
             origin, headers.get("host"), self.settings.allowed_origins
         )
+
+    async def _accept_once(self, state: str) -> None:
+        """Once across every instance sharing the token store (``finish`` saw to this process)."""
+        assert self._tokens is not None
+        name = self._flows.consumed_name(state)
+        if not await self._tokens.accept_once(name, self.settings.flow_max_age):
+            raise StateError("state_reused", "This sign-in answer was already used.")
 
     async def _accepted(self, user: TikTokUser, token: Mapping[str, Any]) -> TikTokUser:
         """``on_login`` may persist, enrich or refuse the user."""

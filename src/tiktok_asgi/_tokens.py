@@ -25,7 +25,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from ._tiktok.provider import TikTokProvider
 from .errors import LoginRequired, TikTokAPIError, TikTokAuthError, TokenStoreUnavailable
 from .settings import TikTokSettings
-from .stores import TokenStore, TokenStoreError
+from .stores import OnceStore, TokenStore, TokenStoreError
 
 __all__ = ["TokenManager", "TokenRecord"]
 
@@ -35,6 +35,7 @@ logger = logging.getLogger("tiktok_asgi")
 
 _REFRESH_LEEWAY = 60  # refresh this many seconds before the access token expires
 _KEY_PREFIX = "tiktok_asgi:token:"
+_STATE_PREFIX = "tiktok_asgi:state:"
 # TikTok answers these when a refresh token is revoked, expired or already rotated away.
 _SIGN_OUT_CODES = frozenset({"invalid_grant", "invalid_request", "access_token_invalid"})
 
@@ -129,6 +130,13 @@ class TokenManager:
                 if usable(record):
                     return record
                 return await self._refresh(session_id, record)
+
+    async def accept_once(self, name: str, ttl: int) -> bool:
+        """False if ``name`` (a sign-in answer's state) was already accepted by any process
+        sharing a store that can tell (:class:`~tiktok_asgi.stores.OnceStore`); True otherwise."""
+        if not isinstance(self.store, OnceStore):
+            return True  # the flow cookies' in-process memory is all there is
+        return await _store_call(self.store.add_once(_STATE_PREFIX + name, ttl))
 
     async def end(self, session_id: str, *, revoke: bool) -> None:
         """Forget a login session; with ``revoke``, also revoke its access token at TikTok

@@ -87,6 +87,11 @@ class RedisTokenStore:
     async def delete(self, key: str) -> None:
         await self._call(self.redis.delete(self._prefix + key))
 
+    async def add_once(self, key: str, ttl: int) -> bool:
+        """``SET key 1 NX EX ttl``: True if the key was absent (see :class:`OnceStore`)."""
+        added = await self._call(self.redis.set(self._prefix + key, b"1", nx=True, ex=max(1, ttl)))
+        return bool(added)
+
     @asynccontextmanager
     async def lock(self, key: str, timeout: float) -> AsyncIterator[None]:  # noqa: ASYNC109 (the lock's lease, not a call timeout)
         """A Redis lock held at most ``timeout`` seconds, waited for at most as long.

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol, runtime_checkable
 
-__all__ = ["MemoryTokenStore", "TokenStore", "TokenStoreError"]
+__all__ = ["MemoryTokenStore", "OnceStore", "TokenStore", "TokenStoreError"]
 
 
 class TokenStoreError(Exception):
@@ -32,6 +32,21 @@ class TokenStore(Protocol):
 
     def lock(self, key: str, timeout: float) -> AbstractAsyncContextManager[None]:
         """Mutual exclusion for refreshing one login session, as wide as the store is shared."""
+        ...
+
+
+@runtime_checkable
+class OnceStore(Protocol):
+    """An optional capability of a :class:`TokenStore`: remember a key once, atomically.
+
+    With it, each sign-in answer (its ``state``) is accepted once across every process sharing
+    the store; without it, once per process. Not part of :class:`TokenStore`, so stores written
+    before it keep working.
+    """
+
+    async def add_once(self, key: str, ttl: int) -> bool:
+        """Store ``key`` for ``ttl`` seconds unless present; True if it was absent (Redis:
+        ``SET key 1 NX EX ttl``)."""
         ...
 
 
@@ -62,6 +77,13 @@ class MemoryTokenStore:
 
     async def delete(self, key: str) -> None:
         self._items.pop(key, None)
+
+    async def add_once(self, key: str, ttl: int) -> bool:
+        """See :class:`OnceStore`."""
+        if await self.get(key) is not None:
+            return False
+        await self.set(key, b"1", ttl)
+        return True
 
     @asynccontextmanager
     async def lock(self, key: str, timeout: float) -> AsyncIterator[None]:  # noqa: ASYNC109 (the protocol's lock lease, not a call timeout)

@@ -50,7 +50,8 @@ PUBLIC = {
         "require_user",
         "tiktok_exception_handler",
     ],
-    "tiktok_asgi.quart": ["current_user", "login_required", "require_scopes"],
+    "tiktok_asgi.quart": ["current_user", "install", "login_required", "require_scopes"],
+    "tiktok_asgi.stores": ["MemoryTokenStore", "OnceStore", "TokenStore", "TokenStoreError"],
 }
 
 

@@ -86,6 +86,10 @@ class FlowCookies:
         data: dict[str, Any] = payload["data"]
         return data
 
+    def consumed_name(self, state: str) -> str:
+        """The name under which a finished ``state`` is remembered, in a shared store too."""
+        return self._name(state)
+
     def clear(self, state: str | None, cookies: Mapping[str, str]) -> list[str]:
         """Headers clearing the cookie of ``state`` if this browser has it (used on ``?error=``)."""
         if not state or len(state) > _MAX_STATE_LENGTH or not state.isascii():
