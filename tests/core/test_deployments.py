@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from tests.conftest import BASE_URL, make_app, make_starlette, sign_in
-from tests.core.helpers import parse_set_cookie
+from tests.core.helpers import one, parse_set_cookie
 from tests.frameworks.helpers import ws_headers
 from tests.support.asgi import call, cookie_header
 from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, get_access_token
@@ -383,3 +383,36 @@ def test_an_anonymous_request_to_a_view_calling_get_access_token_gets_401(
         response = client.get("/token", headers=JSON)
     assert response.status_code == 401
     assert response.json()["error"] == "login_required"
+
+
+# TikTok's error codes before they reach logs -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "log_id"),
+    [("bad\ncode login_succeeded open_id=victim", "x\ny"), ("<b>x</b>", "<i>"), ("c" * 5000, "")],
+)
+def test_tiktoks_error_codes_are_sanitised_before_logs_and_answers(
+    tiktok_settings: TikTokSettings,
+    caplog: pytest.LogCaptureFixture,
+    code: str,
+    log_id: str,
+) -> None:
+    from tiktok_asgi._tiktok.http import MockTransport
+    from tiktok_asgi._tiktok.http import Request as HTTPRequest
+    from tiktok_asgi._tiktok.http import Response as HTTPResponse
+
+    def tiktok(request: HTTPRequest) -> HTTPResponse:
+        return HTTPResponse(400, json={"error": code, "error_description": "d", "log_id": log_id})
+
+    client = TestClient(make_app(tiktok_settings, MockTransport(tiktok)), base_url=BASE_URL)
+    login = client.get(tiktok_settings.login_path, follow_redirects=False)
+    state = one(login.headers["location"], "state")
+    answer = client.get(f"{tiktok_settings.callback_path}?code=c&state={state}", headers=JSON)
+    assert answer.status_code == 502
+    assert answer.json()["error"] == "invalid_response"
+    assert answer.json()["log_id"] is None
+    for record in caplog.records:
+        text = record.getMessage()
+        assert "\n" not in text
+        assert code not in text

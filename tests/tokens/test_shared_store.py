@@ -1,11 +1,12 @@
-"""A sign-in answer (its ``state``) is accepted once across every instance sharing the token store,
-when the store can tell (``add_once``: Redis ``SET NX``); stores without it keep working."""
+"""A store shared by many instances: a sign-in answer (its ``state``) is accepted once across all of
+them when the store can tell (``add_once``: Redis ``SET NX``), and records cannot be swapped."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from cryptography.fernet import InvalidToken
 
 from tests.core.helpers import cookie_named
 from tests.tokens.conftest import browser, wrap
@@ -80,3 +81,44 @@ async def test_memory_add_once_is_true_once(ttl: int) -> None:
     store = MemoryTokenStore()
     assert await store.add_once("k", ttl) is True
     assert await store.add_once("k", ttl) is False
+
+
+async def test_a_record_copied_under_another_sessions_key_is_refused(
+    tiktok_settings: TikTokSettings, tiktok_emulator: TikTokEmulator
+) -> None:
+    from tests.support.signin import async_sign_in
+    from tests.tokens.conftest import session_id, store_key
+
+    store = MemoryTokenStore()
+    app = wrap(tiktok_settings, store, tiktok_emulator)
+    async with browser(app) as mine, browser(app) as theirs:
+        await async_sign_in(mine, tiktok_settings, tiktok_emulator, user="mayacooks")
+        await async_sign_in(
+            theirs, tiktok_settings, tiktok_emulator, user=tiktok_emulator.users[1].open_id
+        )
+        assert (await theirs.get("/token", headers=JSON)).status_code == 200
+        # Someone with write access to the store swaps the victim's record into their session.
+        victim = await store.get(store_key(session_id(mine, tiktok_settings)))
+        assert victim is not None
+        await store.set(store_key(session_id(theirs, tiktok_settings)), victim, 600)
+        stolen = await theirs.get("/token", headers=JSON)
+        assert stolen.status_code == 401
+        assert (await mine.get("/token", headers=JSON)).status_code == 200
+
+
+async def test_records_of_another_client_key_are_unreadable(
+    tiktok_settings: TikTokSettings, tiktok_emulator: TikTokEmulator
+) -> None:
+    from tests.tokens.conftest import session_id, store_key
+    from tiktok_asgi._tokens import _fernet
+
+    store = MemoryTokenStore()
+    async with browser(wrap(tiktok_settings, store, tiktok_emulator)) as client:
+        from tests.support.signin import async_sign_in
+
+        await async_sign_in(client, tiktok_settings, tiktok_emulator)
+        blob = await store.get(store_key(session_id(client, tiktok_settings)))
+    assert blob is not None
+    _fernet(tiktok_settings.secret_keys, tiktok_settings.client_key).decrypt(blob)
+    with pytest.raises(InvalidToken):
+        _fernet(tiktok_settings.secret_keys, "staging-client-key").decrypt(blob)
