@@ -113,14 +113,14 @@ class TikTokAuthMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            path = app_path(scope)
+            path = app_path(scope) if scope.get("root_path") else scope["path"]
             endpoint = self.conversation.endpoint(path)
             if endpoint is not None:
                 response = await endpoint(scope)
                 await response(scope, receive, send)
                 return
         elif kind == "websocket":
-            path = app_path(scope)
+            path = app_path(scope) if scope.get("root_path") else scope["path"]
         else:
             if kind == "lifespan":
                 receive = self._transport.watch_lifespan(receive)

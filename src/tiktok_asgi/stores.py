@@ -58,6 +58,7 @@ class MemoryTokenStore:
             raise ValueError("max_entries must be positive")
         self._max = max_entries
         self._items: dict[str, tuple[float, bytes]] = {}
+        self._once: dict[str, float] = {}  # add_once keys: expiry times
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def get(self, key: str) -> bytes | None:
@@ -79,10 +80,16 @@ class MemoryTokenStore:
         self._items.pop(key, None)
 
     async def add_once(self, key: str, ttl: int) -> bool:
-        """See :class:`OnceStore`."""
-        if await self.get(key) is not None:
+        """See :class:`OnceStore`. Kept apart from the records (``len()`` counts records only),
+        bounded like them."""
+        now = time.monotonic()
+        if self._once.get(key, 0.0) > now:
             return False
-        await self.set(key, b"1", ttl)
+        if len(self._once) >= self._max:
+            self._once = {k: t for k, t in self._once.items() if t > now}
+            while len(self._once) >= self._max:
+                del self._once[next(iter(self._once))]
+        self._once[key] = now + ttl
         return True
 
     @asynccontextmanager

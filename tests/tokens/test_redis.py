@@ -124,7 +124,7 @@ async def test_tokens_in_redis_are_encrypted_with_the_refresh_lifetime_as_ttl(
         sid = session_id(client, tiktok_settings)
         assert (await client.get("/token")).status_code == 200
     record = await read_record(redis_store, tiktok_settings, sid)
-    keys = [k async for k in redis_store.redis.scan_iter("*")]
+    keys = [k async for k in redis_store.redis.scan_iter("tiktok_asgi:token:*")]
     assert keys == [store_key(sid).encode()]
     raw = await redis_store.redis.get(keys[0])
     assert record["access_token"].encode() not in raw
