@@ -160,7 +160,14 @@ class TikTokAuthMiddleware:
             scope["auth"] = AuthCredentials(("authenticated", *user.granted_scopes))
         if identity is not None and self._watch_responses:
             send = _SignOutOnResponse(context, send, self._clear_identity)
-        elif kind == "http" and not isinstance(send, _ClearOnResponse):
+        elif (
+            user is None
+            and self._tokens is not None
+            and kind == "http"
+            and type(send) is not _ClearOnResponse
+        ):
+            # Only with a token store can a view's get_access_token() or tiktok_api() raise on
+            # an anonymous request; watching costs about a microsecond, so only then.
             send = _Watched(send)
         if user is None and self._protected and self._is_protected(path):
             await refuse_anonymous(scope, receive, send, self.settings.login_path)
@@ -228,7 +235,8 @@ class _SignOutOnResponse(_Watched):
     __slots__ = ("_clear", "_context")
 
     def __init__(self, context: TikTokContext, send: Send, clear: tuple[bytes, bytes]) -> None:
-        super().__init__(send)
+        self._send = send  # not super().__init__(): this runs on every signed-in request
+        self.started = False
         self._context = context
         self._clear = clear
 
