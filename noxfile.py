@@ -27,6 +27,7 @@ TEST_DEPS = [
     "playwright>=1.45",
     "axe-playwright-python>=0.1.4",  # ships axe-core's axe.min.js for the accessibility checks
     "redis>=5.0",
+    "websockets>=13",  # a real WebSocket client against uvicorn and Hypercorn
 ]
 
 DOCS_DEPS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]

@@ -1,5 +1,6 @@
 """What the three examples share: this app's own users (a tiny in-memory "database") with the
-two login hooks, and settings from ``TIKTOK_*`` variables or, without them, the TikTok emulator."""
+two login hooks, settings from ``TIKTOK_*`` variables (the TikTok emulator only when
+``TIKTOK_EMULATOR=1`` asks for it), and the headers of their HTML pages."""
 
 from __future__ import annotations
 
@@ -43,13 +44,26 @@ class Accounts:
         return None if user.open_id in self.banned else user
 
 
+# The pages below are plain HTML with inline nothing: a strict policy costs them nothing.
+PAGE_HEADERS = {
+    "content-security-policy": (
+        "default-src 'none'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+}
+
+
 def configure() -> tuple[TikTokSettings, TikTokEmulator | None]:
-    """Real TikTok when ``TIKTOK_CLIENT_KEY`` is set; else an emulator to mount at ``/tiktok``."""
-    if os.environ.get("TIKTOK_CLIENT_KEY"):
+    """Real TikTok from ``TIKTOK_*`` variables (``TIKTOK_SECRET_KEY`` included: a missing one
+    fails naming it); the emulator, to mount at ``/tiktok``, only with ``TIKTOK_EMULATOR=1``."""
+    if os.environ.get("TIKTOK_EMULATOR", "").strip().lower() not in ("1", "true", "yes", "on"):
         return TikTokSettings.from_env(), None
     emulator = TikTokEmulator()
     settings = emulator.settings(
-        redirect_uri=f"{origin()}/auth/tiktok/callback", base_url=f"{origin()}/tiktok"
+        redirect_uri=f"{origin()}/auth/tiktok/callback",
+        base_url=f"{origin()}/tiktok",
+        # Without TIKTOK_SECRET_KEY: the public test key on loopback, a random key elsewhere.
+        secret_key=os.environ.get("TIKTOK_SECRET_KEY", "").strip() or None,
     )
     return settings, emulator
 

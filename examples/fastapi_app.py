@@ -2,18 +2,18 @@
 
 Run it from the repository root, then open http://127.0.0.1:8000::
 
-    uvicorn examples.fastapi_app:app
+    TIKTOK_EMULATOR=1 uvicorn examples.fastapi_app:app
 
+It talks to TikTok with the app of the ``TIKTOK_*`` variables (``TIKTOK_SECRET_KEY`` too). With
+``TIKTOK_EMULATOR=1`` it signs in against the TikTok emulator mounted at ``/tiktok`` instead.
 On another port, ``python -m examples.fastapi_app --port 9000`` (the emulator's redirect URI
 follows), or tell the server's own command where it is served:
 ``EXAMPLE_ORIGIN=http://127.0.0.1:9000``.
-
-With ``TIKTOK_CLIENT_KEY`` (and the other ``TIKTOK_*`` variables) set, it talks to TikTok.
-Without, it signs in against the TikTok emulator mounted at ``/tiktok`` in this same app.
 """
 
 from __future__ import annotations
 
+import html
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, WebSocket, WebSocketDisconnect
@@ -23,7 +23,7 @@ from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.fastapi import CurrentUser, OptionalUser, install, require_scopes
 
-from .accounts import Accounts, configure
+from .accounts import PAGE_HEADERS, Accounts, configure
 
 
 def create_app(
@@ -44,15 +44,20 @@ def create_app(
     if emulator is not None:
         app.mount("/tiktok", emulator)
 
+    login, logout = html.escape(settings.login_path), html.escape(settings.logout_path)
+
     @app.get("/", response_class=HTMLResponse)
-    async def home(user: OptionalUser) -> str:
+    async def home(user: OptionalUser) -> HTMLResponse:
         if user is None:
-            return f'<p><a href="{settings.login_path}?next=/me">Sign in with TikTok</a></p>'
-        return (
-            f"<p>Hello {user.display_name}! <a href='/me'>/me</a> <a href='/stats'>/stats</a> "
-            f"<a href='/docs'>/docs</a></p><form method='post' action='{settings.logout_path}'>"
-            "<button>Sign out</button></form>"
-        )
+            page = f'<p><a href="{login}?next=/me">Sign in with TikTok</a></p>'
+        else:
+            # Escape everything from TikTok: a display name is anyone's text.
+            page = (
+                f"<p>Hello {html.escape(user.display_name)}! <a href='/me'>/me</a> "
+                "<a href='/stats'>/stats</a> <a href='/docs'>/docs</a></p>"
+                f"<form method='post' action='{logout}'><button>Sign out</button></form>"
+            )
+        return HTMLResponse(page, headers=PAGE_HEADERS)
 
     @app.get("/me")
     async def me(user: CurrentUser) -> dict[str, Any]:

@@ -2,18 +2,18 @@
 
 Run it from the repository root, then open http://127.0.0.1:8000::
 
-    hypercorn examples.quart_app:app --bind 127.0.0.1:8000
+    TIKTOK_EMULATOR=1 hypercorn examples.quart_app:app --bind 127.0.0.1:8000
 
+It talks to TikTok with the app of the ``TIKTOK_*`` variables (``TIKTOK_SECRET_KEY`` too). With
+``TIKTOK_EMULATOR=1`` it signs in against the TikTok emulator served at ``/tiktok`` instead.
 On another port, ``python -m examples.quart_app --port 9000`` (the emulator's redirect URI
 follows), or tell the server's own command where it is served:
 ``EXAMPLE_ORIGIN=http://127.0.0.1:9000``.
-
-With ``TIKTOK_CLIENT_KEY`` (and the other ``TIKTOK_*`` variables) set, it talks to TikTok.
-Without, it signs in against the TikTok emulator served at ``/tiktok`` by this same app.
 """
 
 from __future__ import annotations
 
+import html
 from typing import Any, cast
 
 from quart import Quart, websocket
@@ -23,7 +23,7 @@ from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.quart import current_user, login_required, require_scopes
 
-from .accounts import Accounts, configure
+from .accounts import PAGE_HEADERS, Accounts, configure
 
 
 def mount(prefix: str, inner: ASGIApp, outer: ASGIApp) -> ASGIApp:
@@ -51,16 +51,21 @@ def create_app(
     app = Quart(__name__)
     app.extensions["accounts"] = accounts
 
+    login, logout = html.escape(settings.login_path), html.escape(settings.logout_path)
+
     @app.get("/")
-    async def home() -> str:
+    async def home() -> tuple[str, dict[str, str]]:
         user = current_user()
         if user is None:
-            return f'<p><a href="{settings.login_path}?next=/me">Sign in with TikTok</a></p>'
-        return (
-            f"<p>Hello {user.display_name}! <a href='/me'>/me</a> <a href='/stats'>/stats</a>"
-            f"</p><form method='post' action='{settings.logout_path}'>"
-            "<button>Sign out</button></form>"
-        )
+            page = f'<p><a href="{login}?next=/me">Sign in with TikTok</a></p>'
+        else:
+            # Escape everything from TikTok: a display name is anyone's text.
+            page = (
+                f"<p>Hello {html.escape(user.display_name)}! <a href='/me'>/me</a> "
+                f"<a href='/stats'>/stats</a></p><form method='post' action='{logout}'>"
+                "<button>Sign out</button></form>"
+            )
+        return page, PAGE_HEADERS
 
     @app.get("/me")
     @login_required

@@ -2,14 +2,14 @@
 
 Run it from the repository root, then open http://127.0.0.1:8000::
 
-    uvicorn examples.starlette_app:app
+    TIKTOK_EMULATOR=1 uvicorn examples.starlette_app:app
 
+It talks to TikTok with the app of the ``TIKTOK_*`` variables (``TIKTOK_SECRET_KEY`` too). With
+``TIKTOK_EMULATOR=1`` it signs in against the TikTok emulator mounted at ``/tiktok`` instead.
 On another port, ``python -m examples.starlette_app --port 9000`` (the emulator's redirect URI
 follows), or tell the server's own command where it is served:
 ``EXAMPLE_ORIGIN=http://127.0.0.1:9000``.
 
-With ``TIKTOK_CLIENT_KEY`` (and the other ``TIKTOK_*`` variables) set, it talks to TikTok.
-Without, it signs in against the TikTok emulator mounted at ``/tiktok`` in this same app.
 Everything under ``/app`` is protected by the ``protected_paths`` setting, without decorators.
 ``@login_required`` sends a browser to the login page and answers API clients 401;
 ``tiktok_routes`` names the login paths for ``request.url_for``.
@@ -31,18 +31,23 @@ from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.starlette import login_required, require_scopes, tiktok_routes
 
-from .accounts import Accounts, configure
+from .accounts import PAGE_HEADERS, Accounts, configure
 
 
 async def home(request: Request) -> HTMLResponse:
     if not request.user.is_authenticated:
         login = request.url_for("tiktok_login").include_query_params(next="/app")
-        return HTMLResponse(f'<p><a href="{html.escape(str(login))}">Sign in with TikTok</a></p>')
+        return HTMLResponse(
+            f'<p><a href="{html.escape(str(login))}">Sign in with TikTok</a></p>',
+            headers=PAGE_HEADERS,
+        )
+    # Escape everything from TikTok: a display name is anyone's text.
     logout = html.escape(str(request.url_for("tiktok_logout")))
     return HTMLResponse(
         f"<p>Hello {html.escape(request.user.display_name)}! <a href='/me'>/me</a> "
         f"<a href='/stats'>/stats</a> <a href='/app'>/app</a></p>"
-        f"<form method='post' action='{logout}'><button>Sign out</button></form>"
+        f"<form method='post' action='{logout}'><button>Sign out</button></form>",
+        headers=PAGE_HEADERS,
     )
 
 

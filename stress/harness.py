@@ -28,7 +28,7 @@ from tests.support.signin import Step, consent_form, run_steps_async, sign_in_st
 from stress.server import SECRET_KEY
 from tiktok_asgi import TikTokSettings, TikTokUser
 from tiktok_asgi._cookies.identity import Identity, IdentityCookie
-from tiktok_asgi.emulator import EmulatorUser
+from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 COOKIE = "tiktok_session"
@@ -171,9 +171,10 @@ async def sign_in_many(
 
 def minted_cookies(n: int) -> list[str]:
     """``n`` distinct, validly signed identity cookies (the harness knows the server's key), to
-    push many distinct values through the middleware's verification cache."""
+    push many distinct values through the middleware's verification cache. Cookies are bound to
+    the app: the client key is the server's (the emulator's default)."""
     settings = TikTokSettings(
-        client_key="stress",
+        client_key=TikTokEmulator().client_key,
         client_secret="stress",
         redirect_uri="http://127.0.0.1/auth/tiktok/callback",
         secret_key=SECRET_KEY,

@@ -23,7 +23,9 @@ from starlette.types import Scope
 
 from ._cookies.flow import FlowCookies
 from ._cookies.identity import Identity, IdentityCookie
-from ._cookies.signing import read_cookies
+from ._cookies.signing import DuplicateCookie, read_cookies
+from ._cookies.tossing import clear_everywhere
+from ._origins import origin_allowed
 from ._redirects import safe_next
 from ._responses import error_response, html_page, redirect, secure, wants_json
 from ._tiktok.provider import TikTokProvider
@@ -91,7 +93,13 @@ class LoginConversation:
 
     def _method_checked(self, method: str, endpoint: Endpoint) -> Endpoint:
         async def answer(scope: Scope) -> Response:
-            if scope["method"] == method or (method == "GET" and scope["method"] == "HEAD"):
+            if scope["method"] == method:
+                return await endpoint(scope)
+            if method == "GET" and scope["method"] == "HEAD":
+                if endpoint == self.callback:
+                    # A link checker or preview fetcher: answered without finishing the sign-in
+                    # or spending its one-time state.
+                    return secure(Response(status_code=204), ())
                 return await endpoint(scope)
             headers = Headers(scope=scope)
             # A link or a prefetch must not sign anyone out: GET shows the button that posts.
@@ -133,6 +141,8 @@ class LoginConversation:
             if error is not None:
                 raise _denied(error)
             flow = self._flows.finish(state, cookies)
+            if self._tokens is not None and state is not None:
+                await self._accept_once(state)
             code = query.get("code")
             if not code:
                 raise CallbackError(description="The sign-in answer carries no code.")
@@ -188,19 +198,42 @@ class LoginConversation:
 
     async def logout(self, scope: Scope) -> Response:
         headers = Headers(scope=scope)
-        if headers.get("sec-fetch-site") == "cross-site":
+        if not self._from_this_site(headers):
             return error_response(
                 CrossSiteRequest(), self.settings, headers, render=self._error_page
             )
         query = QueryParams(scope["query_string"])
         target = safe_next(query.get("next"), self.settings.login_redirect)
-        identity = self._identity.read(scope["headers"])
+        try:
+            identity = self._identity.read(scope["headers"])
+        except DuplicateCookie:
+            identity = None  # whose is whose cannot be told: all of them are cleared below
         if self._tokens is not None and identity is not None and identity.session_id is not None:
             await self._tokens.end(identity.session_id, revoke=self._revoke_on_logout)
         if self._on_logout is not None and identity is not None:
             await self._on_logout(identity.user)
         logger.info("logout", extra={"event": "logout"})
-        return redirect(target, [self._identity.clear()], status_code=303)
+        # Copies a sibling subdomain set on a parent domain go too.
+        clears = clear_everywhere(self._identity.spec, headers.get("host"), "/")
+        return redirect(target, clears, status_code=303)
+
+    def _from_this_site(self, headers: Headers) -> bool:
+        """A sign-out must come from this site's own pages: SameSite=Lax lets a sibling
+        subdomain's or another port's form POST here with the cookie."""
+        fetch_site = headers.get("sec-fetch-site")
+        if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+            return False
+        origin = headers.get("origin")
+        return origin is None or origin_allowed(
+            origin, headers.get("host"), self.settings.allowed_origins
+        )
+
+    async def _accept_once(self, state: str) -> None:
+        """Once across every instance sharing the token store (``finish`` saw to this process)."""
+        assert self._tokens is not None
+        name = self._flows.consumed_name(state)
+        if not await self._tokens.accept_once(name, self.settings.flow_max_age):
+            raise StateError("state_reused", "This sign-in answer was already used.")
 
     def logout_confirmation(self, scope: Scope) -> Response:
         """GET on the logout path: a page whose button posts the sign-out (``next`` kept)."""

@@ -25,7 +25,7 @@ _REQUIRED_HELP = {
     "redirect_uri": "the callback URL registered in the TikTok app console",
     "secret_key": "one or more random keys of 32+ characters, comma-separated, newest last",
 }
-_LIST_FIELDS = frozenset({"scopes", "secret_key", "protected_paths"})
+_LIST_FIELDS = frozenset({"scopes", "secret_key", "protected_paths", "allowed_origins"})
 _BOOLS = {"1": True, "true": True, "yes": True, "on": True}
 _BOOLS |= {"0": False, "false": False, "no": False, "off": False}
 

@@ -10,11 +10,13 @@ from starlette.datastructures import Headers
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from .errors import LoginRequired, TikTokAuthError
+from ._paths import app_path, site_path
+from .errors import LoginRequired, TikTokAuthError, TokenStoreUnavailable
 from .pages import ErrorPage, RenderErrorPage, default_error_page
 from .settings import TikTokSettings
 
 __all__ = [
+    "close_websocket",
     "error_response",
     "html_page",
     "login_redirect_target",
@@ -22,6 +24,7 @@ __all__ = [
     "redirect",
     "refuse_anonymous",
     "secure",
+    "store_unavailable",
     "wants_json",
 ]
 
@@ -116,6 +119,16 @@ def login_url(login_path: str, next: str | None) -> str:
     return login_path if next is None else f"{login_path}?{urlencode({'next': next})}"
 
 
+async def close_websocket(receive: Receive, send: Send, reason: str) -> None:
+    """Refuse a WebSocket with 1008 after the handshake. Closing before it makes servers answer
+    HTTP 403, which browsers report as 1006, the same as a network failure."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return  # the client left already
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": 1008, "reason": reason})
+
+
 def login_redirect_target(scope: Scope, login_path: str) -> str | None:
     """Where an anonymous page load goes: login, with ``next`` back here. ``None`` when the
     request is not a browser loading a page (API calls get 401 JSON instead)."""
@@ -124,19 +137,37 @@ def login_redirect_target(scope: Scope, login_path: str) -> str | None:
     if "text/html" not in Headers(scope=scope).get("accept", ""):
         return None
     query = scope.get("query_string", b"")
-    here = scope["path"] + (f"?{query.decode('latin-1')}" if query else "")
-    return login_url(login_path, here)
+    here = site_path(scope, app_path(scope)) + (f"?{query.decode('latin-1')}" if query else "")
+    return login_url(site_path(scope, login_path), here)
 
 
 async def refuse_anonymous(scope: Scope, receive: Receive, send: Send, login_path: str) -> None:
     """A protected path without a signed-in user: browsers go to login (and come back), other
     clients get 401 JSON, WebSockets are closed with 1008 (policy violation)."""
     if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": 1008, "reason": "login_required"})
+        await close_websocket(receive, send, "login_required")
         return
     target = login_redirect_target(scope, login_path)
     if target is not None:
         response = redirect(target)
     else:
         response = secure(JSONResponse(LoginRequired().as_dict(), status_code=401), ())
+    await response(scope, receive, send)
+
+
+async def store_unavailable(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    settings: TikTokSettings,
+    render: RenderErrorPage | None = None,
+) -> None:
+    """The login session cannot be checked: 503 (WebSocket: close 1011), and the cookie stays,
+    so nothing is lost once the store is back."""
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1011, "reason": "token_store_unavailable"})
+        return
+    response = error_response(
+        TokenStoreUnavailable(), settings, Headers(scope=scope), render=render
+    )
     await response(scope, receive, send)

@@ -27,7 +27,7 @@ class StoreOps:
         self.store = store
         self.peek: Callable[[str], bool] | None = _method(store, "peek")
         self.exists: Callable[[str], Awaitable[bool]] = _method(store, "exists") or self._exists
-        self.add_once: Callable[[str, bytes, int], Awaitable[bool]] = (
+        self.add_once: Callable[[str, int], Awaitable[bool]] = (
             _method(store, "add_once") or self._add_once
         )
         self.index_add: Callable[[str, str, int], Awaitable[None]] = (
@@ -46,11 +46,11 @@ class StoreOps:
     async def _exists(self, key: str) -> bool:
         return await self.store.get(key) is not None
 
-    async def _add_once(self, key: str, value: bytes, ttl: int) -> bool:
+    async def _add_once(self, key: str, ttl: int) -> bool:
         async with self.store.lock(key, _INDEX_LOCK_LEASE):
             if await self.store.get(key) is not None:
                 return False
-            await self.store.set(key, value, ttl)
+            await self.store.set(key, b"1", ttl)
             return True
 
     async def _index_add(self, index: str, member: str, ttl: int) -> None:

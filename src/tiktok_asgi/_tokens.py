@@ -38,6 +38,7 @@ logger = logging.getLogger("tiktok_asgi")
 _REFRESH_LEEWAY = 60  # refresh this many seconds before the access token expires
 _KEY_PREFIX = "tiktok_asgi:token:"
 _INDEX_PREFIX = "tiktok_asgi:user-sessions:"  # open_id → that user's login sessions
+_STATE_PREFIX = "tiktok_asgi:state:"
 # TikTok answers these when a refresh token is revoked, expired or already rotated away.
 _SIGN_OUT_CODES = frozenset({"invalid_grant", "invalid_request", "access_token_invalid"})
 
@@ -71,10 +72,12 @@ class TokenRecord:
         return self.expires_at - _REFRESH_LEEWAY > now
 
 
-def _fernet(secret_keys: tuple[str, ...]) -> MultiFernet:
-    # Newest key encrypts; every key decrypts (MultiFernet tries them in order).
+def _fernet(secret_keys: tuple[str, ...], client_key: str) -> MultiFernet:
+    # Newest key encrypts; every key decrypts (MultiFernet tries them in order). The client key
+    # is in the derivation: another app sharing secret_key and the store cannot read the records.
     def derive(key: str) -> Fernet:
-        digest = hashlib.sha256(b"tiktok-asgi.tokens\x00" + key.encode("utf-8")).digest()
+        label = b"tiktok-asgi.tokens\x00" + client_key.encode("utf-8") + b"\x00"
+        digest = hashlib.sha256(label + key.encode("utf-8")).digest()
         return Fernet(base64.urlsafe_b64encode(digest))
 
     return MultiFernet([derive(k) for k in reversed(secret_keys)])
@@ -89,7 +92,7 @@ class TokenManager:
         self.settings = settings
         self.store = store
         self._tiktok = tiktok
-        self._fernet = _fernet(settings.secret_keys)
+        self._fernet = _fernet(settings.secret_keys, settings.client_key)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.ops = StoreOps(store)
         self.live = LiveSessions(self.ops, _key)
@@ -160,6 +163,12 @@ class TokenManager:
                     return record
                 return await self._refresh(session_id, record)
 
+    async def accept_once(self, name: str, ttl: int) -> bool:
+        """False if ``name`` (a sign-in answer's state) was already accepted by any process
+        sharing the store (its own ``add_once``, :class:`~tiktok_asgi.stores.OnceStore`, or one
+        built on ``get``/``set`` under its lock)."""
+        return await _store_call(self.ops.add_once(_STATE_PREFIX + name, ttl))
+
     async def end(self, session_id: str, *, revoke: bool) -> None:
         """Forget a login session; with ``revoke``, also revoke its access token at TikTok
         (best effort: a failure is logged, never raised)."""
@@ -218,7 +227,10 @@ class TokenManager:
         await _store_call(self.store.delete(_key(session_id)))
 
     async def _write(self, session_id: str, record: TokenRecord) -> None:
-        blob = self._fernet.encrypt(json.dumps(asdict(record)).encode("utf-8"))
+        # The session id inside the ciphertext: a record copied under another session's key
+        # in the store is refused on read.
+        sealed = {**asdict(record), "sid": session_id}
+        blob = self._fernet.encrypt(json.dumps(sealed).encode("utf-8"))
         await _store_call(self.store.set(_key(session_id), blob, record.ttl(time.time())))
 
     async def _read(self, session_id: str) -> TokenRecord:
@@ -226,8 +238,11 @@ class TokenManager:
         if blob is None:
             raise LoginRequired(description="This sign-in has no TikTok access any more.")
         try:
-            return TokenRecord(**json.loads(self._fernet.decrypt(blob)))
-        except (InvalidToken, ValueError, TypeError):
+            sealed = json.loads(self._fernet.decrypt(blob))
+            if sealed.pop("sid", None) != session_id:
+                raise ValueError("a record of another login session")
+            return TokenRecord(**sealed)
+        except (InvalidToken, ValueError, TypeError, AttributeError):
             raise LoginRequired(
                 description="This sign-in's TikTok access cannot be read."
             ) from None

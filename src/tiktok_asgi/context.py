@@ -14,6 +14,9 @@ it here, so that the middleware clears the identity cookie on that very response
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from starlette.authentication import AuthCredentials
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
@@ -23,10 +26,36 @@ from .errors import LoginRequired
 from .settings import TikTokSettings
 from .user import TikTokUser
 
-__all__ = ["SCOPE_KEY", "TikTokContext", "get_access_token", "tiktok_context"]
+__all__ = ["NO_CREDENTIALS", "SCOPE_KEY", "TikTokContext", "get_access_token", "tiktok_context"]
 
 #: The one key the library keeps in the ASGI scope.
 SCOPE_KEY = "tiktok_asgi"
+
+
+class _NoCredentials(AuthCredentials):
+    """``scope["auth"]`` of anonymous requests: one shared instance, so nothing can change it.
+
+    ``scopes`` is a new empty list at every read (a scope appended to it never reaches another
+    request); no attribute can be set. Sharing it saves an allocation per anonymous request.
+    """
+
+    def __init__(self) -> None:
+        """No per-instance state."""
+
+    @property
+    def scopes(self) -> list[str]:
+        return []
+
+    @scopes.setter
+    def scopes(self, value: Sequence[str]) -> None:
+        self.__setattr__("scopes", value)  # refused below; the setter only satisfies the type
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("the credentials of anonymous requests are shared and read-only")
+
+
+#: ``scope["auth"]`` of every anonymous request.
+NO_CREDENTIALS = _NoCredentials()
 
 
 class TikTokContext:

@@ -9,21 +9,27 @@ application — and leaves with ``scope["user"]``, ``scope["auth"]`` and its
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._conversation import LoginConversation, OnLogin, OnLogout
 from ._cookies.identity import IdentityCookie
-from ._profiles import ProfileRefresher, SignedOut
-from ._responses import error_response, refuse_anonymous
+from ._cookies.signing import DuplicateCookie
+from ._cookies.tossing import clear_everywhere
+from ._origins import header, socket_origin_allowed
+from ._paths import app_path, site_path
+from ._profiles import ProfileRefresher
+from ._responses import error_response, refuse_anonymous, store_unavailable
+from ._sends import ClearOnResponse, SignOutOnResponse, Watched
+from ._session_step import SessionStep
 from ._tiktok.http import AsyncBaseTransport, SharedTransport
 from ._tiktok.provider import TikTokProvider
 from ._tokens import TokenManager
-from .context import SCOPE_KEY, TikTokContext
-from .errors import TikTokAuthError, TokenStoreUnavailable
+from .context import NO_CREDENTIALS, SCOPE_KEY, TikTokContext
+from .errors import TikTokAuthError
 from .pages import RenderErrorPage
 from .settings import TikTokSettings
 from .stores import TokenStore, TokenStoreError
@@ -35,31 +41,6 @@ __all__ = ["LoadUser", "OnLogin", "OnLogout", "OnWebhook", "TikTokAuthMiddleware
 LoadUser = Callable[[TikTokUser], Awaitable[TikTokUser | None]]
 
 
-class _NoCredentials(AuthCredentials):
-    """``scope["auth"]`` of anonymous requests: one shared instance, so nothing can change it.
-
-    ``scopes`` is a new empty list at every read (a scope appended to it never reaches another
-    request); no attribute can be set. Sharing it saves an allocation per anonymous request.
-    """
-
-    def __init__(self) -> None:
-        """No per-instance state."""
-
-    @property
-    def scopes(self) -> list[str]:
-        return []
-
-    @scopes.setter
-    def scopes(self, value: Sequence[str]) -> None:
-        self.__setattr__("scopes", value)  # refused below; the setter only satisfies the type
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("the credentials of anonymous requests are shared and read-only")
-
-
-_NO_CREDENTIALS = _NoCredentials()
-
-
 class TikTokAuthMiddleware:
     """Sign in with TikTok for the wrapped ASGI app.
 
@@ -67,8 +48,6 @@ class TikTokAuthMiddleware:
     ``scope["auth"]`` the matching ``AuthCredentials`` for every ``http`` and ``websocket`` scope.
     ``transport`` (an httpx2 transport) carries every call to TikTok when given; it stays the
     caller's to close. Otherwise a pooled transport opens on first use and closes at shutdown.
-    ``on_logout`` is awaited with the user who signs out; ``error_page`` renders the error page
-    (see :mod:`tiktok_asgi.pages`).
     """
 
     def __init__(
@@ -95,62 +74,75 @@ class TikTokAuthMiddleware:
                 raise TypeError(f"{name} must be {kind}")
         if revoke_on_logout and token_store is None:
             raise ValueError("revoke_on_logout needs a token_store: without one no token is kept")
-        self.app = app
-        self.settings = settings
-        self._transport = SharedTransport(transport)
-        self._tiktok = TikTokProvider(settings, self._transport)
-        self._identity = IdentityCookie(settings)
-        self._tokens = (
-            TokenManager(settings, token_store, self._tiktok) if token_store is not None else None
-        )
-        self.conversation = LoginConversation(
-            settings,
-            self._tiktok,
-            self._identity,
-            tokens=self._tokens,
-            on_login=on_login,
-            revoke_on_logout=token_store is not None and revoke_on_logout is not False,
-            on_logout=on_logout,
-            error_page=error_page,
-        )
-        self._error_page = error_page
         if on_webhook is not None and settings.webhook_path is None:
             raise ValueError(
                 'on_webhook needs webhook_path, e.g. webhook_path="/auth/tiktok/webhook" '
                 "registered as the webhook callback URL in the TikTok app console"
             )
-        self._webhook_path = settings.webhook_path
-        self._webhooks = WebhookReceiver(settings, tokens=self._tokens, on_webhook=on_webhook)
-        self._load_user = load_user
-        self._profiles = (
-            ProfileRefresher(settings, self._tokens, self._tiktok, self._identity)
-            if self._tokens is not None
+        self.app = app
+        self.settings = settings
+        self._transport = SharedTransport(transport)
+        self._tiktok = tiktok = TikTokProvider(settings, self._transport)
+        self._identity = identity = IdentityCookie(settings)
+        self._tokens = tokens = (
+            TokenManager(settings, token_store, tiktok) if token_store is not None else None
+        )
+        self.conversation = LoginConversation(
+            settings,
+            tiktok,
+            identity,
+            tokens=tokens,
+            on_login=on_login,
+            revoke_on_logout=token_store is not None and revoke_on_logout is not False,
+            on_logout=on_logout,
+            error_page=error_page,
+        )
+        self._webhooks = WebhookReceiver(settings, tokens=tokens, on_webhook=on_webhook)
+        self._sessions = (
+            SessionStep(tokens, ProfileRefresher(settings, tokens, tiktok, identity))
+            if tokens is not None
             else None
         )
+        self._load_user = load_user
+        self._error_page = error_page
         # Without load_user or a token store nothing can sign a user out while a view runs.
         self._watch_responses = load_user is not None or token_store is not None
-        self._anonymous = TikTokContext(settings, self._tiktok)
-        self._clear_identity = (b"set-cookie", self._identity.clear().encode("latin-1"))
+        self._anonymous = TikTokContext(settings, tiktok)
+        self._clear_identity = (b"set-cookie", identity.clear().encode("latin-1"))
         self._protected = tuple((p, p.rstrip("/") + "/") for p in settings.protected_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http":
-            if scope["path"] == self._webhook_path:
-                await self._webhooks(scope, receive, send)
-                return
-            endpoint = self.conversation.endpoint(scope["path"])
-            if endpoint is not None:
-                response = await endpoint(scope)
-                await response(scope, receive, send)
-                return
-        elif kind != "websocket":
+        if kind not in ("http", "websocket"):
             if kind == "lifespan":
                 receive = self._transport.watch_lifespan(receive)
             await self.app(scope, receive, send)
             return
+        path = app_path(scope) if scope.get("root_path") else scope["path"]
+        if kind == "http":
+            if path == self.settings.webhook_path:
+                await self._webhooks(scope, receive, send)
+                return
+            endpoint = self.conversation.endpoint(path)
+            if endpoint is not None:
+                response = await endpoint(scope)
+                await response(scope, receive, send)
+                return
 
-        identity = self._identity.read(scope["headers"])
+        try:
+            identity = self._identity.read(scope["headers"])
+        except DuplicateCookie:
+            # Cookie tossing: a second identity cookie from another scope. Nobody, and cleared.
+            identity = None
+            host = header(scope["headers"], b"host")
+            cleared = clear_everywhere(self._identity.spec, host, site_path(scope, path))
+            send = ClearOnResponse(send, [(b"set-cookie", c.encode("latin-1")) for c in cleared])
+        if (
+            identity is not None
+            and kind == "websocket"
+            and not socket_origin_allowed(scope["headers"], self.settings.allowed_origins)
+        ):
+            identity = None  # a page of another origin must not get the user's socket
         renewed: tuple[bytes, bytes] | None = None
         if identity is None:
             context = self._anonymous
@@ -162,25 +154,12 @@ class TikTokAuthMiddleware:
                 tokens=self._tokens,
                 session_id=identity.session_id,
             )
-            if self._tokens is not None and identity.session_id is not None:
-                alive = self._tokens.live.known(identity.session_id)
-                if alive is None:
-                    try:
-                        alive = await self._tokens.live.check(identity.session_id)
-                    except TokenStoreError:
-                        await _store_unavailable(scope, receive, send, self.settings)
-                        return
-                if not alive:  # signed out elsewhere, or its sessions were ended
-                    context.sign_out()
-                elif self._profiles is not None and self._profiles.due(identity):
-                    try:
-                        fresh = await self._profiles.refresh(identity)
-                    except SignedOut:
-                        context.sign_out()
-                    else:
-                        if fresh is not None:
-                            context.user = fresh[0].user
-                            renewed = (b"set-cookie", fresh[1].encode("latin-1"))
+            if self._sessions is not None:
+                try:
+                    renewed = await self._sessions.follow(identity, context)
+                except TokenStoreError:
+                    await store_unavailable(scope, receive, send, self.settings, self._error_page)
+                    return
             if self._load_user is not None and context.user is not None:
                 loaded = await self._load_user(context.user)
                 if loaded is None:
@@ -190,13 +169,17 @@ class TikTokAuthMiddleware:
         user = context.user
         if user is None:
             scope["user"] = UnauthenticatedUser()
-            scope["auth"] = _NO_CREDENTIALS
+            scope["auth"] = NO_CREDENTIALS
         else:
             scope["user"] = user
             scope["auth"] = AuthCredentials(("authenticated", *user.granted_scopes))
         if identity is not None and self._watch_responses:
-            send = _SignOutOnResponse(context, send, self._clear_identity, renewed)
-        if user is None and self._protected and self._is_protected(scope["path"]):
+            send = SignOutOnResponse(context, send, self._clear_identity, renewed)
+        elif user is None and self._tokens is not None and type(send) is not ClearOnResponse:
+            # Only with a token store can a view's get_access_token() or tiktok_api() raise on
+            # an anonymous request; watching costs about a microsecond, so only then.
+            send = Watched(send)
+        if user is None and self._protected and self._is_protected(path):
             await refuse_anonymous(scope, receive, send, self.settings.login_path)
             return
         try:
@@ -204,7 +187,7 @@ class TikTokAuthMiddleware:
         except TikTokAuthError as exc:
             # get_access_token() or tiktok_api() failed in a view that did not handle it:
             # answer with the library's error shape instead of letting it become a 500.
-            if not isinstance(send, _SignOutOnResponse) or send.started or kind != "http":
+            if not isinstance(send, Watched) or send.started or kind != "http":
                 raise
             headers = Headers(scope=scope)
             answer = error_response(exc, self.settings, headers, render=self._error_page)
@@ -212,43 +195,3 @@ class TikTokAuthMiddleware:
 
     def _is_protected(self, path: str) -> bool:
         return any(path == exact or path.startswith(below) for exact, below in self._protected)
-
-
-async def _store_unavailable(
-    scope: Scope, receive: Receive, send: Send, settings: TikTokSettings
-) -> None:
-    """The login session cannot be checked: 503, and the cookie stays (nothing is lost)."""
-    if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": 1011, "reason": "token_store_unavailable"})
-        return
-    response = error_response(TokenStoreUnavailable(), settings, Headers(scope=scope))
-    await response(scope, receive, send)
-
-
-class _SignOutOnResponse:
-    """``send`` of a signed-in request: once its context is signed out, the response clears the
-    identity cookie."""
-
-    __slots__ = ("_clear", "_context", "_renewed", "_send", "started")
-
-    def __init__(
-        self,
-        context: TikTokContext,
-        send: Send,
-        clear: tuple[bytes, bytes],
-        renewed: tuple[bytes, bytes] | None = None,
-    ) -> None:
-        self._context = context
-        self._send = send
-        self._clear = clear
-        self._renewed = renewed  # the identity cookie re-issued with a fresh profile
-        self.started = False
-
-    async def __call__(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.started = True
-            if self._context.signed_out:
-                message["headers"] = [*message.get("headers", ()), self._clear]
-            elif self._renewed is not None:
-                message["headers"] = [*message.get("headers", ()), self._renewed]
-        await self._send(message)

@@ -18,7 +18,10 @@
 :func:`login_url` builds the address of the login page (Quart's ``url_for`` knows only Quart's
 own routes, and the middleware answers the login path before Quart sees it).
 
-Wrapping ``app.asgi_app`` (not ``app``) keeps ``app`` a Quart app for its CLI. The decorators
+``install(app)`` makes a :class:`~tiktok_asgi.errors.TikTokAuthError` that a view does not
+handle (``get_access_token`` on an anonymous request, TikTok unreachable) answer in the
+middleware's shape instead of Quart's 500. Wrapping ``app.asgi_app`` (not ``app``) keeps ``app``
+a Quart app for its CLI. The decorators
 refuse as the middleware's ``protected_paths`` do: a browser loading a page is sent to the login
 path with ``next``, other requests get ``401 login_required`` JSON, and websockets are closed
 with code 1008. ``require_scopes`` answers ``403 insufficient_scope`` naming the missing scope.
@@ -31,7 +34,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
-from quart import Response, has_request_context, has_websocket_context, request, websocket
+from quart import Quart, Response, has_request_context, has_websocket_context, request, websocket
 from starlette.types import Scope
 
 from ._adapter import (
@@ -47,7 +50,7 @@ from ._responses import _SECURITY_HEADERS
 from .errors import LoginRequired, TikTokAuthError
 from .user import TikTokUser
 
-__all__ = ["current_user", "login_required", "login_url", "require_scopes"]
+__all__ = ["current_user", "install", "login_required", "login_url", "require_scopes"]
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
@@ -123,3 +126,13 @@ def require_scopes(*scopes: str) -> Callable[[F], F]:
         return cast(F, guarded)
 
     return decorate
+
+
+def install(app: Quart) -> None:
+    """Answer a :class:`TikTokAuthError` a view did not handle as the middleware does (Quart
+    turns it into a 500 before the middleware could see it)."""
+
+    async def answer(error: TikTokAuthError) -> Any:  # None after closing a websocket
+        return await _refuse(_scope(), error)
+
+    app.register_error_handler(TikTokAuthError, answer)

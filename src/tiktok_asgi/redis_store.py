@@ -100,12 +100,13 @@ class RedisTokenStore:
     async def delete(self, key: str) -> None:
         await self._call(self.redis.delete(self._prefix + key))
 
+    async def add_once(self, key: str, ttl: int) -> bool:
+        """``SET key 1 NX EX ttl``: True if the key was absent (see :class:`OnceStore`)."""
+        added = await self._call(self.redis.set(self._prefix + key, b"1", nx=True, ex=max(1, ttl)))
+        return bool(added)
+
     async def exists(self, key: str) -> bool:
         return bool(await self._call(self.redis.exists(self._prefix + key)))
-
-    async def add_once(self, key: str, value: bytes, ttl: int) -> bool:
-        done = self.redis.set(self._prefix + key, value, ex=max(1, int(ttl)), nx=True)
-        return bool(await self._call(done))
 
     async def index_add(self, index: str, member: str, ttl: int) -> None:
         now = time.time()

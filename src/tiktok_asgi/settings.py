@@ -10,6 +10,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from ._env import settings_from_env
+from ._public_key import PUBLIC_TEST_KEY
 from .user import is_scope_name
 
 __all__ = ["DEFAULT_SCOPES", "PkceEncoding", "TikTokSettings"]
@@ -17,6 +18,10 @@ __all__ = ["DEFAULT_SCOPES", "PkceEncoding", "TikTokSettings"]
 PkceEncoding = Literal["hex", "base64url"]
 DEFAULT_SCOPES: tuple[str, ...] = ("user.info.basic",)
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# Hosts where the public emulator key may sign cookies: nobody else can reach them.
+_TEST_HOSTS = _LOOPBACK_HOSTS | {"testserver"}
+DEFAULT_COOKIE_NAME = "tiktok_session"
+HOST_PREFIX = "__Host-"
 _MIN_SECRET_KEY_LENGTH = 32
 _FLOW_MAX_AGE_LIMIT = 600  # a pending login never outlives ten minutes
 _SECRET_FIELDS = frozenset({"client_secret", "secret_key"})
@@ -49,12 +54,14 @@ class TikTokSettings:
     pkce: PkceEncoding | None = "base64url"
     disable_auto_auth: bool = False
 
-    cookie_name: str = "tiktok_session"
+    cookie_name: str = DEFAULT_COOKIE_NAME
     cookie_domain: str | None = None
     cookie_path: str = "/"
     cookie_max_age: int = 14 * 24 * 3600
     cookie_secure: bool | None = None
     flow_max_age: int = _FLOW_MAX_AGE_LIMIT
+
+    allowed_origins: Sequence[str] | None = None
 
     http_timeout: float = 10.0
 
@@ -67,6 +74,8 @@ class TikTokSettings:
     # Derived once; not constructor arguments.
     secret_keys: tuple[str, ...] = field(init=False)
     secure_cookies: bool = field(init=False)
+    # True when cookie_name was the default and became the __Host- name (undone by replace()).
+    host_prefixed_default: bool = field(init=False)
 
     def __post_init__(self) -> None:
         _require_text("client_key", self.client_key, "the Client key from the TikTok app console")
@@ -76,6 +85,7 @@ class TikTokSettings:
         keys = _secret_keys(self.secret_key)
         scopes = _scopes(self.scopes)
         _check_redirect_uri(self.redirect_uri)
+        _check_public_key(keys, self.redirect_uri)
         for name in ("login_path", "callback_path", "logout_path"):
             _check_path(name, getattr(self, name))
         if len({self.login_path, self.callback_path, self.logout_path}) != 3:
@@ -107,6 +117,13 @@ class TikTokSettings:
             )
         if not self.cookie_name or not self.cookie_name.replace("_", "").replace("-", "").isalnum():
             raise ValueError("cookie_name must be a non-empty name of letters, digits, '_' or '-'")
+        if self.cookie_name.lower().startswith("__secure-") and not self.cookie_name.startswith(
+            HOST_PREFIX
+        ):
+            raise ValueError(
+                "cookie_name: '__Secure-' names are not supported; use a '__Host-' name, or a "
+                "name without a prefix"
+            )
         if not self.cookie_path.startswith("/"):
             raise ValueError("cookie_path must start with '/'")
         if self.cookie_max_age <= 0:
@@ -117,6 +134,7 @@ class TikTokSettings:
             raise ValueError("http_timeout must be a positive number of seconds")
         for name in ("authorize_url", "token_url", "userinfo_url", "revoke_url", "api_base_url"):
             _check_endpoint(name, getattr(self, name))
+        origins = _allowed_origins(self.allowed_origins, self.redirect_uri)
         if urlsplit(self.api_base_url).query or self.api_base_url.endswith("/"):
             raise ValueError(
                 f"api_base_url must be TikTok's API root without a trailing slash or query, "
@@ -129,11 +147,27 @@ class TikTokSettings:
                 "cookie_secure=False with an https redirect_uri would send the session cookie over "
                 "plain http; leave cookie_secure=None"
             )
+        secure_cookies = https if self.cookie_secure is None else self.cookie_secure
+        # Browsers keep a __Host- cookie only from a secure origin, host-only, on Path=/: no
+        # sibling subdomain can set or overwrite it. The default name takes the prefix whenever
+        # it can.
+        host_prefixed = (
+            self.cookie_name == DEFAULT_COOKIE_NAME
+            and https
+            and self.cookie_domain is None
+            and self.cookie_path == "/"
+        )
+        cookie_name = HOST_PREFIX + self.cookie_name if host_prefixed else self.cookie_name
+        if cookie_name.startswith(HOST_PREFIX):
+            _check_host_prefix(self, secure_cookies)
         set_ = object.__setattr__  # frozen: derived fields are set once, here
         set_(self, "scopes", scopes)
         set_(self, "protected_paths", protected)
+        set_(self, "allowed_origins", origins)
         set_(self, "secret_keys", keys)
-        set_(self, "secure_cookies", https if self.cookie_secure is None else self.cookie_secure)
+        set_(self, "secure_cookies", secure_cookies)
+        set_(self, "cookie_name", cookie_name)
+        set_(self, "host_prefixed_default", host_prefixed)
 
     @classmethod
     def from_env(
@@ -150,6 +184,8 @@ class TikTokSettings:
 
     def replace(self, **changes: object) -> TikTokSettings:
         """A copy with some settings changed (validated again)."""
+        if self.host_prefixed_default and "cookie_name" not in changes:
+            changes["cookie_name"] = DEFAULT_COOKIE_NAME  # derive the default name again
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
@@ -179,6 +215,56 @@ def _secret_keys(value: str | Sequence[str]) -> tuple[str, ...]:
                 'print(secrets.token_urlsafe(48))"'
             )
     return keys
+
+
+def _check_public_key(keys: tuple[str, ...], redirect_uri: str) -> None:
+    """The emulator's published key signs cookies anyone can forge: only for test hosts."""
+    if PUBLIC_TEST_KEY in keys and urlsplit(redirect_uri).hostname not in _TEST_HOSTS:
+        raise ValueError(
+            "secret_key is the emulator's published TEST_SECRET_KEY, with which anyone can forge "
+            "a sign-in; it is accepted only for localhost, 127.0.0.1, [::1] and testserver. "
+            'Generate a key with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+        )
+
+
+def _check_host_prefix(settings: TikTokSettings, secure_cookies: bool) -> None:
+    if not secure_cookies or settings.cookie_domain is not None or settings.cookie_path != "/":
+        raise ValueError(
+            f"cookie_name {settings.cookie_name!r}: browsers keep a '__Host-' cookie only when it "
+            "is Secure, has no Domain and has Path=/; use an https redirect_uri (or "
+            "cookie_secure=True), leave cookie_domain unset and cookie_path '/', or choose a name "
+            "without the prefix"
+        )
+
+
+def _allowed_origins(value: Sequence[str] | None, redirect_uri: str) -> tuple[str, ...]:
+    """Origins whose pages may use the signed-in user's WebSockets and sign them out."""
+    if value is None:
+        parts = urlsplit(redirect_uri)
+        return (f"{parts.scheme}://{parts.netloc}".lower(),)
+    if isinstance(value, str):
+        raise ValueError(
+            "allowed_origins must be a sequence of origins, e.g. ('https://example.com',), "
+            "not one string"
+        )
+    origins = []
+    for origin in value:
+        parts = urlsplit(origin) if isinstance(origin, str) else None
+        if (
+            parts is None
+            or parts.scheme not in ("https", "http")
+            or not parts.hostname
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or "@" in parts.netloc
+        ):
+            raise ValueError(
+                "allowed_origins entries must be origins like 'https://example.com' or "
+                f"'http://localhost:8000' (scheme, host, optional port; no path), got {origin!r}"
+            )
+        origins.append(origin.lower())
+    return tuple(dict.fromkeys(origins))
 
 
 def _scopes(value: Sequence[str]) -> tuple[str, ...]:
@@ -268,3 +354,9 @@ def _check_endpoint(name: str, url: str) -> None:
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
         raise ValueError(f"{name} must be an absolute http(s) URL, got {url!r}")
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+        # Tokens and the client secret travel to these URLs.
+        raise ValueError(
+            f"{name} must be an https URL (plain http only for localhost, 127.0.0.1 and [::1]), "
+            f"got {url!r}"
+        )

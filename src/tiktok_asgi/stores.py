@@ -8,7 +8,8 @@ middleware looks for them once, at start-up, and builds each from ``get``/``set`
 ``lock`` when it is missing (see :mod:`tiktok_asgi._store_ops`):
 
 - ``async exists(key) -> bool``: whether a key is there (else ``get(key) is not None``);
-- ``async add_once(key, value, ttl) -> bool``: set only if absent, true when it was set;
+- ``async add_once(key, ttl) -> bool``: remember ``key`` for ``ttl`` seconds unless it is
+  remembered already; true when it was new (:class:`OnceStore`);
 - ``async index_add(index, member, ttl)``, ``async index_members(index) -> list[str]``,
   ``async index_remove(index, member)``, ``async index_clear(index)``: a set of members, each
   kept ``ttl`` seconds (the open_id → login sessions index);
@@ -25,7 +26,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol, runtime_checkable
 
-__all__ = ["MemoryTokenStore", "TokenStore", "TokenStoreError"]
+__all__ = ["MemoryTokenStore", "OnceStore", "TokenStore", "TokenStoreError"]
 
 
 class TokenStoreError(Exception):
@@ -47,6 +48,21 @@ class TokenStore(Protocol):
         ...
 
 
+@runtime_checkable
+class OnceStore(Protocol):
+    """An optional capability of a :class:`TokenStore`: remember a key once, atomically.
+
+    With it, each sign-in answer (its ``state``) is accepted once across every process sharing
+    the store; without it, once per process. Not part of :class:`TokenStore`, so stores written
+    before it keep working.
+    """
+
+    async def add_once(self, key: str, ttl: int) -> bool:
+        """Store ``key`` for ``ttl`` seconds unless present; True if it was absent (Redis:
+        ``SET key 1 NX EX ttl``)."""
+        ...
+
+
 class MemoryTokenStore:
     """A bounded in-process store for one process and tests (oldest entries evicted first)."""
 
@@ -56,6 +72,7 @@ class MemoryTokenStore:
         self._max = max_entries
         self._items: dict[str, tuple[float, bytes]] = {}
         self._indexes: dict[str, dict[str, float]] = {}  # index: {member: expires at}
+        self._once: dict[str, float] = {}  # add_once keys: expiry times
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def get(self, key: str) -> bytes | None:
@@ -83,12 +100,6 @@ class MemoryTokenStore:
     async def exists(self, key: str) -> bool:
         return self.peek(key)
 
-    async def add_once(self, key: str, value: bytes, ttl: int) -> bool:
-        if self.peek(key):
-            return False
-        await self.set(key, value, ttl)
-        return True
-
     async def index_add(self, index: str, member: str, ttl: int) -> None:
         now = time.monotonic()
         members = self._indexes.get(index)
@@ -113,6 +124,19 @@ class MemoryTokenStore:
 
     async def index_clear(self, index: str) -> None:
         self._indexes.pop(index, None)
+
+    async def add_once(self, key: str, ttl: int) -> bool:
+        """See :class:`OnceStore`. Kept apart from the records (``len()`` counts records only),
+        bounded like them."""
+        now = time.monotonic()
+        if self._once.get(key, 0.0) > now:
+            return False
+        if len(self._once) >= self._max:
+            self._once = {k: t for k, t in self._once.items() if t > now}
+            while len(self._once) >= self._max:
+                del self._once[next(iter(self._once))]
+        self._once[key] = now + ttl
+        return True
 
     @asynccontextmanager
     async def lock(self, key: str, timeout: float) -> AsyncIterator[None]:  # noqa: ASYNC109 (the protocol's lock lease, not a call timeout)

@@ -165,7 +165,7 @@ class WebhookReceiver:
         """True the first time an event's body comes (a retry carries the same body)."""
         if self._tokens is not None:
             try:
-                return await self._tokens.ops.add_once(_SEEN_PREFIX + digest, b"1", _SEEN_TTL)
+                return await self._tokens.ops.add_once(_SEEN_PREFIX + digest, _SEEN_TTL)
             except TokenStoreError as exc:
                 # Not answered 200: TikTok delivers again later, and nothing is lost.
                 raise TokenStoreUnavailable() from exc

@@ -108,9 +108,17 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def identity_mac(key: str, signed: str, purpose: str = IDENTITY_PURPOSE) -> str:
-    """The ``mac`` part for the text ``signed`` (``v2.<payload>.<issued>``)."""
-    derived = hmac.new(key.encode("utf-8"), purpose.encode("ascii"), hashlib.sha256).digest()
+# The emulator's default client key: the app identity cookies are bound to unless told otherwise.
+CLIENT_KEY = "emulator-client-key"
+
+
+def identity_mac(
+    key: str, signed: str, purpose: str = IDENTITY_PURPOSE, client_key: str = CLIENT_KEY
+) -> str:
+    """The ``mac`` part for the text ``signed`` (``v2.<payload>.<issued>``): the HMAC key is
+    derived from the secret key and ``<purpose>:<client_key>``."""
+    label = f"{purpose}:{client_key}".encode()
+    derived = hmac.new(key.encode("utf-8"), label, hashlib.sha256).digest()
     return b64url(hmac.new(derived, signed.encode("ascii"), hashlib.sha256).digest())
 
 
@@ -122,9 +130,12 @@ class IdentityCodec:
     the payload, and signs with the last key.
     """
 
-    def __init__(self, keys: Sequence[str], purpose: str = IDENTITY_PURPOSE) -> None:
+    def __init__(
+        self, keys: Sequence[str], purpose: str = IDENTITY_PURPOSE, client_key: str = CLIENT_KEY
+    ) -> None:
         self.keys = list(keys)
         self.purpose = purpose
+        self.client_key = client_key
 
     def dumps(
         self,
@@ -142,13 +153,15 @@ class IdentityCodec:
         text = json.dumps(payload, separators=(",", ":")).encode("utf-8")
         when = int(time.time()) if issued is None else issued
         signed = f"{version}.{b64url(text)}.{when}"
-        return f"{signed}.{identity_mac(self.keys[-1], signed, self.purpose)}"
+        mac = identity_mac(self.keys[-1], signed, self.purpose, self.client_key)
+        return f"{signed}.{mac}"
 
     def loads(self, value: str, max_age: int | None = None) -> dict[str, Any]:
         version, payload, issued, mac = value.split(".")
         signed = value.rpartition(".")[0]
         if version != "v2" or not any(
-            hmac.compare_digest(identity_mac(k, signed, self.purpose), mac) for k in self.keys
+            hmac.compare_digest(identity_mac(k, signed, self.purpose, self.client_key), mac)
+            for k in self.keys
         ):
             raise BadIdentity(value)
         if max_age is not None and time.time() - int(issued) > max_age:
@@ -171,7 +184,7 @@ class IdentityCodec:
 
 def identity_serializer(settings: TikTokSettings, keys: list[str] | None = None) -> IdentityCodec:
     """Reads (and forges) identity cookies independently of the middleware."""
-    return IdentityCodec(keys or list(settings.secret_keys))
+    return IdentityCodec(keys or list(settings.secret_keys), client_key=settings.client_key)
 
 
 def v1_identity_serializer(settings: TikTokSettings, keys: list[str] | None = None) -> Any:
@@ -186,6 +199,6 @@ def v1_identity_serializer(settings: TikTokSettings, keys: list[str] | None = No
 def flow_serializer(settings: TikTokSettings) -> Any:
     return URLSafeTimedSerializer(
         list(settings.secret_keys),
-        salt="tiktok-asgi.flow",
+        salt=f"tiktok-asgi.flow:{settings.client_key}",
         signer_kwargs={"digest_method": hashlib.sha256},
     )

@@ -136,8 +136,8 @@ def test_identity_cookie_attributes_and_payload(
     assert response.headers["location"] == "/somewhere"
     assert response.headers["cache-control"] == "no-store"
 
-    name, value, attributes = cookie_named(response, "tiktok_session=")
-    assert name == "tiktok_session"
+    name, value, attributes = cookie_named(response, "__Host-tiktok_session=")
+    assert name == "__Host-tiktok_session"
     assert attributes == [
         "Path=/",
         f"Max-Age={tiktok_settings.cookie_max_age}",
@@ -168,11 +168,11 @@ def test_flow_cookie_is_cleared_by_the_callback(
 ) -> None:
     callback, flow_name, _ = pending_login(client, tiktok_settings, tiktok_emulator.approve)
     response = client.get(callback, follow_redirects=False)
-    name, value, attributes = cookie_named(response, "tiktok_session_flow_")
+    name, value, attributes = cookie_named(response, "__Host-tiktok_session_flow_")
     assert name == flow_name
     assert value == ""
     assert attributes == [
-        "Path=/auth/tiktok/callback",
+        "Path=/",
         "Max-Age=0",
         "Expires=Thu, 01 Jan 1970 00:00:00 GMT",
         "HttpOnly",

@@ -54,7 +54,7 @@ def test_denied_consent_is_access_denied_as_html_by_default(
     assert response.headers["cache-control"] == "no-store"
     assert "default-src 'none'" in response.headers["content-security-policy"]
     # The pending login's flow cookie is cleared, and nobody is signed in.
-    name, value, attributes = cookie_named(response, "tiktok_session_flow_")
+    name, value, attributes = cookie_named(response, "__Host-tiktok_session_flow_")
     assert (name, value) == (flow_name, "")
     assert "Max-Age=0" in attributes
     assert client.get("/me").json()["authenticated"] is False
@@ -287,6 +287,6 @@ def test_failed_login_leaves_an_existing_session_alone(
     response = client.get(_approved(tiktok_emulator, client, tiktok_settings), headers=JSON)
     assert response.status_code == 502
     assert not [
-        c for c in response.headers.get_list("set-cookie") if c.startswith("tiktok_session=")
+        c for c in response.headers.get_list("set-cookie") if c.startswith("__Host-tiktok_session=")
     ]
     assert client.get("/me").json() == before

@@ -134,8 +134,10 @@ def test_websocket_sees_the_user(
     app = make_app(tiktok_settings, tiktok_emulator.transport())
     person = tiktok_emulator.user("mayacooks")
     client = signed_in_client(app, tiktok_settings, tiktok_emulator, user=person)
-    cookie = client.cookies["tiktok_session"]
-    with client.websocket_connect("/ws", headers={"cookie": f"tiktok_session={cookie}"}) as ws:
+    cookie = client.cookies["__Host-tiktok_session"]
+    with client.websocket_connect(
+        "/ws", headers={"cookie": f"__Host-tiktok_session={cookie}"}
+    ) as ws:
         seen = ws.receive_json()
     assert seen["authenticated"] is True
     assert seen["identity"] == person.open_id

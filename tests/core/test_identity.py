@@ -26,6 +26,7 @@ from starlette.testclient import TestClient
 import tiktok_asgi._cookies.identity
 from tests.conftest import BASE_URL, make_app, sign_in, signed_in_client, start_login
 from tests.core.helpers import (
+    CLIENT_KEY,
     IDENTITY_LAYOUT,
     BadIdentity,
     IdentityCodec,
@@ -131,14 +132,14 @@ def test_anonymous_request(tiktok_emulator: TikTokEmulator, settings: TikTokSett
 def _identity_cookie(tiktok_emulator: TikTokEmulator, settings: TikTokSettings) -> str:
     client = TestClient(make_app(settings, tiktok_emulator.transport()), base_url=BASE_URL)
     sign_in(client, settings, tiktok_emulator)
-    value = client.cookies["tiktok_session"]
+    value = client.cookies["__Host-tiktok_session"]
     assert isinstance(value, str)
     return value
 
 
 def _me(app: Any, cookie: str) -> dict[str, Any]:
     client = TestClient(app, base_url=BASE_URL)
-    response = client.get("/me", headers={"cookie": f"tiktok_session={cookie}"})
+    response = client.get("/me", headers={"cookie": f"__Host-tiktok_session={cookie}"})
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -291,7 +292,7 @@ def test_starlette_requires_works(
 
 
 def _cookie_size(response: Any) -> int:
-    name, value, _ = cookie_named(response, "tiktok_session=")
+    name, value, _ = cookie_named(response, "__Host-tiktok_session=")
     return len(name) + 1 + len(value)
 
 
@@ -423,7 +424,7 @@ KEY = "identity-test-key-" + "k" * 40
 
 def _direct(**changes: Any) -> tuple[IdentityCookie, TikTokSettings]:
     settings = TikTokSettings(
-        client_key="ck",
+        client_key=changes.pop("client_key", CLIENT_KEY),
         client_secret="cs",
         redirect_uri="https://app.example/auth/tiktok/callback",
         secret_key=changes.pop("secret_key", KEY),
@@ -435,13 +436,13 @@ def _direct(**changes: Any) -> tuple[IdentityCookie, TikTokSettings]:
 def _value(header: str) -> str:
     first = header.split(";", 1)[0]
     name, _, value = first.partition("=")
-    assert name == "tiktok_session"
+    assert name == "__Host-tiktok_session"
     return value
 
 
 def _headers(value: str | bytes) -> list[tuple[bytes, bytes]]:
     raw = value if isinstance(value, bytes) else value.encode("latin-1")
-    return [(b"host", b"app.example"), (b"cookie", b"theme=dark; tiktok_session=" + raw)]
+    return [(b"host", b"app.example"), (b"cookie", b"theme=dark; __Host-tiktok_session=" + raw)]
 
 
 FULL_USER = TikTokUser(
@@ -531,7 +532,8 @@ def test_the_format_is_exactly_as_documented() -> None:
         ["user.info.basic"],
     ]
     assert mac == identity_mac(KEY, f"v2.{payload}.{issued}")
-    derived = hmac.new(KEY.encode(), b"tiktok-asgi.identity", hashlib.sha256).digest()
+    label = f"tiktok-asgi.identity:{CLIENT_KEY}".encode()
+    derived = hmac.new(KEY.encode(), label, hashlib.sha256).digest()
     expected = hmac.new(derived, f"v2.{payload}.{issued}".encode(), hashlib.sha256).digest()
     assert base64.urlsafe_b64decode(mac + "=") == expected
 
@@ -671,28 +673,25 @@ def test_a_full_cache_drops_its_older_half_at_once_and_never_serves_an_expired_e
 # Cookies of the format before v2 -----------------------------------------------------------------
 
 
-def test_old_format_cookies_are_read_until_they_expire(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_old_format_cookies_are_refused_they_are_not_bound_to_the_app() -> None:
     cookie, settings = _direct(cookie_max_age=3600)
-    old = v1_identity_serializer(settings)
-    data = FULL_USER.to_dict() | {"sid": "sid-1"}
-    value = old.dumps(data)
+    value = v1_identity_serializer(settings).dumps(FULL_USER.to_dict() | {"sid": "sid-1"})
     assert not value.startswith("v2.")
-    identity = cookie.read(_headers(value))
-    assert identity == Identity(FULL_USER, "sid-1")
-    assert cookie.read(_headers(value)) == identity  # remembered as well
-    # Tampered, another key, another salt: refused.
-    assert cookie.read(_headers(value[:-1] + ("A" if value[-1] != "A" else "B"))) is None
-    assert cookie.read(_headers(v1_identity_serializer(settings, ["z" * 40]).dumps(data))) is None
-    assert cookie.read(_headers(flow_serializer(settings).dumps(data))) is None
-    # Key rotation holds for them too.
-    rotated, _ = _direct(cookie_max_age=3600, secret_key=[KEY, "next-key-" + "n" * 40])
-    assert rotated.read(_headers(value)) == identity
-    # Expired, in the cache or not.
-    later = _Later(3601)
-    monkeypatch.setattr(itsdangerous.timed, "time", later)
-    monkeypatch.setattr(tiktok_asgi._cookies.identity, "time", later)
     assert cookie.read(_headers(value)) is None
-    assert IdentityCookie(settings).read(_headers(value)) is None
+    assert cookie.cache_size() == (0, 0)
+
+
+def test_a_cookie_minted_for_another_client_key_is_refused() -> None:
+    # A staging app sharing secret_key with production mints cookies for its own client key.
+    cookie, _ = _direct()
+    data = {"open_id": "o", "granted_scopes": ["user.info.basic"]}
+    assert cookie.read(_headers(IdentityCodec([KEY], client_key=CLIENT_KEY).dumps(data)))
+    for other in ("staging-client-key", CLIENT_KEY + "x", ""):
+        assert cookie.read(_headers(IdentityCodec([KEY], client_key=other).dumps(data))) is None
+    staging, _ = _direct(client_key="staging-client-key")
+    minted = _value(staging.encode(Identity(TikTokUser(open_id="o"))))
+    assert staging.read(_headers(minted)) is not None
+    assert cookie.read(_headers(minted)) is None
 
 
 def test_the_size_guard_drops_optional_fields_first_and_refuses_the_impossible(
@@ -703,7 +702,7 @@ def test_the_size_guard_drops_optional_fields_first_and_refuses_the_impossible(
     big = dataclasses.replace(FULL_USER, avatar_url=url, avatar_url_100=url, avatar_large_url=url)
     header = cookie.encode(Identity(big, "sid"))
     value = _value(header)
-    assert len("tiktok_session=") + len(value) <= MAX_COOKIE_BYTES
+    assert len("__Host-tiktok_session=") + len(value) <= MAX_COOKIE_BYTES
     user = cookie.read(_headers(value)).user  # type: ignore[union-attr]
     assert user.avatar_large_url is None
     assert user.avatar_url_100 is None

@@ -143,16 +143,11 @@ def test_flow_cookie_attributes_exact_on_https(
     client: TestClient, tiktok_settings: TikTokSettings
 ) -> None:
     response = client.get(tiktok_settings.login_path, follow_redirects=False)
-    name, value, attributes = cookie_named(response, "tiktok_session_flow_")
-    assert len(name) > len("tiktok_session_flow_")
+    name, value, attributes = cookie_named(response, "__Host-tiktok_session_flow_")
+    assert len(name) > len("__Host-tiktok_session_flow_")
     assert value
-    assert attributes == [
-        "Path=/auth/tiktok/callback",
-        "Max-Age=600",
-        "HttpOnly",
-        "Secure",
-        "SameSite=Lax",
-    ]
+    # A __Host- cookie must have Path=/: browsers drop it otherwise.
+    assert attributes == ["Path=/", "Max-Age=600", "HttpOnly", "Secure", "SameSite=Lax"]
     # Only the flow cookie: logging in does not touch the identity cookie.
     assert len(response.headers.get_list("set-cookie")) == 1
 
@@ -163,7 +158,7 @@ def test_flow_cookie_max_age_follows_settings(
     short = tiktok_settings.replace(flow_max_age=90)
     client = TestClient(make_app(short, tiktok_emulator.transport()), base_url=BASE_URL)
     _, _, attributes = cookie_named(
-        client.get(short.login_path, follow_redirects=False), "tiktok_session_flow_"
+        client.get(short.login_path, follow_redirects=False), "__Host-tiktok_session_flow_"
     )
     assert "Max-Age=90" in attributes
 
@@ -185,11 +180,13 @@ def test_flow_cookie_has_no_secure_on_plain_http_loopback(
 def test_flow_cookie_path_is_the_redirect_uri_path(tiktok_emulator: TikTokEmulator) -> None:
     tiktok_emulator.register_redirect_uri("https://testserver/oauth/tiktok/done")
     tiktok_settings = tiktok_emulator.settings(
-        redirect_uri="https://testserver/oauth/tiktok/done", callback_path="/oauth/tiktok/done"
+        redirect_uri="https://testserver/oauth/tiktok/done",
+        callback_path="/oauth/tiktok/done",
+        cookie_name="app_session",  # a name without the __Host- prefix, which needs Path=/
     )
     client = TestClient(make_app(tiktok_settings, tiktok_emulator.transport()), base_url=BASE_URL)
     response = client.get(tiktok_settings.login_path, follow_redirects=False)
-    _, _, attributes = cookie_named(response, "tiktok_session_flow_")
+    _, _, attributes = cookie_named(response, "app_session_flow_")
     assert attributes[0] == "Path=/oauth/tiktok/done"
 
 

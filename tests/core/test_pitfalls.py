@@ -71,7 +71,7 @@ def test_pitfall_3_no_client_secret_in_the_authorize_url(
     # Nor anywhere else the browser sees: headers, body, cookies.
     everything = " ".join(f"{k}: {v}" for k, v in response.headers.multi_items()) + response.text
     assert tiktok_settings.client_secret not in everything
-    _, flow_value, _ = cookie_named(response, "tiktok_session_flow_")
+    _, flow_value, _ = cookie_named(response, "__Host-tiktok_session_flow_")
     assert tiktok_settings.client_secret not in unquote(flow_value)
     tiktok_emulator.approve(url)  # the emulator rejects an authorize URL carrying the secret
 
@@ -138,7 +138,7 @@ def test_pitfall_6_http_200_with_an_error_is_not_a_token(
     assert response.status_code == 502
     assert response.json()["error"] == "invalid_grant"
     assert tiktok_emulator.count("userinfo") == 0
-    assert not [c for c in response.headers.get_list("set-cookie") if "tiktok_session=" in c]
+    assert not [c for c in response.headers.get_list("set-cookie") if "__Host-tiktok_session=" in c]
 
 
 def test_pitfall_7_no_email_is_invented(
@@ -148,7 +148,7 @@ def test_pitfall_7_no_email_is_invented(
     me = client.get("/me").json()
     assert me["user"]["username"]
     assert "email" not in json.dumps(me)
-    payload = identity_serializer(tiktok_settings).loads(client.cookies["tiktok_session"])
+    payload = identity_serializer(tiktok_settings).loads(client.cookies["__Host-tiktok_session"])
     assert "email" not in payload
     user = TikTokUser.from_dict(payload)
     assert not hasattr(user, "email")

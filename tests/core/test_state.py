@@ -57,7 +57,7 @@ def test_five_pending_logins_in_one_browser_finish_in_any_order(
         assert response.headers["location"] == f"/tab/{i}"
         assert client.get("/me").json()["identity"] == user.open_id
     assert tiktok_emulator.count("token", grant_type="authorization_code") == 5
-    assert not [n for n in client.cookies if n.startswith("tiktok_session_flow_")]
+    assert not [n for n in client.cookies if n.startswith("__Host-tiktok_session_flow_")]
 
 
 def test_replayed_callback_is_refused(

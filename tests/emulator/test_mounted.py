@@ -12,7 +12,7 @@ from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 from tests.emulator.helpers import REDIRECT, VERIFIER, authorize_url, callback_params
 
-from tiktok_asgi.emulator import TikTokEmulator
+from tiktok_asgi.emulator import TEST_SECRET_KEY, TikTokEmulator
 
 BASE = "https://testserver/tiktok"
 
@@ -108,4 +108,7 @@ def test_settings_keep_real_urls_and_register_new_redirect(emu: TikTokEmulator) 
     assert settings.callback_path == "/login/done"
     assert tuple(settings.scopes) == ("user.info.basic",)
     assert uri in emu.redirect_uris
-    assert len(settings.secret_keys[0]) == 48
+    # Not the published test key on a host others can reach: a fresh random one.
+    assert settings.secret_keys[0] != TEST_SECRET_KEY
+    assert len(settings.secret_keys[0]) >= 48
+    assert emu.settings(uri).secret_keys != settings.secret_keys

@@ -24,6 +24,12 @@ BASIC = ["user.info.basic"]
 EXAMPLES = ["fastapi_app", "starlette_app", "quart_app", "litestar_app"]
 
 
+@pytest.fixture(autouse=True)
+def _emulator_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The examples build their app at import: with the emulator, as their docstrings run them."""
+    monkeypatch.setenv("TIKTOK_EMULATOR", "1")
+
+
 @pytest.fixture(params=EXAMPLES)
 def example(request: pytest.FixtureRequest) -> ModuleType:
     return importlib.import_module(f"examples.{request.param}")
@@ -164,3 +170,40 @@ def test_example_runs_with_one_command(name: str, tmp_path: Path) -> None:
         out = browser.post(f"{origin}/auth/tiktok/logout")
         assert out.status_code == 303
         assert browser.get(f"{origin}/me").status_code == 401
+
+
+def test_examples_escape_what_they_render_and_send_a_content_security_policy(
+    example: ModuleType, tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
+) -> None:
+    from tiktok_asgi.emulator import EmulatorUser
+
+    hostile = EmulatorUser(username="xss.person", display_name="<script>alert(1)</script>")
+    tiktok_emulator.add_user(hostile)
+    app = example.create_app(tiktok_settings, transport=tiktok_emulator.transport())
+    with TestClient(app, base_url=BASE_URL) as client:
+        assert "default-src 'none'" in client.get("/").headers["content-security-policy"]
+        sign_in(client, tiktok_settings, tiktok_emulator, user=hostile, scopes=BASIC)
+        page = client.get("/")
+    assert "<script>" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+
+
+def test_examples_start_the_emulator_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from examples.accounts import configure
+
+    for name in ("TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET", "TIKTOK_REDIRECT_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("TIKTOK_EMULATOR", raising=False)
+    monkeypatch.delenv("TIKTOK_SECRET_KEY", raising=False)
+    with pytest.raises(ValueError, match="TIKTOK_"):
+        configure()  # no silent fallback to the emulator and its public key
+    monkeypatch.setenv("TIKTOK_CLIENT_KEY", "ck")
+    monkeypatch.setenv("TIKTOK_CLIENT_SECRET", "cs")
+    monkeypatch.setenv("TIKTOK_REDIRECT_URI", "https://app.example.com/auth/tiktok/callback")
+    with pytest.raises(ValueError, match="TIKTOK_SECRET_KEY"):
+        configure()  # one variable missing: an error naming it
+    monkeypatch.setenv("TIKTOK_EMULATOR", "1")
+    settings, emulator = configure()
+    assert emulator is not None
+    assert settings.redirect_uri.startswith("http://127.0.0.1:")

@@ -88,8 +88,9 @@ def test_websocket_closed_with_1008(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
     client = make(tiktok_settings, tiktok_emulator)
-    with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect("/app/ws"):
-        pass  # pragma: no cover - refused before accept
+    # Accepted, then closed: browsers see 1008, not the 1006 of a refused handshake.
+    with client.websocket_connect("/app/ws") as ws, pytest.raises(WebSocketDisconnect) as info:
+        ws.receive_json()
     assert (info.value.code, info.value.reason) == (1008, "login_required")
     person = tiktok_emulator.user("mayacooks")
     sign_in(client, tiktok_settings, tiktok_emulator, user=person)

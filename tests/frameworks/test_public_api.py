@@ -57,12 +57,19 @@ PUBLIC = {
         "require_user",
         "tiktok_exception_handler",
     ],
-    "tiktok_asgi.quart": ["current_user", "login_required", "login_url", "require_scopes"],
+    "tiktok_asgi.quart": [
+        "current_user",
+        "install",
+        "login_required",
+        "login_url",
+        "require_scopes",
+    ],
     "tiktok_asgi.starlette": ["login_required", "login_url", "require_scopes", "tiktok_routes"],
     "tiktok_asgi.litestar": ["TikTokPlugin", "login_required", "require_scopes"],
     "tiktok_asgi.django": ["TikTokUserMiddleware"],
     "tiktok_asgi.sessions": ["end_user_sessions", "end_user_sessions_in_store"],
     "tiktok_asgi.webhooks": ["OnWebhook", "TikTokWebhookEvent", "sign_webhook"],
+    "tiktok_asgi.stores": ["MemoryTokenStore", "OnceStore", "TokenStore", "TokenStoreError"],
 }
 
 

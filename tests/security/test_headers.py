@@ -48,8 +48,10 @@ class _OldSigner(TimestampSigner):
 def _expired_flow(app: Any, settings: TikTokSettings, emu: TikTokEmulator, headers: Any) -> Answer:
     pending = start(app, settings, emu)
     name, value = next((k, v) for k, v in pending.cookies.items() if "_flow_" in k)
-    payload = serializer(settings.secret_keys, "tiktok-asgi.flow").loads(value)
-    old = serializer(settings.secret_keys, "tiktok-asgi.flow")
+    payload = serializer(settings.secret_keys, f"tiktok-asgi.flow:{settings.client_key}").loads(
+        value
+    )
+    old = serializer(settings.secret_keys, f"tiktok-asgi.flow:{settings.client_key}")
     old.signer = _OldSigner  # type: ignore[assignment]
     return finish(app, settings, pending, cookies={name: old.dumps(payload)}, headers=headers)
 

@@ -40,8 +40,8 @@ async def test_the_capabilities_are_built_from_the_basic_four() -> None:
     ops = StoreOps(BasicStore())
     assert ops.peek is None
     assert not await ops.exists("k")
-    assert await ops.add_once("k", b"v", 60)
-    assert not await ops.add_once("k", b"w", 60)
+    assert await ops.add_once("k", 60)
+    assert not await ops.add_once("k", 60)
     assert await ops.exists("k")
     await ops.index_add("idx", "a", 60)
     await ops.index_add("idx", "b", 60)

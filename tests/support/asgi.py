@@ -68,9 +68,11 @@ async def asgi_call(
     body: bytes = b"",
     *,
     origin: str = ORIGIN,
+    root_path: str = "",
 ) -> Answer:
     """One HTTP request handed to ``app`` exactly as given (no client-side re-encoding); the
-    ``Host`` header follows ``origin`` unless ``headers`` carry one."""
+    ``Host`` header follows ``origin`` unless ``headers`` carry one. ``path`` goes into the scope
+    as given, beside ``root_path``: whether it includes the root path is the caller's choice."""
     site = urlsplit(origin)
     port = site.port or (443 if site.scheme == "https" else 80)
     raw_headers = list(headers)
@@ -84,7 +86,7 @@ async def asgi_call(
         "scheme": site.scheme,
         "path": path,
         "raw_path": path.encode("utf-8", "surrogateescape"),
-        "root_path": "",
+        "root_path": root_path,
         "query_string": query_string,
         "headers": raw_headers,
         "client": ("127.0.0.1", 50000),

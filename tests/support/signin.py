@@ -45,7 +45,7 @@ __all__ = [
     "sign_in_steps",
 ]
 
-COOKIE_NAME = "tiktok_session"
+COOKIE_NAME = "tiktok_session"  # the default name on plain http (on https: "__Host-" before it)
 JSON = {"accept": "application/json"}
 
 

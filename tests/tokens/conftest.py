@@ -118,7 +118,10 @@ def store_key(sid: str) -> str:
 async def read_record(store: TokenStore, settings: TikTokSettings, sid: str) -> dict[str, Any]:
     blob = await store.get(store_key(sid))
     assert blob is not None, "no token record"
-    record: dict[str, Any] = json.loads(_fernet(settings.secret_keys).decrypt(blob))
+    record: dict[str, Any] = json.loads(
+        _fernet(settings.secret_keys, settings.client_key).decrypt(blob)
+    )
+    assert record.pop("sid") == sid, "a record sealed for another session"
     return record
 
 
@@ -126,7 +129,8 @@ async def expire_access_token(store: TokenStore, settings: TikTokSettings, sid: 
     """Make the stored access token look expired (as if its hours had passed); returns it."""
     record = await read_record(store, settings, sid)
     record["expires_at"] = time.time() - 1
-    blob = _fernet(settings.secret_keys).encrypt(json.dumps(record).encode())
+    sealed = {**record, "sid": sid}
+    blob = _fernet(settings.secret_keys, settings.client_key).encrypt(json.dumps(sealed).encode())
     await store.set(store_key(sid), blob, TokenRecord(**record).ttl(time.time()))
     token: str = record["access_token"]
     return token

@@ -194,7 +194,10 @@ async def test_sign_in_on_one_instance_refresh_once_across_both_and_log_out_anyw
         assert tiktok_emulator.count("revoke") == 1
         (revoke,) = [r for r in tiktok_emulator.requests if r.endpoint == "revoke"]
         assert revoke.form["token"] == [fresh["access_token"]]
-        assert [k async for k in shared_store.redis.scan_iter("tiktok_asgi:*")] == []
+        assert [k async for k in shared_store.redis.scan_iter("tiktok_asgi:token:*")] == []
+        # Only the used sign-in answer is left, expiring with the flow's lifetime.
+        (state,) = [k async for k in shared_store.redis.scan_iter("tiktok_asgi:state:*")]
+        assert 0 < await shared_store.redis.ttl(state) <= a.settings.flow_max_age
         assert a.settings.cookie_name not in client.cookies
         response = await client.get(
             f"{a.url}/token", headers={"cookie": f"{a.settings.cookie_name}={cookie}"}

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from itsdangerous import BadData, SignatureExpired
 
 from tiktok_asgi.errors import StateError
-from tiktok_asgi.settings import TikTokSettings
+from tiktok_asgi.settings import HOST_PREFIX, TikTokSettings
 
 from .signing import CookieSpec, Signer
 
@@ -31,13 +31,17 @@ _CONSUMED_LIMIT = 10_000
 class FlowCookies:
     def __init__(self, settings: TikTokSettings) -> None:
         self._prefix = f"{settings.cookie_name}_flow_"
+        # A __Host- name needs Path=/ (browsers drop it otherwise); other flow cookies stay on
+        # the callback path, where no other request carries them.
+        host_only = settings.cookie_name.startswith(HOST_PREFIX)
         self.spec = CookieSpec(
             name=self._prefix,
-            path=urlsplit(settings.redirect_uri).path,
+            path="/" if host_only else urlsplit(settings.redirect_uri).path,
             max_age=settings.flow_max_age,
             secure=settings.secure_cookies,
         )
-        self._signer = Signer(settings.secret_keys, salt="tiktok-asgi.flow")
+        # The client key in the salt: another app sharing secret_key cannot mint our flows.
+        self._signer = Signer(settings.secret_keys, salt=f"tiktok-asgi.flow:{settings.client_key}")
         self._consumed: dict[str, float] = {}
 
     def _name(self, state: str) -> str:
@@ -98,6 +102,10 @@ class FlowCookies:
             return None
         data = payload.get("data")
         return data if isinstance(data, dict) else None
+
+    def consumed_name(self, state: str) -> str:
+        """The name under which a finished ``state`` is remembered, in a shared store too."""
+        return self._name(state)
 
     def clear(self, state: str | None, cookies: Mapping[str, str]) -> list[str]:
         """Headers clearing the cookie of ``state`` if this browser has it (used on ``?error=``)."""

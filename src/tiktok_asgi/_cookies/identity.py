@@ -10,15 +10,17 @@ The cookie's value (format ``v2``)::
   video_count, extra]`` (:data:`V2_LAYOUT`), trailing elements still at their defaults left out;
 - ``issued``: the signing time, whole seconds since the epoch, in decimal;
 - ``mac``: base64url, unpadded, of HMAC-SHA256 over ``v2.<payload>.<issued>`` (the ASCII text
-  before the last dot) with the key HMAC-SHA256(``secret_key`` as UTF-8, ``tiktok-asgi.identity``).
+  before the last dot) with the key HMAC-SHA256(``secret_key`` as UTF-8,
+  ``tiktok-asgi.identity:<client_key>`` as UTF-8): bound to the app, so another app sharing the
+  secret key (a staging copy) cannot mint cookies this one accepts.
 
 Only the exact text the middleware wrote verifies: the expected ``mac`` is computed and compared
 as text, so no other spelling of the same bytes (padding, unused trailing bits) is accepted, and
 nothing is decoded before the signature is known to be good. The last secret key signs, all of
 them verify. The layout may only grow at its end; anything else takes a new version tag.
 
-Cookies of the previous format (itsdangerous, ``tiktok-asgi.identity`` salt) are still read until
-they expire: see :meth:`IdentityCookie.read`.
+Cookies of the previous format (itsdangerous, ``tiktok-asgi.identity`` salt) are refused: they are
+not bound to the app, so their holders sign in again.
 """
 
 from __future__ import annotations
@@ -34,12 +36,10 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from itsdangerous import BadData
-
 from tiktok_asgi.settings import TikTokSettings
 from tiktok_asgi.user import TikTokUser, read_only, trusted_builder
 
-from .signing import CookieSpec, Headers, Signer, read_cookie
+from .signing import CookieSpec, Headers, read_cookie
 
 __all__ = ["Identity", "IdentityCookie"]
 
@@ -120,9 +120,9 @@ _set_session_id = Identity.__dict__["session_id"].__set__
 _set_issued = Identity.__dict__["issued"].__set__
 
 
-def mac_key(secret: str, purpose: bytes = PURPOSE) -> bytes:
-    """The HMAC key of one purpose, derived from one ``secret_key``."""
-    return hmac.digest(secret.encode("utf-8"), purpose, "sha256")
+def mac_key(secret: str, client_key: str, purpose: bytes = PURPOSE) -> bytes:
+    """The HMAC key of one purpose and one app, derived from one ``secret_key``."""
+    return hmac.digest(secret.encode("utf-8"), purpose + b":" + client_key.encode(), "sha256")
 
 
 def _b64encode(data: bytes) -> bytes:
@@ -146,10 +146,9 @@ class IdentityCookie:
         )
         # Newest key first: it signs, and it verifies nearly every cookie on the first try.
         self._macs = [
-            hmac.new(mac_key(key), digestmod=hashlib.sha256)
+            hmac.new(mac_key(key, settings.client_key), digestmod=hashlib.sha256)
             for key in reversed(settings.secret_keys)
         ]
-        self._v1 = Signer(settings.secret_keys, salt="tiktok-asgi.identity")
         self._needle = f"{settings.cookie_name}=".encode("latin-1")
         self._budget = cache_bytes
         self._cache: dict[str, tuple[float, Identity]] = {}  # value: (expires at, identity)
@@ -197,11 +196,8 @@ class IdentityCookie:
     # Reading ------------------------------------------------------------------------------------
 
     def read(self, headers: Headers) -> Identity | None:
-        """The signed-in identity, or ``None`` for no, tampered, expired or garbage cookies.
-
-        A cookie in the previous format (before ``v2``) is read as before, and is good until it
-        expires (``cookie_max_age`` after it was issued).
-        """
+        """The signed-in identity, or ``None`` for no, tampered, expired, garbage or older-format
+        cookies; :class:`~.signing.DuplicateCookie` when the request carries two."""
         value = read_cookie(headers, self._needle)
         if not value:
             return None
@@ -212,7 +208,7 @@ class IdentityCookie:
             del self._cache[value]
             self._bytes -= len(value)
             return None
-        entry = self._verify(value) if value.startswith(_PREFIX) else self._verify_v1(value)
+        entry = self._verify(value) if value.startswith(_PREFIX) else None
         if entry is None:
             return None
         self._remember(value, entry)
@@ -256,17 +252,6 @@ class IdentityCookie:
             return issued + self.spec.max_age, _identity(values, issued)
         except (TypeError, ValueError, IndexError, StopIteration):
             return None
-
-    def _verify_v1(self, value: str) -> tuple[float, Identity] | None:
-        """The previous format, read as it was (itsdangerous, compressed JSON)."""
-        try:
-            payload, signed_at = self._v1.loads(value, max_age=self.spec.max_age)
-            sid = payload.get("sid")
-            user = TikTokUser.from_dict(payload)
-        except (BadData, TypeError, ValueError, KeyError, AttributeError):
-            return None
-        session_id = sid if isinstance(sid, str) else None
-        return signed_at + self.spec.max_age, Identity(user, session_id, float(signed_at))
 
     def cache_size(self) -> tuple[int, int]:
         """``(entries, bytes of cookie text)`` the verified-cookie cache holds now."""

@@ -11,7 +11,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
 from starlette.requests import cookie_parser
 
-__all__ = ["CookieSpec", "Signer", "read_cookie", "read_cookies"]
+__all__ = ["CookieSpec", "DuplicateCookie", "Signer", "read_cookie", "read_cookies"]
 
 Headers = Iterable[tuple[bytes, bytes]]
 
@@ -76,19 +76,29 @@ class CookieSpec:
         return "; ".join(parts)
 
 
+class DuplicateCookie(ValueError):
+    """The request carries the cookie more than once: another scope (a parent domain, a longer
+    path) planted a second one, and which is whose cannot be told."""
+
+
 def read_cookie(headers: Headers, name: bytes) -> str | None:
     """One cookie's value, found without parsing every cookie (this runs on every request).
 
-    ``name`` is ``b"<cookie name>="``. Returns the last occurrence, like ``cookie_parser``.
+    ``name`` is ``b"<cookie name>="``. Raises :class:`DuplicateCookie` when it occurs twice.
     The header is searched, not split: a signed-in request carries a cookie of several hundred
     bytes, and splitting and stripping every cookie cost more than the rest of the request.
     """
     found: bytes | None = None
     for key, raw in headers:
         if key == b"cookie" and (at := raw.rfind(name)) != -1:
-            value = _last_value(raw, name, at)
-            if value is not None:
-                found = value
+            at = _last_part(raw, name, at)
+            if at == -1:
+                continue
+            earlier = raw.rfind(name, 0, at + len(name) - 1)
+            if found is not None or (earlier != -1 and _last_part(raw, name, earlier) != -1):
+                raise DuplicateCookie(name.decode("latin-1"))
+            stop = raw.find(b";", at)
+            found = raw[at + len(name) : stop if stop != -1 else len(raw)].rstrip(_SPACE)
     return None if found is None else found.decode("latin-1")
 
 
@@ -96,9 +106,9 @@ _SPACE = b" \t\n\r\x0b\x0c"  # what bytes.strip() strips
 _SEMICOLON = 0x3B
 
 
-def _last_value(raw: bytes, name: bytes, at: int) -> bytes | None:
-    """The value of the last cookie in ``raw`` whose ``name=`` starts a ``;``-separated part,
-    searching backwards from ``at``, the last place ``name`` occurs.
+def _last_part(raw: bytes, name: bytes, at: int) -> int:
+    """Where the last cookie in ``raw`` whose ``name=`` starts a ``;``-separated part begins,
+    searching backwards from ``at`` (a place ``name`` occurs); -1 if none does.
 
     ``xtiktok_session=`` or ``a=tiktok_session=`` contain the name without starting a part, and
     do not count. The value runs to the next ``;``, trailing whitespace removed.
@@ -108,10 +118,9 @@ def _last_value(raw: bytes, name: bytes, at: int) -> bytes | None:
         while start and raw[start - 1] in _SPACE:
             start -= 1
         if start == 0 or raw[start - 1] == _SEMICOLON:
-            stop = raw.find(b";", at)
-            return raw[at + len(name) : stop if stop != -1 else len(raw)].rstrip(_SPACE)
+            return at
         at = raw.rfind(name, 0, at + len(name) - 1)
-    return None
+    return -1
 
 
 def read_cookies(headers: Headers) -> dict[str, str]:

@@ -7,6 +7,7 @@ some successes' shapes differ by API version.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from tiktok_asgi.errors import TikTokAPIError, TikTokRateLimited
@@ -14,6 +15,11 @@ from tiktok_asgi.errors import TikTokAPIError, TikTokRateLimited
 from .http import Response
 
 __all__ = ["read_api_envelope", "read_oauth_response", "retry_after"]
+
+# TikTok's codes and log ids reach logs and JSON answers: anything else than these shapes (a
+# newline forging a log line, markup, a megabyte) is replaced before it goes anywhere.
+_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+_LOG_ID = re.compile(r"[A-Za-z0-9_\-]{1,128}")
 
 
 def retry_after(resp: Response) -> float | None:
@@ -51,7 +57,11 @@ def _json_object(resp: Response, what: str) -> dict[str, Any]:
 
 
 def _log_id(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    return value if isinstance(value, str) and _LOG_ID.fullmatch(value) else None
+
+
+def _code(value: Any) -> str:
+    return value if isinstance(value, str) and _CODE.fullmatch(value) else "invalid_response"
 
 
 def read_oauth_response(resp: Response, what: str, *, expect: str | None) -> dict[str, Any]:
@@ -65,7 +75,7 @@ def read_oauth_response(resp: Response, what: str, *, expect: str | None) -> dic
         description = body.get("error_description")
         raise _failure(
             resp,
-            error,
+            _code(error),
             description if isinstance(description, str) else "",
             _log_id(body.get("log_id")),
         )
@@ -93,7 +103,7 @@ def read_api_envelope(resp: Response, what: str) -> dict[str, Any]:
         message = error.get("message")
         raise _failure(
             resp,
-            code if isinstance(code, str) and code else "invalid_response",
+            _code(code),
             message if isinstance(message, str) else "",
             log_id,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import Receive, Scope, Send
 
+from tiktok_asgi._public_key import PUBLIC_TEST_KEY
 from tiktok_asgi.emulator._api import signed_avatar_query
 from tiktok_asgi.emulator._app import build_app
 from tiktok_asgi.emulator._authorize import AuthorizeRequest, denied_redirect, validate_authorize
@@ -38,7 +40,9 @@ if TYPE_CHECKING:
 
 __all__ = ["TEST_SECRET_KEY", "TikTokEmulator"]
 
-TEST_SECRET_KEY = "emulator-test-secret-key-never-use-in-production"  # 48 characters
+# Public, so tests can forge cookies; TikTokSettings accepts it only for loopback and testserver.
+TEST_SECRET_KEY = PUBLIC_TEST_KEY
+_TEST_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "testserver"})
 _AUTHORIZE = check_endpoint("authorize")
 
 
@@ -243,7 +247,7 @@ class TikTokEmulator:
         self,
         redirect_uri: str = DEFAULT_REDIRECT_URIS[0],
         *,
-        secret_key: str = TEST_SECRET_KEY,
+        secret_key: str | None = None,
         base_url: str | None = None,
         **overrides: Any,
     ) -> TikTokSettings:
@@ -254,8 +258,15 @@ class TikTokEmulator:
         TikTok URLs stay, for use with :meth:`transport`. ``redirect_uri`` is registered here
         if needed, and ``callback_path`` follows its path unless overridden. ``pkce`` matches
         the app type: ``"base64url"`` for web apps, ``"hex"`` for desktop apps.
+        ``secret_key`` defaults to :data:`TEST_SECRET_KEY` for a loopback or ``testserver``
+        redirect URI, and to a fresh random key elsewhere (the public key would let anyone forge
+        a sign-in there).
         """
         from tiktok_asgi.settings import TikTokSettings
+
+        if secret_key is None:
+            on_test_host = urlsplit(redirect_uri).hostname in _TEST_HOSTS
+            secret_key = TEST_SECRET_KEY if on_test_host else secrets.token_urlsafe(48)
 
         self.register_redirect_uri(redirect_uri)
         values: dict[str, Any] = {
