@@ -1,6 +1,6 @@
 """What the three examples share: this app's own users (a tiny in-memory "database") with the
 two login hooks, settings from ``TIKTOK_*`` variables (the TikTok emulator only when
-``TIKTOK_EMULATOR=1`` asks for it), and the headers of their HTML pages."""
+``EXAMPLE_EMULATOR=1`` asks for it), and the headers of their HTML pages."""
 
 from __future__ import annotations
 
@@ -55,8 +55,8 @@ PAGE_HEADERS = {
 
 def configure() -> tuple[TikTokSettings, TikTokEmulator | None]:
     """Real TikTok from ``TIKTOK_*`` variables (``TIKTOK_SECRET_KEY`` included: a missing one
-    fails naming it); the emulator, to mount at ``/tiktok``, only with ``TIKTOK_EMULATOR=1``."""
-    if os.environ.get("TIKTOK_EMULATOR", "").strip().lower() not in ("1", "true", "yes", "on"):
+    fails naming it); the emulator, to mount at ``/tiktok``, only with ``EXAMPLE_EMULATOR=1``."""
+    if os.environ.get("EXAMPLE_EMULATOR", "").strip().lower() not in ("1", "true", "yes", "on"):
         return TikTokSettings.from_env(), None
     emulator = TikTokEmulator()
     settings = emulator.settings(

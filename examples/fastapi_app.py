@@ -2,10 +2,10 @@
 
 Run it from the repository root, then open http://127.0.0.1:8000::
 
-    TIKTOK_EMULATOR=1 uvicorn examples.fastapi_app:app
+    EXAMPLE_EMULATOR=1 uvicorn examples.fastapi_app:app
 
 It talks to TikTok with the app of the ``TIKTOK_*`` variables (``TIKTOK_SECRET_KEY`` too). With
-``TIKTOK_EMULATOR=1`` it signs in against the TikTok emulator mounted at ``/tiktok`` instead.
+``EXAMPLE_EMULATOR=1`` it signs in against the TikTok emulator mounted at ``/tiktok`` instead.
 On another port, ``python -m examples.fastapi_app --port 9000`` (the emulator's redirect URI
 follows), or tell the server's own command where it is served:
 ``EXAMPLE_ORIGIN=http://127.0.0.1:9000``.

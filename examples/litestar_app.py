@@ -2,10 +2,10 @@
 
 Run it from the repository root, then open http://127.0.0.1:8000::
 
-    uvicorn examples.litestar_app:app
+    EXAMPLE_EMULATOR=1 uvicorn examples.litestar_app:app
 
-With ``TIKTOK_CLIENT_KEY`` (and the other ``TIKTOK_*`` variables) set, it talks to TikTok.
-Without, it signs in against the TikTok emulator mounted at ``/tiktok`` in this same app.
+It talks to TikTok with the app of the ``TIKTOK_*`` variables (``TIKTOK_SECRET_KEY`` too). With
+``EXAMPLE_EMULATOR=1`` it signs in against the TikTok emulator mounted at ``/tiktok`` instead.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from litestar import Litestar, MediaType, Request, WebSocket, get, websocket
+from litestar import Litestar, MediaType, Request, Response, WebSocket, get, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.handlers import asgi
 from litestar.types import Receive, Scope, Send
@@ -22,20 +22,23 @@ from tiktok_asgi import TikTokSettings, TikTokUser
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.litestar import TikTokPlugin, login_required, require_scopes
 
-from .accounts import Accounts, configure
+from .accounts import PAGE_HEADERS, Accounts, configure
 
 
 @get("/", media_type=MediaType.HTML)
-async def home(request: Request[Any, Any, Any]) -> str:
+async def home(request: Request[Any, Any, Any]) -> Response[str]:
     if not request.user.is_authenticated:
         login = request.url_for("tiktok_login")
-        return f'<p><a href="{html.escape(login)}?next=/me">Sign in with TikTok</a></p>'
+        page = f'<p><a href="{html.escape(login)}?next=/me">Sign in with TikTok</a></p>'
+        return Response(page, media_type=MediaType.HTML, headers=PAGE_HEADERS)
+    # Escape everything from TikTok: a display name is anyone's text.
     logout = html.escape(request.url_for("tiktok_logout"))
-    return (
+    page = (
         f"<p>Hello {html.escape(request.user.display_name)}! <a href='/me'>/me</a> "
         f"<a href='/stats'>/stats</a></p><form method='post' action='{logout}'>"
         "<button>Sign out</button></form>"
     )
+    return Response(page, media_type=MediaType.HTML, headers=PAGE_HEADERS)
 
 
 @get("/me", guards=[login_required])

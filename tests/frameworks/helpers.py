@@ -32,7 +32,7 @@ def served(command: Sequence[str], port: int, log: Path) -> Iterator[str]:
     with running(
         [sys.executable, "-m", *command],
         cwd=ROOT,
-        env=without_tiktok_settings(EXAMPLE_ORIGIN=origin, TIKTOK_EMULATOR="1"),
+        env=without_tiktok_settings(EXAMPLE_ORIGIN=origin, EXAMPLE_EMULATOR="1"),
         log=log,
         ready=listening(port),
         timeout=20,

@@ -23,7 +23,12 @@ from django.core.exceptions import ImproperlyConfigured  # needs the settings mo
 from django.core.handlers.asgi import ASGIHandler
 from django.http import HttpRequest, HttpResponse
 from django.test import override_settings
-from examples.django_app.asgi import create_app
+
+os.environ["EXAMPLE_EMULATOR"] = "1"  # the example module builds its app at import, as its command
+try:
+    from examples.django_app.asgi import create_app
+finally:
+    del os.environ["EXAMPLE_EMULATOR"]
 
 from tiktok_asgi.django import TikTokUserMiddleware
 

@@ -16,7 +16,7 @@ from tests.support.processes import free_port, listening, running, without_tikto
 def test_an_example_on_another_port_signs_in_there(name: str, tmp_path: Path) -> None:
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
-    env = without_tiktok_settings()
+    env = without_tiktok_settings(EXAMPLE_EMULATOR="1")
     env.pop("EXAMPLE_ORIGIN", None)
     with (
         running(

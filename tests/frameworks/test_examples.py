@@ -27,7 +27,7 @@ EXAMPLES = ["fastapi_app", "starlette_app", "quart_app", "litestar_app"]
 @pytest.fixture(autouse=True)
 def _emulator_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     """The examples build their app at import: with the emulator, as their docstrings run them."""
-    monkeypatch.setenv("TIKTOK_EMULATOR", "1")
+    monkeypatch.setenv("EXAMPLE_EMULATOR", "1")
 
 
 @pytest.fixture(params=EXAMPLES)
@@ -194,7 +194,7 @@ def test_examples_start_the_emulator_only_when_asked(monkeypatch: pytest.MonkeyP
 
     for name in ("TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET", "TIKTOK_REDIRECT_URI"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("TIKTOK_EMULATOR", raising=False)
+    monkeypatch.delenv("EXAMPLE_EMULATOR", raising=False)
     monkeypatch.delenv("TIKTOK_SECRET_KEY", raising=False)
     with pytest.raises(ValueError, match="TIKTOK_"):
         configure()  # no silent fallback to the emulator and its public key
@@ -203,7 +203,7 @@ def test_examples_start_the_emulator_only_when_asked(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("TIKTOK_REDIRECT_URI", "https://app.example.com/auth/tiktok/callback")
     with pytest.raises(ValueError, match="TIKTOK_SECRET_KEY"):
         configure()  # one variable missing: an error naming it
-    monkeypatch.setenv("TIKTOK_EMULATOR", "1")
+    monkeypatch.setenv("EXAMPLE_EMULATOR", "1")
     settings, emulator = configure()
     assert emulator is not None
     assert settings.redirect_uri.startswith("http://127.0.0.1:")
