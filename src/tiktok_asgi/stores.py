@@ -52,9 +52,10 @@ class TokenStore(Protocol):
 class OnceStore(Protocol):
     """An optional capability of a :class:`TokenStore`: remember a key once, atomically.
 
-    With it, each sign-in answer (its ``state``) is accepted once across every process sharing
-    the store; without it, once per process. Not part of :class:`TokenStore`, so stores written
-    before it keep working.
+    Each sign-in answer (its ``state``) is accepted once, and each webhook delivery handled once,
+    across every process sharing the store. A store without it gets the same from ``get``/``set``
+    under its ``lock`` (one more round trip); it is not part of :class:`TokenStore`, so stores
+    written before it keep working.
     """
 
     async def add_once(self, key: str, ttl: int) -> bool:

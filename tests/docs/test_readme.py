@@ -34,7 +34,7 @@ from starlette.testclient import TestClient
 from tests.support.processes import free_port, listening, running
 from tests.support.signin import Step, run_steps, sign_in_steps
 from tests.tokens.conftest import RedisServer, redis_executable
-from tiktok_asgi import pytest_plugin
+from tiktok_asgi import TikTokSettings, pytest_plugin
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.emulator.__main__ import build_emulator, export_lines, parse
 
@@ -145,13 +145,13 @@ def served(app: Any, port: int) -> Iterator[str]:
         thread.join(timeout=20)
 
 
-def sign_in_over_http(origin: str, consent: Any) -> None:
+def sign_in_over_http(origin: str, consent: Any, cookie_name: str) -> None:
     with httpx2.Client(base_url=origin, trust_env=False, timeout=10) as client:
 
         def perform(step: Step) -> Any:
             return client.request(step.method, step.url, **step.httpx_options())
 
-        landing = run_steps(sign_in_steps(LOGIN_PATH, consent), perform)
+        landing = run_steps(sign_in_steps(LOGIN_PATH, consent, cookie_name=cookie_name), perform)
         assert client.get(landing).status_code == 200
 
 
@@ -166,14 +166,14 @@ def run_tests_of(namespace: dict[str, Any]) -> None:
         function(**{k: v for k, v in fixtures.items() if k in wanted})
 
 
-def sign_in_to(app: Any, consent: Any) -> None:
+def sign_in_to(app: Any, consent: Any, cookie_name: str) -> None:
     # Inside ``with``: the app's lifespan runs, so the middleware closes its connections to TikTok.
     with TestClient(app, base_url=BASE_URL) as client:
 
         def perform(step: Step) -> Any:
             return client.request(step.method, step.url, **step.httpx_options())
 
-        landing = run_steps(sign_in_steps(LOGIN_PATH, consent), perform)
+        landing = run_steps(sign_in_steps(LOGIN_PATH, consent, cookie_name=cookie_name), perform)
         assert client.get(landing).status_code < 500
 
 
@@ -244,6 +244,8 @@ def test_readme_block_runs_as_it_stands(
         consent = consent_at(served_emulator, namespace)
         if "EXAMPLE_ORIGIN" in block.source:  # the emulator is mounted: serve it for real
             with served(app, port) as origin:
-                sign_in_over_http(origin, consent)
+                sign_in_over_http(origin, consent, "tiktok_session")  # plain http: no __Host-
         else:
-            sign_in_to(app, consent)
+            # The environment's redirect URI is https: the default name is __Host-.
+            cookie_name = TikTokSettings.from_env(environ=served_emulator.environ).cookie_name
+            sign_in_to(app, consent, cookie_name)

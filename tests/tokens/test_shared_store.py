@@ -64,16 +64,17 @@ class _StoreWithoutOnce:
         self.lock = self._inner.lock
 
 
-async def test_a_store_without_add_once_still_works(
+async def test_a_store_without_add_once_still_refuses_the_replay(
     tiktok_settings: TikTokSettings, tiktok_emulator: TikTokEmulator
 ) -> None:
     store = _StoreWithoutOnce()
     assert isinstance(store, TokenStore)
     assert not isinstance(store, OnceStore)
     status, body = await _replayed_on_another_instance(tiktok_settings, tiktok_emulator, store)
-    # Another process did not remember the state: TikTok's single-use code refuses the replay.
-    assert status >= 400
-    assert body["error"] != "state_reused"
+    # add_once built on get/set under the store's lock: shared as widely as the store.
+    assert status == 400
+    assert body["error"] == "state_reused"
+    assert len([r for r in tiktok_emulator.requests if r.endpoint == "token"]) == 1
 
 
 @pytest.mark.parametrize("ttl", [1, 600])
