@@ -7,7 +7,8 @@ request then carries ``scope["user"]`` (a :class:`TikTokUser` or Starlette's
 
 How the package reads, in the order a request meets it (a leading ``_`` marks what is internal):
 
-- configuration and vocabulary: ``settings`` (``_env`` reads ``TIKTOK_*``), ``errors``,
+- configuration and vocabulary: ``settings`` (``_checks`` for its values, ``_env`` reads
+  ``TIKTOK_*``), ``errors``,
   ``advice`` (what TikTok's errors mean), ``user``;
 - ``_tiktok``, TikTok's dialect: ``http`` (the pool, the only httpx2 import), ``answers``
   (TikTok's answer shapes), ``provider`` (authorize URL, code exchange, user info, refresh, revoke,

@@ -9,20 +9,15 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
+from . import _checks as check
 from ._env import settings_from_env
-from ._public_key import PUBLIC_TEST_KEY
-from .user import is_scope_name
 
 __all__ = ["DEFAULT_SCOPES", "PkceEncoding", "TikTokSettings"]
 
 PkceEncoding = Literal["hex", "base64url"]
 DEFAULT_SCOPES: tuple[str, ...] = ("user.info.basic",)
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-# Hosts where the public emulator key may sign cookies: nobody else can reach them.
-_TEST_HOSTS = _LOOPBACK_HOSTS | {"testserver"}
 DEFAULT_COOKIE_NAME = "tiktok_session"
 HOST_PREFIX = "__Host-"
-_MIN_SECRET_KEY_LENGTH = 32
 _FLOW_MAX_AGE_LIMIT = 600  # a pending login never outlives ten minutes
 _SECRET_FIELDS = frozenset({"client_secret", "secret_key"})
 
@@ -78,16 +73,18 @@ class TikTokSettings:
     host_prefixed_default: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        _require_text("client_key", self.client_key, "the Client key from the TikTok app console")
-        _require_text(
+        check.require_text(
+            "client_key", self.client_key, "the Client key from the TikTok app console"
+        )
+        check.require_text(
             "client_secret", self.client_secret, "the Client secret from the TikTok app console"
         )
-        keys = _secret_keys(self.secret_key)
-        scopes = _scopes(self.scopes)
-        _check_redirect_uri(self.redirect_uri)
-        _check_public_key(keys, self.redirect_uri)
+        keys = check.secret_keys(self.secret_key)
+        scopes = check.scopes(self.scopes)
+        check.check_redirect_uri(self.redirect_uri)
+        check.check_public_key(keys, self.redirect_uri)
         for name in ("login_path", "callback_path", "logout_path"):
-            _check_path(name, getattr(self, name))
+            check.check_path(name, getattr(self, name))
         if len({self.login_path, self.callback_path, self.logout_path}) != 3:
             raise ValueError(
                 "login_path, callback_path and logout_path must be three different paths"
@@ -104,12 +101,12 @@ class TikTokSettings:
                 "profile_max_age must be a positive number of seconds (default 86400: TikTok's "
                 "avatar URLs stop working after about 47 hours)"
             )
-        _check_local_target("login_redirect", self.login_redirect)
+        check.check_local_target("login_redirect", self.login_redirect)
         if self.error_redirect is not None:
-            _check_local_target("error_redirect", self.error_redirect)
-        protected = _protected_paths(self.protected_paths)
+            check.check_local_target("error_redirect", self.error_redirect)
+        protected = check.protected_paths(self.protected_paths)
         for prefix in protected:
-            _check_path("protected_paths entry", prefix)
+            check.check_path("protected_paths entry", prefix)
         if self.pkce not in (None, "hex", "base64url"):
             raise ValueError(
                 'pkce must be "base64url" (web apps, the default), "hex" (TikTok\'s desktop apps) '
@@ -133,8 +130,8 @@ class TikTokSettings:
         if not self.http_timeout > 0:
             raise ValueError("http_timeout must be a positive number of seconds")
         for name in ("authorize_url", "token_url", "userinfo_url", "revoke_url", "api_base_url"):
-            _check_endpoint(name, getattr(self, name))
-        origins = _allowed_origins(self.allowed_origins, self.redirect_uri)
+            check.check_endpoint(name, getattr(self, name))
+        origins = check.allowed_origins(self.allowed_origins, self.redirect_uri)
         if urlsplit(self.api_base_url).query or self.api_base_url.endswith("/"):
             raise ValueError(
                 f"api_base_url must be TikTok's API root without a trailing slash or query, "
@@ -198,35 +195,6 @@ class TikTokSettings:
         return f"TikTokSettings({', '.join(parts)})"
 
 
-def _require_text(name: str, value: object, what: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be set to {what}")
-
-
-def _secret_keys(value: str | Sequence[str]) -> tuple[str, ...]:
-    keys = (value,) if isinstance(value, str) else tuple(value)
-    if not keys:
-        raise ValueError("secret_key must be a string or a non-empty sequence of strings")
-    for key in keys:
-        if not isinstance(key, str) or len(key) < _MIN_SECRET_KEY_LENGTH:
-            raise ValueError(
-                f"every secret_key must be a string of at least {_MIN_SECRET_KEY_LENGTH} "
-                'characters; generate one with: python -c "import secrets; '
-                'print(secrets.token_urlsafe(48))"'
-            )
-    return keys
-
-
-def _check_public_key(keys: tuple[str, ...], redirect_uri: str) -> None:
-    """The emulator's published key signs cookies anyone can forge: only for test hosts."""
-    if PUBLIC_TEST_KEY in keys and urlsplit(redirect_uri).hostname not in _TEST_HOSTS:
-        raise ValueError(
-            "secret_key is the emulator's published TEST_SECRET_KEY, with which anyone can forge "
-            "a sign-in; it is accepted only for localhost, 127.0.0.1, [::1] and testserver. "
-            'Generate a key with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
-        )
-
-
 def _check_host_prefix(settings: TikTokSettings, secure_cookies: bool) -> None:
     if not secure_cookies or settings.cookie_domain is not None or settings.cookie_path != "/":
         raise ValueError(
@@ -237,97 +205,9 @@ def _check_host_prefix(settings: TikTokSettings, secure_cookies: bool) -> None:
         )
 
 
-def _allowed_origins(value: Sequence[str] | None, redirect_uri: str) -> tuple[str, ...]:
-    """Origins whose pages may use the signed-in user's WebSockets and sign them out."""
-    if value is None:
-        parts = urlsplit(redirect_uri)
-        return (f"{parts.scheme}://{parts.netloc}".lower(),)
-    if isinstance(value, str):
-        raise ValueError(
-            "allowed_origins must be a sequence of origins, e.g. ('https://example.com',), "
-            "not one string"
-        )
-    origins = []
-    for origin in value:
-        parts = urlsplit(origin) if isinstance(origin, str) else None
-        if (
-            parts is None
-            or parts.scheme not in ("https", "http")
-            or not parts.hostname
-            or parts.path
-            or parts.query
-            or parts.fragment
-            or "@" in parts.netloc
-        ):
-            raise ValueError(
-                "allowed_origins entries must be origins like 'https://example.com' or "
-                f"'http://localhost:8000' (scheme, host, optional port; no path), got {origin!r}"
-            )
-        origins.append(origin.lower())
-    return tuple(dict.fromkeys(origins))
-
-
-def _scopes(value: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(value, str):
-        raise ValueError(
-            'scopes must be a sequence of scope names, e.g. ("user.info.basic", '
-            '"user.info.profile"), not one string'
-        )
-    scopes = tuple(value)
-    if not scopes:
-        raise ValueError('scopes must not be empty; TikTok login needs "user.info.basic"')
-    for scope in scopes:
-        if isinstance(scope, str) and len(scope.split()) > 1:
-            names = ", ".join(repr(name) for name in scope.split())
-            raise ValueError(
-                f"scope {scope!r} holds several scope names: give each one on its own, "
-                f"scopes=({names}), or in TIKTOK_SCOPES separated by commas"
-            )
-        if not is_scope_name(scope):
-            raise ValueError(
-                f"scope {scope!r} is not a TikTok scope name such as 'user.info.basic'"
-            )
-    if "user.info.basic" not in scopes:
-        raise ValueError('scopes must include "user.info.basic": TikTok login needs it')
-    return tuple(dict.fromkeys(scopes))
-
-
-def _protected_paths(value: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(value, str):
-        # A string is a sequence of characters: "/app" would protect "/", "a", "p", "p".
-        raise ValueError(
-            f"protected_paths must be a sequence of path prefixes, not one string: write "
-            f"protected_paths=({value!r},)"
-        )
-    return tuple(value)
-
-
-def _check_redirect_uri(uri: str) -> None:
-    fix = (
-        "redirect_uri must be an absolute https URL without query or fragment, registered in the "
-        "TikTok app console (plain http is allowed only for localhost, 127.0.0.1 and [::1])"
-    )
-    if not isinstance(uri, str):
-        raise ValueError(fix)
-    parts = urlsplit(uri)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError(f"{fix}; got {uri!r}")
-    if parts.query or parts.fragment or "?" in uri or "#" in uri:
-        raise ValueError(f"{fix}; {uri!r} has a query or fragment")
-    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
-        raise ValueError(f"{fix}; {uri!r} is plain http on a non-loopback host")
-    if len(uri) >= 512:
-        raise ValueError(f"{fix}; TikTok accepts fewer than 512 characters")
-
-
-def _check_path(name: str, path: str) -> None:
-    if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
-        raise ValueError(f"{name} must be a path starting with a single '/', got {path!r}")
-
-
 def _check_webhook(settings: TikTokSettings) -> None:
     if settings.webhook_path is not None:
-        _check_path("webhook_path", settings.webhook_path)
+        check.check_path("webhook_path", settings.webhook_path)
         paths = (settings.login_path, settings.callback_path, settings.logout_path)
         if settings.webhook_path in paths:
             raise ValueError(
@@ -338,25 +218,4 @@ def _check_webhook(settings: TikTokSettings) -> None:
         raise ValueError(
             "webhook_tolerance must be between 1 and 3600 seconds (default 300: TikTok's "
             "signatures older than five minutes are refused as replays)"
-        )
-
-
-def _check_local_target(name: str, target: str) -> None:
-    if (
-        not isinstance(target, str)
-        or not target.startswith("/")
-        or target.startswith(("//", "/\\"))
-    ):
-        raise ValueError(f"{name} must be a path on this site starting with '/', got {target!r}")
-
-
-def _check_endpoint(name: str, url: str) -> None:
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError(f"{name} must be an absolute http(s) URL, got {url!r}")
-    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
-        # Tokens and the client secret travel to these URLs.
-        raise ValueError(
-            f"{name} must be an https URL (plain http only for localhost, 127.0.0.1 and [::1]), "
-            f"got {url!r}"
         )
