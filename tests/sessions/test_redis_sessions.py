@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -14,37 +16,48 @@ from tests.tokens.conftest import RedisServer, cleared, redis_token_store
 from tiktok_asgi import TikTokSettings
 from tiktok_asgi._sessions import CACHE_SECONDS
 from tiktok_asgi.emulator import TikTokEmulator
+from tiktok_asgi.redis_store import RedisTokenStore
 from tiktok_asgi.sessions import end_user_sessions_in_store
 
 pytestmark = pytest.mark.redis
+
+
+@asynccontextmanager
+async def two_instances(
+    settings: TikTokSettings, emulator: TikTokEmulator, redis_server: RedisServer
+) -> AsyncIterator[tuple[RedisTokenStore, Any, Any]]:
+    """Two middleware instances, each with its own client of one redis-server: the first
+    instance's store and both apps."""
+    async with (
+        redis_token_store(redis_server, seconds=1.0) as store_a,
+        redis_token_store(redis_server, seconds=1.0) as store_b,
+    ):
+        one = session_app(settings, store_a, emulator)
+        two = session_app(settings, store_b, emulator)
+        yield store_a, one, two
 
 
 async def test_a_sign_out_on_one_instance_reaches_the_other_within_a_second(
     tiktok_settings: TikTokSettings, tiktok_emulator: TikTokEmulator, redis_server: RedisServer
 ) -> None:
     async with (
-        redis_token_store(redis_server, seconds=1.0) as store_a,
-        redis_token_store(redis_server, seconds=1.0) as store_b,
+        two_instances(tiktok_settings, tiktok_emulator, redis_server) as (_, one, two),
+        signed_in_browser(one, tiktok_settings, tiktok_emulator) as first,
+        copy_of(first, two, tiktok_settings) as copy,
     ):
-        one = session_app(tiktok_settings, store_a, tiktok_emulator)
-        two = session_app(tiktok_settings, store_b, tiktok_emulator)
-        async with (
-            signed_in_browser(one, tiktok_settings, tiktok_emulator) as first,
-            copy_of(first, two, tiktok_settings) as copy,
-        ):
-            assert await who(copy) == "Maya Chen"  # now cached on instance two
-            assert (await first.post(tiktok_settings.logout_path)).status_code == 303
-            signed_out_at = time.monotonic()
-            seen = None
-            for _ in range(30):  # bounded: 30 x 0.05 s
-                response = await copy.get("/me")
-                if response.json()["user"] is None:
-                    seen = time.monotonic() - signed_out_at
-                    assert cleared(response, tiktok_settings)
-                    break
-                await asyncio.sleep(0.05)
-            assert seen is not None
-            assert seen < 1.5, seen
+        assert await who(copy) == "Maya Chen"  # now cached on instance two
+        assert (await first.post(tiktok_settings.logout_path)).status_code == 303
+        signed_out_at = time.monotonic()
+        seen = None
+        for _ in range(30):  # bounded: 30 x 0.05 s
+            response = await copy.get("/me")
+            if response.json()["user"] is None:
+                seen = time.monotonic() - signed_out_at
+                assert cleared(response, tiktok_settings)
+                break
+            await asyncio.sleep(0.05)
+        assert seen is not None
+        assert seen < 1.5, seen
 
 
 async def test_end_user_sessions_reaches_every_instance(
@@ -52,25 +65,20 @@ async def test_end_user_sessions_reaches_every_instance(
 ) -> None:
     maya = tiktok_emulator.user("mayacooks")
     async with (
-        redis_token_store(redis_server, seconds=1.0) as store_a,
-        redis_token_store(redis_server, seconds=1.0) as store_b,
+        two_instances(tiktok_settings, tiktok_emulator, redis_server) as (store_a, one, two),
+        signed_in_browser(one, tiktok_settings, tiktok_emulator) as on_one,
+        signed_in_browser(two, tiktok_settings, tiktok_emulator) as on_two,
+        signed_in_browser(two, tiktok_settings, tiktok_emulator, "leo.skates") as leo,
     ):
-        one = session_app(tiktok_settings, store_a, tiktok_emulator)
-        two = session_app(tiktok_settings, store_b, tiktok_emulator)
-        async with (
-            signed_in_browser(one, tiktok_settings, tiktok_emulator) as on_one,
-            signed_in_browser(two, tiktok_settings, tiktok_emulator) as on_two,
-            signed_in_browser(two, tiktok_settings, tiktok_emulator, "leo.skates") as leo,
-        ):
-            assert await who(on_two) == "Maya Chen"
-            ended = await end_user_sessions_in_store(
-                maya.open_id, settings=tiktok_settings, token_store=store_a, revoke=False
-            )
-            assert ended == 2
-            await asyncio.sleep(CACHE_SECONDS)
-            assert await who(on_one) is None
-            assert await who(on_two) is None
-            assert await who(leo) == "Leo Martins"
+        assert await who(on_two) == "Maya Chen"
+        ended = await end_user_sessions_in_store(
+            maya.open_id, settings=tiktok_settings, token_store=store_a, revoke=False
+        )
+        assert ended == 2
+        await asyncio.sleep(CACHE_SECONDS)
+        assert await who(on_one) is None
+        assert await who(on_two) is None
+        assert await who(leo) == "Leo Martins"
 
 
 async def test_the_index_expires_with_the_records(
