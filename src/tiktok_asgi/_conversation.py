@@ -107,7 +107,7 @@ class LoginConversation:
             if is_logout_page and not wants_json(headers):
                 return self.logout_confirmation(scope)
             error = MethodNotAllowed(description=f"Use {method} for this address.")
-            response = error_response(error, self.settings, headers, render=self._error_page)
+            response = error_response(error, self.settings, scope, render=self._error_page)
             response.headers["allow"] = method
             return response
 
@@ -156,7 +156,7 @@ class LoginConversation:
             cookie = self._identity_cookie(Identity(user, session_id))
         except StateError as exc:
             if wants_json(headers) or self._identity.read(scope["headers"]) is None:
-                return self._failed(exc, headers, clears, next_target)
+                return self._failed(exc, scope, clears, next_target)
             # Back to an answer already used (Back after signing in, a reload): the browser is
             # signed in, so it goes on to where it was going; nothing of this answer is used.
             logger.info(
@@ -164,7 +164,7 @@ class LoginConversation:
             )
             return redirect(next_target or self.settings.login_redirect, clears)
         except TikTokAuthError as exc:
-            return self._failed(exc, headers, clears, next_target)
+            return self._failed(exc, scope, clears, next_target)
         logger.info(
             "login_succeeded open_id=%s",
             user.open_id,
@@ -173,7 +173,7 @@ class LoginConversation:
         return redirect(flow.get("next") or self.settings.login_redirect, [*clears, cookie])
 
     def _failed(
-        self, exc: TikTokAuthError, headers: Headers, clears: list[str], next_target: str | None
+        self, exc: TikTokAuthError, scope: Scope, clears: list[str], next_target: str | None
     ) -> Response:
         """The sign-in failed: logged with the fix, and an error answer keeping ``next``."""
         fix = developer_fix(exc, self.settings)
@@ -190,7 +190,7 @@ class LoginConversation:
         return error_response(
             _for_person(exc),
             self.settings,
-            headers,
+            scope,
             clears,
             next=next_target,
             render=self._error_page,
@@ -199,9 +199,7 @@ class LoginConversation:
     async def logout(self, scope: Scope) -> Response:
         headers = Headers(scope=scope)
         if not self._from_this_site(headers):
-            return error_response(
-                CrossSiteRequest(), self.settings, headers, render=self._error_page
-            )
+            return error_response(CrossSiteRequest(), self.settings, scope, render=self._error_page)
         query = QueryParams(scope["query_string"])
         target = safe_next(query.get("next"), self.settings.login_redirect)
         try:

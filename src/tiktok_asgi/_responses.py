@@ -64,7 +64,7 @@ def wants_json(headers: Headers) -> bool:
 def error_response(
     error: TikTokAuthError,
     settings: TikTokSettings,
-    headers: Headers,
+    scope: Scope,
     set_cookies: Sequence[str] = (),
     *,
     next: str | None = None,
@@ -72,8 +72,8 @@ def error_response(
 ) -> Response:
     """JSON for API clients, a redirect to ``error_redirect`` if set, else an HTML page (by
     ``render``, default :func:`~tiktok_asgi.pages.default_error_page`) whose "Try again" keeps
-    ``next``."""
-    response = _error_response(error, settings, headers, set_cookies, next, render)
+    ``next`` (and the application's root path)."""
+    response = _error_response(error, settings, scope, set_cookies, next, render)
     if error.retry_after is not None and response.status_code >= 400:
         response.headers["retry-after"] = str(math.ceil(error.retry_after))
     return response
@@ -82,12 +82,12 @@ def error_response(
 def _error_response(
     error: TikTokAuthError,
     settings: TikTokSettings,
-    headers: Headers,
+    scope: Scope,
     set_cookies: Sequence[str],
     next: str | None,
     render: RenderErrorPage | None,
 ) -> Response:
-    if wants_json(headers):
+    if wants_json(Headers(scope=scope)):
         return secure(JSONResponse(error.as_dict(), status_code=error.status_code), set_cookies)
     if settings.error_redirect is not None:
         sep = "&" if "?" in settings.error_redirect else "?"
@@ -100,7 +100,8 @@ def _error_response(
         status_code=error.status_code,
         log_id=error.log_id,
         try_again_url=login_url(
-            settings.login_path, None if next == settings.login_redirect else next
+            site_path(scope, settings.login_path),
+            None if next == settings.login_redirect else next,
         ),
         back_url=settings.login_redirect,
     )
@@ -167,7 +168,5 @@ async def store_unavailable(
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1011, "reason": "token_store_unavailable"})
         return
-    response = error_response(
-        TokenStoreUnavailable(), settings, Headers(scope=scope), render=render
-    )
+    response = error_response(TokenStoreUnavailable(), settings, scope, render=render)
     await response(scope, receive, send)

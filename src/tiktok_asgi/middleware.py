@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._conversation import LoginConversation, OnLogin, OnLogout
@@ -189,8 +188,7 @@ class TikTokAuthMiddleware:
             # answer with the library's error shape instead of letting it become a 500.
             if not isinstance(send, Watched) or send.started or kind != "http":
                 raise
-            headers = Headers(scope=scope)
-            answer = error_response(exc, self.settings, headers, render=self._error_page)
+            answer = error_response(exc, self.settings, scope, render=self._error_page)
             await answer(scope, receive, send)
 
     def _is_protected(self, path: str) -> bool:

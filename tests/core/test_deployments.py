@@ -57,6 +57,15 @@ def test_under_a_mount_sign_in_works_and_protected_paths_refuse_anonymous(
     assert me.json()["authenticated"] is True
 
 
+def test_under_a_mount_the_error_pages_try_again_keeps_the_root_path(
+    tiktok_emulator: TikTokEmulator,
+) -> None:
+    client, settings = _mounted(tiktok_emulator)
+    page = client.get("/auth/tiktok/callback?state=nothing-started", follow_redirects=False)
+    assert page.status_code == 400
+    assert "href='/api/auth/tiktok/login'>Try again" in page.text
+
+
 def test_a_path_that_only_starts_like_the_root_path_is_not_under_it(
     tiktok_emulator: TikTokEmulator,
 ) -> None:
