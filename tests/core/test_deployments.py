@@ -60,7 +60,7 @@ def test_under_a_mount_sign_in_works_and_protected_paths_refuse_anonymous(
 def test_under_a_mount_the_error_pages_try_again_keeps_the_root_path(
     tiktok_emulator: TikTokEmulator,
 ) -> None:
-    client, settings = _mounted(tiktok_emulator)
+    client, _ = _mounted(tiktok_emulator)
     page = client.get("/auth/tiktok/callback?state=nothing-started", follow_redirects=False)
     assert page.status_code == 400
     assert "href='/api/auth/tiktok/login'>Try again" in page.text
