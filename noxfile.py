@@ -97,7 +97,7 @@ def bench(session: nox.Session) -> None:
 
     ``nox -s bench -- --quick`` for a short smoke run that writes nothing.
     """
-    session.install("-e", ".[demo]")
+    session.install("-e", ".[demo,redis]")  # live sessions are measured with Redis too
     session.run("python", "benchmarks/run.py", *session.posargs)
 
 
