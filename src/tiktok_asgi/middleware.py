@@ -97,6 +97,9 @@ class TikTokAuthMiddleware:
             error_page=error_page,
         )
         self._webhooks = WebhookReceiver(settings, tokens=tokens, on_webhook=on_webhook)
+        # Looked up on every request: bound once.
+        self._webhook_path = settings.webhook_path
+        self._endpoint = self.conversation.endpoint
         self._sessions = (
             SessionStep(tokens, ProfileRefresher(settings, tokens, tiktok, identity))
             if tokens is not None
@@ -119,10 +122,10 @@ class TikTokAuthMiddleware:
             return
         path = app_path(scope) if scope.get("root_path") else scope["path"]
         if kind == "http":
-            if path == self.settings.webhook_path:
+            if path == self._webhook_path:
                 await self._webhooks(scope, receive, send)
                 return
-            endpoint = self.conversation.endpoint(path)
+            endpoint = self._endpoint(path)
             if endpoint is not None:
                 response = await endpoint(scope)
                 await response(scope, receive, send)
