@@ -12,8 +12,7 @@ A sign-in is one conversation between the browser, this application and TikTok::
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,11 +27,10 @@ from ._cookies.tossing import clear_everywhere
 from ._origins import origin_allowed
 from ._redirects import safe_next
 from ._responses import error_response, html_page, redirect, secure, wants_json
-from ._tiktok.provider import TikTokProvider
+from ._tiktok.provider import TikTokProvider, granted_scopes
 from ._tokens import TokenManager
-from .advice import developer_fix, person_text
+from .advice import denied, developer_fix, for_person
 from .errors import (
-    AuthorizationDenied,
     CallbackError,
     CrossSiteRequest,
     IdentityTooLarge,
@@ -40,7 +38,6 @@ from .errors import (
     MethodNotAllowed,
     SignInCancelled,
     StateError,
-    TikTokAPIError,
     TikTokAuthError,
 )
 from .pages import RenderErrorPage, logout_page
@@ -54,7 +51,6 @@ logger = logging.getLogger("tiktok_asgi")
 OnLogin = Callable[[TikTokUser, Mapping[str, Any]], Awaitable[TikTokUser | None]]
 OnLogout = Callable[[TikTokUser], Awaitable[None]]
 Endpoint = Callable[[Scope], Awaitable[Response]]
-_ERROR_CODE = re.compile(r"[a-z0-9_.]{1,64}")
 
 
 class LoginConversation:
@@ -134,12 +130,10 @@ class LoginConversation:
         state = query.get("state")
         cookies = read_cookies(scope["headers"])
         clears = self._flows.clear(state, cookies)
-        pending = self._flows.peek(state, cookies) or {}
-        next_target = pending["next"] if isinstance(pending.get("next"), str) else None
         try:
             error = query.get("error")
             if error is not None:
-                raise _denied(error)
+                raise denied(error)
             flow = self._flows.finish(state, cookies)
             if self._tokens is not None and state is not None:
                 await self._accept_once(state)
@@ -149,13 +143,14 @@ class LoginConversation:
             token = await self._tiktok.exchange_code(
                 code, redirect_uri=flow["redirect_uri"], code_verifier=flow.get("code_verifier")
             )
-            granted = _granted_scopes(token.get("scope"), self.settings.scopes, query.get("scopes"))
+            granted = granted_scopes(token.get("scope"), self.settings.scopes, query.get("scopes"))
             user = await self._tiktok.user_info(token, granted)
             user = await self._accepted(user, token)
             session_id = await self._tokens.save(token) if self._tokens is not None else None
             cookie = self._identity_cookie(Identity(user, session_id))
         except StateError as exc:
-            if wants_json(headers) or self._identity.read(scope["headers"]) is None:
+            next_target = self._pending_next(state, cookies)
+            if wants_json(headers) or not self._signed_in(scope):
                 return self._failed(exc, scope, clears, next_target)
             # Back to an answer already used (Back after signing in, a reload): the browser is
             # signed in, so it goes on to where it was going; nothing of this answer is used.
@@ -164,13 +159,25 @@ class LoginConversation:
             )
             return redirect(next_target or self.settings.login_redirect, clears)
         except TikTokAuthError as exc:
-            return self._failed(exc, scope, clears, next_target)
+            return self._failed(exc, scope, clears, self._pending_next(state, cookies))
         logger.info(
             "login_succeeded open_id=%s",
             user.open_id,
             extra={"event": "login_succeeded", "open_id": user.open_id},
         )
         return redirect(flow.get("next") or self.settings.login_redirect, [*clears, cookie])
+
+    def _pending_next(self, state: str | None, cookies: Mapping[str, str]) -> str | None:
+        """Where the failed sign-in was going, for "Try again" (read only when it failed)."""
+        pending = self._flows.peek(state, cookies) or {}
+        target = pending.get("next")
+        return target if isinstance(target, str) else None
+
+    def _signed_in(self, scope: Scope) -> bool:
+        try:
+            return self._identity.read(scope["headers"]) is not None
+        except DuplicateCookie:  # tossed cookies: nobody
+            return False
 
     def _failed(
         self, exc: TikTokAuthError, scope: Scope, clears: list[str], next_target: str | None
@@ -188,7 +195,7 @@ class LoginConversation:
             extra={"event": "login_failed", "code": exc.code, "log_id": exc.log_id, "fix": fix},
         )
         return error_response(
-            _for_person(exc),
+            for_person(exc),
             self.settings,
             scope,
             clears,
@@ -257,40 +264,3 @@ class LoginConversation:
         except ValueError:
             # Only an oversized ``extra`` from on_login can do this: a bug of the host app.
             raise IdentityTooLarge() from None
-
-
-def _denied(error: str) -> AuthorizationDenied:
-    """TikTok's ``?error=``; its description is anyone's text and is never shown."""
-    if error == "access_denied":
-        return SignInCancelled()
-    code = error if _ERROR_CODE.fullmatch(error) else "authorization_error"
-    return AuthorizationDenied(code, person_text(code, "TikTok did not grant the sign-in."))
-
-
-def _for_person(error: TikTokAuthError) -> TikTokAuthError:
-    """TikTok's error with the words the person in the browser should read."""
-    if not isinstance(error, TikTokAPIError):
-        return error
-    text = person_text(error.code, error.description)
-    if text == error.description:
-        return error
-    return type(error)(
-        error.code,
-        text,
-        log_id=error.log_id,
-        status_code=error.status_code,
-        retry_after=error.retry_after,
-    )
-
-
-def _granted_scopes(
-    token_scope: object, requested: Sequence[str], callback_scopes: str | None
-) -> tuple[str, ...]:
-    """The token response's ``scope`` is the truth. Without it, the callback's ``scopes`` (which
-    anyone can edit) may only narrow what was requested, never widen it."""
-    if isinstance(token_scope, str) and token_scope.strip():
-        return tuple(dict.fromkeys(s for s in re.split(r"[,\s]+", token_scope) if s))
-    if callback_scopes:
-        claimed = set(callback_scopes.split(","))
-        return tuple(s for s in requested if s in claimed) or ("user.info.basic",)
-    return tuple(requested)

@@ -9,14 +9,15 @@ to change. :func:`developer_fix` reads TikTok's description too, where it tells 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NamedTuple
 
-from .errors import TikTokAuthError
+from .errors import AuthorizationDenied, SignInCancelled, TikTokAPIError, TikTokAuthError
 from .settings import TikTokSettings
 
-__all__ = ["ADVICE", "Advice", "developer_fix", "person_text"]
+__all__ = ["ADVICE", "Advice", "denied", "developer_fix", "for_person", "person_text"]
 
 
 class Advice(NamedTuple):
@@ -151,4 +152,32 @@ def _fill(text: str, settings: TikTokSettings) -> str:
         redirect_uri=settings.redirect_uri,
         pkce=settings.pkce,
         scopes=",".join(settings.scopes),
+    )
+
+
+# The callback's ``?error=`` value becomes a code only in this shape (it reaches logs and pages).
+_ERROR_CODE = re.compile(r"[a-z0-9_.]{1,64}")
+
+
+def denied(error: str) -> AuthorizationDenied:
+    """TikTok's ``?error=``; its description is anyone's text and is never shown."""
+    if error == "access_denied":
+        return SignInCancelled()
+    code = error if _ERROR_CODE.fullmatch(error) else "authorization_error"
+    return AuthorizationDenied(code, person_text(code, "TikTok did not grant the sign-in."))
+
+
+def for_person(error: TikTokAuthError) -> TikTokAuthError:
+    """TikTok's error with the words the person in the browser should read."""
+    if not isinstance(error, TikTokAPIError):
+        return error
+    text = person_text(error.code, error.description)
+    if text == error.description:
+        return error
+    return type(error)(
+        error.code,
+        text,
+        log_id=error.log_id,
+        status_code=error.status_code,
+        retry_after=error.retry_after,
     )

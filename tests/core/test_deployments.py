@@ -220,6 +220,21 @@ def test_a_host_prefixed_name_browsers_would_drop_fails_at_start_up(
 # Cookie tossing ----------------------------------------------------------------------------------
 
 
+def test_a_used_callback_with_tossed_cookies_is_a_4xx(tiktok_emulator: TikTokEmulator) -> None:
+    settings = tiktok_emulator.settings(
+        "https://app.shop.example/auth/tiktok/callback", cookie_name="shop_session"
+    )
+    app = make_app(settings, tiktok_emulator.transport())
+    victim = TestClient(app, base_url="https://app.shop.example")
+    sign_in(victim, settings, tiktok_emulator, user="mayacooks")
+    mine = victim.cookies["shop_session"]
+    cookie = f"shop_session={mine}; shop_session={mine}"
+    # A used answer with two identity cookies: nobody is signed in, so the error page (no 500).
+    answer = victim.get("/auth/tiktok/callback?state=used&code=c", headers={"cookie": cookie})
+    assert answer.status_code == 400
+    assert "state_mismatch" in answer.text
+
+
 def test_two_valid_identity_cookies_are_nobody_and_both_scopes_are_cleared(
     tiktok_emulator: TikTokEmulator,
 ) -> None:

@@ -20,8 +20,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -36,7 +37,7 @@ from tiktok_asgi.user import TikTokUser, fields_for_scopes
 from .answers import read_api_envelope, read_oauth_response
 from .http import AsyncBaseTransport, Auth, Response, SharedTransport, reaching_tiktok
 
-__all__ = ["AuthorizationRequest", "TikTokOAuth2Client", "TikTokProvider"]
+__all__ = ["AuthorizationRequest", "TikTokOAuth2Client", "TikTokProvider", "granted_scopes"]
 
 logger = logging.getLogger("tiktok_asgi")
 
@@ -237,3 +238,16 @@ def _log_id(resp: Response) -> str | None:
     """TikTok's ``log_id`` of an API answer already read successfully."""
     log_id = resp.json().get("error", {}).get("log_id")
     return log_id if isinstance(log_id, str) else None
+
+
+def granted_scopes(
+    token_scope: object, requested: Sequence[str], callback_scopes: str | None
+) -> tuple[str, ...]:
+    """The token response's ``scope`` is the truth. Without it, the callback's ``scopes`` (which
+    anyone can edit) may only narrow what was requested, never widen it."""
+    if isinstance(token_scope, str) and token_scope.strip():
+        return tuple(dict.fromkeys(s for s in re.split(r"[,\s]+", token_scope) if s))
+    if callback_scopes:
+        claimed = set(callback_scopes.split(","))
+        return tuple(s for s in requested if s in claimed) or ("user.info.basic",)
+    return tuple(requested)
