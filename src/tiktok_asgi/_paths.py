@@ -7,9 +7,11 @@ Starlette's ``Mount`` and ``uvicorn --root-path`` put the root path in front of 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.types import Scope
 
-__all__ = ["app_path", "site_path"]
+__all__ = ["ProtectedPaths", "app_path", "request_path", "site_path"]
 
 
 def app_path(scope: Scope) -> str:
@@ -23,6 +25,26 @@ def app_path(scope: Scope) -> str:
         if rest[0] == "/":
             return rest
     return path
+
+
+def request_path(scope: Scope) -> str:
+    """The one path the gate decides on: the path the application's router will route."""
+    return app_path(scope) if scope.get("root_path") else scope["path"]
+
+
+class ProtectedPaths:
+    """The settings' ``protected_paths``: which request paths need a signed-in user."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: Sequence[str]) -> None:
+        self._entries = tuple((p, p.rstrip("/") + "/") for p in entries)
+
+    def __bool__(self) -> bool:
+        return bool(self._entries)
+
+    def covers(self, path: str) -> bool:
+        return any(path == exact or path.startswith(below) for exact, below in self._entries)
 
 
 def site_path(scope: Scope, path: str) -> str:

@@ -19,7 +19,7 @@ from ._cookies.identity import IdentityCookie
 from ._cookies.signing import DuplicateCookie
 from ._cookies.tossing import clear_everywhere
 from ._origins import header, socket_origin_allowed
-from ._paths import app_path, site_path
+from ._paths import ProtectedPaths, request_path, site_path
 from ._profiles import ProfileRefresher
 from ._responses import error_response, refuse_anonymous, store_unavailable
 from ._sends import ClearOnResponse, SignOutOnResponse, Watched
@@ -111,7 +111,7 @@ class TikTokAuthMiddleware:
         self._watch_responses = load_user is not None or token_store is not None
         self._anonymous = TikTokContext(settings, tiktok)
         self._clear_identity = (b"set-cookie", identity.clear().encode("latin-1"))
-        self._protected = tuple((p, p.rstrip("/") + "/") for p in settings.protected_paths)
+        self._protected = ProtectedPaths(settings.protected_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -120,7 +120,7 @@ class TikTokAuthMiddleware:
                 receive = self._transport.watch_lifespan(receive)
             await self.app(scope, receive, send)
             return
-        path = app_path(scope) if scope.get("root_path") else scope["path"]
+        path = request_path(scope)
         if kind == "http":
             if path == self._webhook_path:
                 await self._webhooks(scope, receive, send)
@@ -181,7 +181,7 @@ class TikTokAuthMiddleware:
             # Only with a token store can a view's get_access_token() or tiktok_api() raise on
             # an anonymous request; watching costs about a microsecond, so only then.
             send = Watched(send)
-        if user is None and self._protected and self._is_protected(path):
+        if user is None and self._protected and self._protected.covers(path):
             await refuse_anonymous(scope, receive, send, self.settings.login_path)
             return
         try:
@@ -193,6 +193,3 @@ class TikTokAuthMiddleware:
                 raise
             answer = error_response(exc, self.settings, scope, render=self._error_page)
             await answer(scope, receive, send)
-
-    def _is_protected(self, path: str) -> bool:
-        return any(path == exact or path.startswith(below) for exact, below in self._protected)
