@@ -14,10 +14,9 @@ How the package reads, in the order a request meets it (a leading ``_`` marks wh
   (TikTok's answer shapes), ``provider`` (authorize URL, code exchange, user info, refresh, revoke,
   bearer calls);
 - ``_cookies``, what the browser carries: ``signing``, ``flow`` (pending logins), ``identity``;
-- tokens: ``stores`` (where records live), ``_store_ops`` (optional store capabilities and their
-  fallbacks), ``_tokens`` (records, refresh, the open_id → sessions index), ``redis_store``;
-  ``_sessions`` (is a login session still alive?), ``_profiles`` (profiles re-read when old),
-  ``sessions`` (``end_user_sessions``);
+- login sessions: ``stores`` (where records live), ``redis_store``, ``_session`` (the session
+  state machine: ``storage``, ``liveness``, ``records``, ``tokens``, ``profiles``, ``step``,
+  ``sockets``), ``sessions`` (``end_user_sessions``);
 - the request: ``_conversation`` (login, callback, logout), ``webhooks`` (TikTok's signed
   events), ``middleware`` (the gate), ``context`` (what downstream code reads), ``_responses``,
   ``pages`` (the pages people see), ``_redirects``; ``api`` (TikTok's API as the user);

@@ -28,7 +28,7 @@ from ._origins import origin_allowed
 from ._redirects import safe_next
 from ._responses import error_response, html_page, redirect, secure, wants_json
 from ._tiktok.provider import TikTokProvider, granted_scopes
-from ._tokens import TokenManager
+from ._session import TokenManager
 from .advice import denied, developer_fix, for_person
 from .errors import (
     CallbackError,
@@ -39,6 +39,7 @@ from .errors import (
     SignInCancelled,
     StateError,
     TikTokAuthError,
+    TokenStoreUnavailable,
 )
 from .pages import RenderErrorPage, logout_page
 from .settings import TikTokSettings
@@ -51,6 +52,11 @@ logger = logging.getLogger("tiktok_asgi")
 OnLogin = Callable[[TikTokUser, Mapping[str, Any]], Awaitable[TikTokUser | None]]
 OnLogout = Callable[[TikTokUser], Awaitable[None]]
 Endpoint = Callable[[Scope], Awaitable[Response]]
+
+_SIGN_OUT_HELD = (
+    "You are signed out in this browser, but the sign-out could not be recorded everywhere "
+    "yet. Please try again in a moment."
+)
 
 
 class LoginConversation:
@@ -117,12 +123,13 @@ class LoginConversation:
         flow = {"redirect_uri": self.settings.redirect_uri, "next": target}
         if start.code_verifier is not None:
             flow["code_verifier"] = start.code_verifier
-        cookie = self._flows.start(start.state, flow)
+        # The browser's older pending logins beyond a few are cleared on the same answer.
+        cookies = self._flows.begin(start.state, flow, read_cookies(scope["headers"]))
         logger.info("login_started", extra={"event": "login_started"})
         if wants_json(headers):
             # Single-page apps navigate themselves; the flow cookie is set all the same.
-            return secure(JSONResponse({"authorization_url": start.url}), [cookie])
-        return redirect(start.url, [cookie])
+            return secure(JSONResponse({"authorization_url": start.url}), cookies)
+        return redirect(start.url, cookies)
 
     async def callback(self, scope: Scope) -> Response:
         headers = Headers(scope=scope)
@@ -146,7 +153,10 @@ class LoginConversation:
             granted = granted_scopes(token.get("scope"), self.settings.scopes, query.get("scopes"))
             user = await self._tiktok.user_info(token, granted)
             user = await self._accepted(user, token)
-            session_id = await self._tokens.save(token) if self._tokens is not None else None
+            session_id = None
+            if self._tokens is not None:
+                async with self._tokens.budget():
+                    session_id = await self._tokens.save(token)
             cookie = self._identity_cookie(Identity(user, session_id))
         except StateError as exc:
             next_target = self._pending_next(state, cookies)
@@ -205,7 +215,7 @@ class LoginConversation:
 
     async def logout(self, scope: Scope) -> Response:
         headers = Headers(scope=scope)
-        if not self._from_this_site(headers):
+        if not self._from_this_site(scope):
             return error_response(CrossSiteRequest(), self.settings, scope, render=self._error_page)
         query = QueryParams(scope["query_string"])
         target = safe_next(query.get("next"), self.settings.login_redirect)
@@ -213,38 +223,57 @@ class LoginConversation:
             identity = self._identity.read(scope["headers"])
         except DuplicateCookie:
             identity = None  # whose is whose cannot be told: all of them are cleared below
+        # Copies a sibling subdomain set on a parent domain go too.
+        clears = clear_everywhere(self._identity.spec, headers.get("host"), "/")
         if self._tokens is not None and identity is not None and identity.session_id is not None:
-            await self._tokens.end(identity.session_id, revoke=self._revoke_on_logout)
+            try:
+                async with self._tokens.budget():
+                    await self._tokens.end(identity.session_id, revoke=self._revoke_on_logout)
+            except TokenStoreUnavailable:
+                # Ended in this process and written to the store once it is back; until then
+                # a copy of the cookie may still work elsewhere: say so instead of "signed out".
+                logger.warning("logout_held", extra={"event": "logout"})
+                return error_response(
+                    TokenStoreUnavailable(description=_SIGN_OUT_HELD),
+                    self.settings,
+                    scope,
+                    clears,
+                    next=target,
+                    render=self._error_page,
+                    try_again=self.settings.logout_path,
+                )
         if self._on_logout is not None and identity is not None:
             await self._on_logout(identity.user)
         logger.info("logout", extra={"event": "logout"})
-        # Copies a sibling subdomain set on a parent domain go too.
-        clears = clear_everywhere(self._identity.spec, headers.get("host"), "/")
         return redirect(target, clears, status_code=303)
 
-    def _from_this_site(self, headers: Headers) -> bool:
+    def _from_this_site(self, scope: Scope) -> bool:
         """A sign-out must come from this site's own pages: SameSite=Lax lets a sibling
-        subdomain's or another port's form POST here with the cookie."""
+        subdomain's, another port's or the http twin's form POST here with the cookie."""
+        headers = Headers(scope=scope)
         fetch_site = headers.get("sec-fetch-site")
         if fetch_site is not None and fetch_site not in ("same-origin", "none"):
             return False
         origin = headers.get("origin")
-        return origin is None or origin_allowed(
-            origin, headers.get("host"), self.settings.allowed_origins
-        )
+        return origin is None or origin_allowed(origin, scope, self.settings.allowed_origins)
 
     async def _accept_once(self, state: str) -> None:
         """Once across every instance sharing the token store (``finish`` saw to this process)."""
         assert self._tokens is not None
         name = self._flows.consumed_name(state)
-        if not await self._tokens.accept_once(name, self.settings.flow_max_age):
+        async with self._tokens.budget():
+            accepted = await self._tokens.accept_once(name, self.settings.flow_max_age)
+        if not accepted:
             raise StateError("state_reused", "This sign-in answer was already used.")
 
     def logout_confirmation(self, scope: Scope) -> Response:
         """GET on the logout path: a page whose button posts the sign-out (``next`` kept)."""
+        from ._paths import site_path
+
         query = QueryParams(scope["query_string"])
         target = safe_next(query.get("next"), self.settings.login_redirect)
-        action = f"{self.settings.logout_path}?{urlencode({'next': target})}"
+        # Under a mount the form must post inside it, where the middleware answers.
+        action = f"{site_path(scope, self.settings.logout_path)}?{urlencode({'next': target})}"
         return html_page(logout_page(action, target), 200)
 
     async def _accepted(self, user: TikTokUser, token: Mapping[str, Any]) -> TikTokUser:

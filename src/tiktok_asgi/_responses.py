@@ -69,11 +69,13 @@ def error_response(
     *,
     next: str | None = None,
     render: RenderErrorPage | None = None,
+    try_again: str | None = None,
 ) -> Response:
     """JSON for API clients, a redirect to ``error_redirect`` if set, else an HTML page (by
     ``render``, default :func:`~tiktok_asgi.pages.default_error_page`) whose "Try again" keeps
-    ``next`` (and the application's root path)."""
-    response = _error_response(error, settings, scope, set_cookies, next, render)
+    ``next`` (and the application's root path); ``try_again``, a path below the root path,
+    replaces the login page there."""
+    response = _error_response(error, settings, scope, set_cookies, next, render, try_again)
     if error.retry_after is not None and response.status_code >= 400:
         response.headers["retry-after"] = str(math.ceil(error.retry_after))
     return response
@@ -86,6 +88,7 @@ def _error_response(
     set_cookies: Sequence[str],
     next: str | None,
     render: RenderErrorPage | None,
+    try_again: str | None = None,
 ) -> Response:
     if wants_json(Headers(scope=scope)):
         return secure(JSONResponse(error.as_dict(), status_code=error.status_code), set_cookies)
@@ -100,7 +103,7 @@ def _error_response(
         status_code=error.status_code,
         log_id=error.log_id,
         try_again_url=login_url(
-            site_path(scope, settings.login_path),
+            site_path(scope, try_again or settings.login_path),
             None if next == settings.login_redirect else next,
         ),
         back_url=settings.login_redirect,

@@ -21,7 +21,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
 from ._tiktok.provider import TikTokProvider
-from ._tokens import TokenManager, TokenRecord
+from ._session import TokenManager, TokenRecord
 from .errors import LoginRequired
 from .settings import TikTokSettings
 from .user import TikTokUser

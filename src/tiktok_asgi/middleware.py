@@ -9,33 +9,34 @@ application — and leaves with ``scope["user"]``, ``scope["auth"]`` and its
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._conversation import LoginConversation, OnLogin, OnLogout
-from ._cookies.identity import IdentityCookie
+from ._cookies.identity import Identity, IdentityCookie
 from ._cookies.signing import DuplicateCookie
 from ._cookies.tossing import clear_everywhere
 from ._origins import header, socket_origin_allowed
 from ._paths import ProtectedPaths, request_path, site_path
-from ._profiles import ProfileRefresher
 from ._responses import error_response, refuse_anonymous, store_unavailable
-from ._sends import ClearOnResponse, SignOutOnResponse, Watched
-from ._session_step import SessionStep
+from ._sends import ClearOnResponse, Header, SignOutOnResponse, Watched
+from ._session import ProfileRefresher, SessionStep, SocketFollower, TokenManager
 from ._tiktok.http import AsyncBaseTransport, SharedTransport
 from ._tiktok.provider import TikTokProvider
-from ._tokens import TokenManager
 from .context import NO_CREDENTIALS, SCOPE_KEY, TikTokContext
-from .errors import TikTokAuthError
+from .errors import TikTokAuthError, TokenStoreUnavailable
 from .pages import RenderErrorPage
 from .settings import TikTokSettings
-from .stores import TokenStore, TokenStoreError
+from .stores import TokenStore
 from .user import TikTokUser
 from .webhooks import OnWebhook, WebhookReceiver
 
 __all__ = ["LoadUser", "OnLogin", "OnLogout", "OnWebhook", "TikTokAuthMiddleware"]
+
+logger = logging.getLogger("tiktok_asgi")
 
 LoadUser = Callable[[TikTokUser], Awaitable[TikTokUser | None]]
 
@@ -105,6 +106,7 @@ class TikTokAuthMiddleware:
             if tokens is not None
             else None
         )
+        self._sockets = SocketFollower(tokens.live) if tokens is not None else None
         self._load_user = load_user
         self._error_page = error_page
         # Without load_user or a token store nothing can sign a user out while a view runs.
@@ -112,10 +114,11 @@ class TikTokAuthMiddleware:
         self._anonymous = TikTokContext(settings, tiktok)
         self._clear_identity = (b"set-cookie", identity.clear().encode("latin-1"))
         self._protected = ProtectedPaths(settings.protected_paths)
+        self._warned_storeless = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind not in ("http", "websocket"):
+        if kind != "http" and kind != "websocket":
             if kind == "lifespan":
                 receive = self._transport.watch_lifespan(receive)
             await self.app(scope, receive, send)
@@ -130,45 +133,23 @@ class TikTokAuthMiddleware:
                 response = await endpoint(scope)
                 await response(scope, receive, send)
                 return
-
         try:
             identity = self._identity.read(scope["headers"])
         except DuplicateCookie:
             # Cookie tossing: a second identity cookie from another scope. Nobody, and cleared.
-            identity = None
-            host = header(scope["headers"], b"host")
-            cleared = clear_everywhere(self._identity.spec, host, site_path(scope, path))
-            send = ClearOnResponse(send, [(b"set-cookie", c.encode("latin-1")) for c in cleared])
-        if (
-            identity is not None
-            and kind == "websocket"
-            and not socket_origin_allowed(scope["headers"], self.settings.allowed_origins)
-        ):
+            identity, send = None, self._clear_tossed(scope, path, send)
+        if identity is not None and kind == "websocket" and not self._socket_origin_ok(scope):
             identity = None  # a page of another origin must not get the user's socket
-        renewed: tuple[bytes, bytes] | None = None
         if identity is None:
-            context = self._anonymous
+            context, renewed = self._anonymous, None
         else:
-            context = TikTokContext(
-                self.settings,
-                self._tiktok,
-                identity.user,
-                tokens=self._tokens,
-                session_id=identity.session_id,
-            )
-            if self._sessions is not None:
-                try:
-                    renewed = await self._sessions.follow(identity, context)
-                except TokenStoreError:
-                    await store_unavailable(scope, receive, send, self.settings, self._error_page)
-                    return
-            if self._load_user is not None and context.user is not None:
-                loaded = await self._load_user(context.user)
-                if loaded is None:
-                    context.sign_out()
-                context.user = loaded
-        scope[SCOPE_KEY] = context
+            try:
+                context, renewed = await self._signed_in(identity)
+            except TokenStoreUnavailable:
+                await store_unavailable(scope, receive, send, self.settings, self._error_page)
+                return
         user = context.user
+        scope[SCOPE_KEY] = context
         if user is None:
             scope["user"] = UnauthenticatedUser()
             scope["auth"] = NO_CREDENTIALS
@@ -177,19 +158,71 @@ class TikTokAuthMiddleware:
             scope["auth"] = AuthCredentials(("authenticated", *user.granted_scopes))
         if identity is not None and self._watch_responses:
             send = SignOutOnResponse(context, send, self._clear_identity, renewed)
-        elif user is None and self._tokens is not None and type(send) is not ClearOnResponse:
-            # Only with a token store can a view's get_access_token() or tiktok_api() raise on
-            # an anonymous request; watching costs about a microsecond, so only then.
-            send = Watched(send)
+        elif user is None and kind == "http" and type(send) is not ClearOnResponse:
+            send = Watched(send)  # a view's unhandled TikTokAuthError is answered, not a 500
         if user is None and self._protected and self._protected.covers(path):
             await refuse_anonymous(scope, receive, send, self.settings.login_path)
-            return
+        elif kind == "websocket" and user is not None and self._sockets is not None:
+            assert identity is not None and identity.session_id is not None
+            await self._sockets.run(self.app, scope, receive, send, identity.session_id)
+        else:
+            await self._run_app(scope, receive, send)
+
+    async def _signed_in(self, identity: Identity) -> tuple[TikTokContext, Header | None]:
+        """The context of a request with a valid identity cookie, and the re-issued cookie if
+        its profile was re-read. Raises :class:`TokenStoreUnavailable` when the store cannot
+        tell whether its login session lives."""
+        context = TikTokContext(
+            self.settings,
+            self._tiktok,
+            identity.user,
+            tokens=self._tokens,
+            session_id=identity.session_id,
+        )
+        renewed = None
+        if identity.session_id is not None:
+            if self._sessions is None:
+                self._refuse_storeless()
+                context.sign_out()
+            else:
+                verdict = await self._sessions.follow(identity)
+                if not verdict.alive:
+                    context.sign_out()
+                elif verdict.user is not None:
+                    context.user, renewed = verdict.user, verdict.cookie
+        if self._load_user is not None and context.user is not None:
+            loaded = await self._load_user(context.user)
+            if loaded is None:
+                context.sign_out()
+            context.user = loaded
+        return context, renewed
+
+    async def _run_app(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await self.app(scope, receive, send)
         except TikTokAuthError as exc:
             # get_access_token() or tiktok_api() failed in a view that did not handle it:
             # answer with the library's error shape instead of letting it become a 500.
-            if not isinstance(send, Watched) or send.started or kind != "http":
+            if not isinstance(send, Watched) or send.started or scope["type"] != "http":
                 raise
             answer = error_response(exc, self.settings, scope, render=self._error_page)
             await answer(scope, receive, send)
+
+    def _clear_tossed(self, scope: Scope, path: str, send: Send) -> Send:
+        host = header(scope["headers"], b"host")
+        cleared = clear_everywhere(self._identity.spec, host, site_path(scope, path))
+        return ClearOnResponse(send, [(b"set-cookie", c.encode("latin-1")) for c in cleared])
+
+    def _socket_origin_ok(self, scope: Scope) -> bool:
+        return socket_origin_allowed(scope, self.settings.allowed_origins)
+
+    def _refuse_storeless(self) -> None:
+        """A cookie naming a login session, and no token store to ask whether it lives: it may
+        have been signed out, so it signs nobody in."""
+        if not self._warned_storeless:
+            self._warned_storeless = True
+            logger.warning(
+                "identity cookies name login sessions but the middleware has no token_store: "
+                "they sign nobody in; pass the token_store those sessions were kept in",
+                extra={"event": "session_without_store"},
+            )

@@ -100,6 +100,14 @@ class RedisTokenStore:
     async def delete(self, key: str) -> None:
         await self._call(self.redis.delete(self._prefix + key))
 
+    async def replace(self, key: str, value: bytes, ttl: int) -> bool:
+        """``SET key value XX EX ttl``: written only while the key exists (an ended login
+        session's record is never written back)."""
+        written = await self._call(
+            self.redis.set(self._prefix + key, value, xx=True, ex=max(1, int(ttl)))
+        )
+        return bool(written)
+
     async def add_once(self, key: str, ttl: int) -> bool:
         """``SET key 1 NX EX ttl``: True if the key was absent (see :class:`OnceStore`)."""
         added = await self._call(self.redis.set(self._prefix + key, b"1", nx=True, ex=max(1, ttl)))
@@ -123,9 +131,6 @@ class RedisTokenStore:
 
     async def index_remove(self, index: str, member: str) -> None:
         await self._call(self.redis.zrem(self._prefix + index, member))  # an empty set goes too
-
-    async def index_clear(self, index: str) -> None:
-        await self._call(self.redis.delete(self._prefix + index))
 
     @asynccontextmanager
     async def lock(self, key: str, timeout: float) -> AsyncIterator[None]:  # noqa: ASYNC109 (the lock's lease, not a call timeout)

@@ -22,7 +22,7 @@ from starlette.types import Scope
 
 from ._tiktok.http import AsyncBaseTransport, SharedTransport
 from ._tiktok.provider import TikTokProvider
-from ._tokens import TokenManager
+from ._session import TokenManager
 from .context import tiktok_context
 from .settings import TikTokSettings
 from .stores import TokenStore

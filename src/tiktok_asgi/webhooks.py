@@ -8,10 +8,15 @@ the TikTok app console), the middleware answers TikTok's POSTs there:
   ``webhook_tolerance`` seconds of now (5 minutes by default). Anything else is refused with 401
   ``webhook_signature_invalid``; a body that is not a TikTok event for this ``client_key`` with
   400 ``webhook_event_invalid``. A refused POST changes nothing.
-- A verified event is answered 200 at once; then ``authorization.removed`` ends that user's
-  login sessions (with a token store) and the event goes to ``on_webhook``.
-- TikTok delivers at least once: an event already seen (by any instance sharing the token
-  store) is answered 200 and not handled again.
+- A verified event is handled, then answered: ``authorization.removed`` ends that user's login
+  sessions (with a token store), then the event goes to ``on_webhook``. Only once that is done
+  is the event marked handled and TikTok answered 200; if handling fails, TikTok gets 500 and
+  delivers the event again later (for up to 72 hours), so nothing is lost.
+- TikTok delivers at least once: an event already handled (by any instance sharing the token
+  store) is answered 200 and not handled again; one being handled right now elsewhere is
+  answered 503 with ``Retry-After``.
+- The signature header is read before the body, and a body nested deeper than
+  :data:`MAX_JSON_DEPTH` is refused: a refused POST costs little and changes nothing.
 """
 
 from __future__ import annotations
@@ -26,20 +31,18 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from ._tokens import TokenManager
+from ._session import TokenManager
+from ._webhook_marks import DeliveryMarks
 from .errors import (
     MethodNotAllowed,
     TikTokAuthError,
-    TokenStoreUnavailable,
     WebhookEventInvalid,
     WebhookSignatureInvalid,
 )
 from .settings import TikTokSettings
-from .stores import TokenStoreError
 
 __all__ = ["OnWebhook", "TikTokWebhookEvent", "sign_webhook"]
 
@@ -49,9 +52,8 @@ logger = logging.getLogger("tiktok_asgi")
 AUTHORIZATION_REMOVED = "authorization.removed"
 _MAX_BODY = 64 * 1024  # TikTok's events are a few hundred bytes
 _MAX_CHUNKS = 1024  # body messages read at most (empty ones would otherwise never end)
-_SEEN_PREFIX = "tiktok_asgi:webhook-seen:"
-_SEEN_TTL = 73 * 3600  # TikTok retries for up to 72 hours
-_SEEN_LOCAL = 10_000  # events remembered in the process when there is no token store
+#: Deepest JSON nesting accepted in an event (its body, and its content inside).
+MAX_JSON_DEPTH = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,41 +92,49 @@ class WebhookReceiver:
         self._key = settings.client_secret.encode("utf-8")
         self._tokens = tokens
         self._on_webhook = on_webhook
-        self._seen_here: dict[str, float] = {}  # without a store: event digest → expires at
+        self._marks = DeliveryMarks(tokens)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             if scope["method"] != "POST":
                 raise MethodNotAllowed(description="TikTok's webhooks are POSTs.")
+            stamp, given = _signature(dict(scope["headers"]).get(b"tiktok-signature"))
             body = await _read_body(receive)
-            headers = dict(scope["headers"])
-            self._verify(headers.get(b"tiktok-signature"), body)
+            self._verify(stamp, given, body)
             event = self._event(body)
-            first = await self._first_delivery(hashlib.sha256(body).hexdigest())
         except TikTokAuthError as exc:
             logger.warning(
                 "webhook_refused code=%s", exc.code, extra={"event": "webhook", "code": exc.code}
             )
-            response = JSONResponse(exc.as_dict(), status_code=exc.status_code)
+            response: Response = JSONResponse(exc.as_dict(), status_code=exc.status_code)
             if isinstance(exc, MethodNotAllowed):
                 response.headers["allow"] = "POST"
             await response(scope, receive, send)
             return
-        task = BackgroundTask(self._handle, event) if first else None
-        await Response(status_code=200, background=task)(scope, receive, send)
+        response = await self._deliver(hashlib.sha256(body).hexdigest(), event)
+        await response(scope, receive, send)
 
-    def _verify(self, header: bytes | None, body: bytes) -> None:
-        if header is None:
-            raise WebhookSignatureInvalid(description="The TikTok-Signature header is missing.")
-        parts: dict[bytes, bytes] = {}
-        for item in header.split(b","):
-            name, eq, value = item.strip().partition(b"=")
-            if not eq or name in parts:
-                raise WebhookSignatureInvalid(description="The TikTok-Signature is malformed.")
-            parts[name] = value
-        stamp, given = parts.get(b"t"), parts.get(b"s")
-        if stamp is None or given is None or not stamp.isdigit() or len(stamp) > 12:
-            raise WebhookSignatureInvalid(description="The TikTok-Signature is malformed.")
+    async def _deliver(self, digest: str, event: TikTokWebhookEvent) -> Response:
+        """Handle an event once; marked done only after it was handled."""
+        marks = self._marks
+        try:
+            if await marks.done(digest):
+                return Response(status_code=200)
+            if not await marks.claim(digest):
+                return _answer(503, "webhook_in_progress", "This event is being handled.", 5)
+        except TikTokAuthError:
+            # Not answered 200: TikTok delivers again later, and nothing is lost.
+            return _answer(503, "token_store_unavailable", "Try again later.", 60)
+        try:
+            await self._handle(event)
+        except Exception:
+            logger.exception("webhook handling failed", extra={"event": "webhook"})
+            await marks.release(digest)
+            return _answer(500, "webhook_handling_failed", "TikTok will deliver it again.", None)
+        await marks.finish(digest)
+        return Response(status_code=200)
+
+    def _verify(self, stamp: bytes, given: bytes, body: bytes) -> None:
         expected = hmac.new(self._key, stamp + b"." + body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected.encode("ascii"), given):
             raise WebhookSignatureInvalid()
@@ -133,7 +143,7 @@ class WebhookReceiver:
 
     def _event(self, body: bytes) -> TikTokWebhookEvent:
         try:
-            data = json.loads(body)
+            data = _loads(body)
         except ValueError:
             raise WebhookEventInvalid(description="The body is not JSON.") from None
         if not isinstance(data, dict):
@@ -148,7 +158,7 @@ class WebhookReceiver:
             raise WebhookEventInvalid(description="The event's create_time is not a number.")
         content = data.get("content", "{}")
         try:
-            decoded = json.loads(content) if isinstance(content, str) else content
+            decoded = _loads(content) if isinstance(content, str) else content
         except ValueError:
             raise WebhookEventInvalid(description="The event's content is not JSON.") from None
         if not isinstance(decoded, dict):
@@ -161,42 +171,74 @@ class WebhookReceiver:
             content=MappingProxyType(decoded),
         )
 
-    async def _first_delivery(self, digest: str) -> bool:
-        """True the first time an event's body comes (a retry carries the same body)."""
-        if self._tokens is not None:
-            try:
-                return await self._tokens.ops.add_once(_SEEN_PREFIX + digest, _SEEN_TTL)
-            except TokenStoreError as exc:
-                # Not answered 200: TikTok delivers again later, and nothing is lost.
-                raise TokenStoreUnavailable() from exc
-        now = time.monotonic()
-        if self._seen_here.get(digest, 0.0) > now:
-            return False
-        if len(self._seen_here) >= _SEEN_LOCAL:
-            self._seen_here = {d: t for d, t in self._seen_here.items() if t > now}
-            while len(self._seen_here) >= _SEEN_LOCAL:
-                del self._seen_here[next(iter(self._seen_here))]
-        self._seen_here[digest] = now + _SEEN_TTL
-        return True
-
     async def _handle(self, event: TikTokWebhookEvent) -> None:
         logger.info(
             "webhook event=%s", event.event, extra={"event": "webhook", "webhook": event.event}
         )
-        try:
-            if event.event == AUTHORIZATION_REMOVED and self._tokens is not None:
-                # TikTok already revoked the token: forget it, revoke nothing.
-                ended = await self._tokens.end_user(event.user_openid, revoke=False)
-                logger.info(
-                    "authorization_removed sessions_ended=%d",
-                    len(ended),
-                    extra={"event": "authorization_removed", "sessions_ended": len(ended)},
-                )
-            if self._on_webhook is not None:
-                await self._on_webhook(event)
-        except Exception:
-            # The 200 is sent already: a failure here is the application's to see in its logs.
-            logger.exception("webhook handling failed", extra={"event": "webhook"})
+        if event.event == AUTHORIZATION_REMOVED and self._tokens is not None:
+            # TikTok already revoked the token: forget it, revoke nothing.
+            ended = await self._tokens.end_user(event.user_openid, revoke=False)
+            logger.info(
+                "authorization_removed sessions_ended=%d",
+                len(ended),
+                extra={"event": "authorization_removed", "sessions_ended": len(ended)},
+            )
+        if self._on_webhook is not None:
+            await self._on_webhook(event)
+
+
+def _answer(status: int, code: str, description: str, retry_after: int | None) -> Response:
+    response = JSONResponse({"error": code, "description": description}, status_code=status)
+    if retry_after is not None:
+        response.headers["retry-after"] = str(retry_after)
+    return response
+
+
+def _signature(header: bytes | None) -> tuple[bytes, bytes]:
+    """``(t, s)`` of a well-formed ``TikTok-Signature``, checked before any body is read."""
+    if header is None:
+        raise WebhookSignatureInvalid(description="The TikTok-Signature header is missing.")
+    parts: dict[bytes, bytes] = {}
+    for item in header.split(b","):
+        name, eq, value = item.strip().partition(b"=")
+        if not eq or name in parts:
+            raise WebhookSignatureInvalid(description="The TikTok-Signature is malformed.")
+        parts[name] = value
+    stamp, given = parts.get(b"t"), parts.get(b"s")
+    if stamp is None or given is None or not stamp.isdigit() or len(stamp) > 12:
+        raise WebhookSignatureInvalid(description="The TikTok-Signature is malformed.")
+    return stamp, given
+
+
+def _loads(text: str | bytes) -> Any:
+    """JSON no deeper than :data:`MAX_JSON_DEPTH` (TikTok's events are two levels deep)."""
+    opened = text.count("{" if isinstance(text, str) else b"{")
+    opened += text.count("[" if isinstance(text, str) else b"[")
+    if opened > MAX_JSON_DEPTH and _depth(text) > MAX_JSON_DEPTH:
+        raise WebhookEventInvalid(description="The body is nested too deeply for a TikTok event.")
+    return json.loads(text)
+
+
+def _depth(text: str | bytes) -> int:
+    chars = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in chars:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from tests.sessions.conftest import copy_of, session_app, signed_in_browser, who
 from tests.tokens.conftest import RedisServer, cleared, redis_token_store
 from tiktok_asgi import TikTokSettings
-from tiktok_asgi._sessions import CACHE_SECONDS
+from tiktok_asgi._session import CACHE_SECONDS
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.redis_store import RedisTokenStore
 from tiktok_asgi.sessions import end_user_sessions_in_store

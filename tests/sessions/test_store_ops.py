@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from tests.sessions.conftest import copy_of, session_app, signed_in_browser, who
 from tiktok_asgi import TikTokSettings
-from tiktok_asgi._store_ops import StoreOps
+from tiktok_asgi._session.storage import StoreOps
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.sessions import end_user_sessions_in_store
 
@@ -51,9 +51,12 @@ async def test_the_capabilities_are_built_from_the_basic_four() -> None:
     assert await ops.index_members("idx") == ["b"]
     await ops.index_remove("idx", "b")
     assert await ops.index_members("idx") == []
-    await ops.index_add("idx", "c", 60)
-    await ops.index_clear("idx")
-    assert await ops.index_members("idx") == []
+    assert await ops.replace("k", b"2", 60)  # "k" is there: written
+    assert not await ops.replace("absent", b"2", 60)  # never created by a replace
+    assert await ops.get("absent") is None
+    await ops.end("k", 60)
+    assert not await ops.replace("k", b"3", 60)  # ended is final
+    assert not await ops.exists("k")
 
 
 async def test_a_basic_store_gives_live_sessions_and_ends_a_user_s_sessions(

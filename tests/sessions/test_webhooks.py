@@ -235,21 +235,30 @@ async def test_without_a_store_events_still_reach_the_hook_once(
     assert len(hook.events) == 1
 
 
-async def test_a_failing_hook_is_logged_after_the_200(
+async def test_a_failing_hook_is_500_and_tiktok_s_redelivery_is_handled(
     webhook_settings: TikTokSettings,
     tiktok_emulator: TikTokEmulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def broken(event: TikTokWebhookEvent) -> None:
-        raise RuntimeError("the application's bug")
+    calls: list[str] = []
 
-    app = session_app(webhook_settings, MemoryTokenStore(), tiktok_emulator, on_webhook=broken)
+    async def flaky(event: TikTokWebhookEvent) -> None:
+        calls.append(event.event)
+        if len(calls) == 1:
+            raise RuntimeError("the application's bug")
+
+    app = session_app(webhook_settings, MemoryTokenStore(), tiktok_emulator, on_webhook=flaky)
     body = removed_body(webhook_settings, "someone")
     async with httpx2.AsyncClient(
         transport=httpx2.ASGITransport(app=app), base_url="https://t"
     ) as client:
         signature = sign_webhook(webhook_settings.client_secret, body, int(time.time()))
+        failed = await deliver(client, body, signature)
+        assert failed.status_code == 500  # not marked handled: TikTok delivers it again
+        assert failed.json()["error"] == "webhook_handling_failed"
         assert (await deliver(client, body, signature)).status_code == 200
+        assert (await deliver(client, body, signature)).status_code == 200  # handled once
+    assert calls == ["authorization.removed", "authorization.removed"]
     assert "webhook handling failed" in caplog.text
 
 

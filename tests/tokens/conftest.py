@@ -32,7 +32,8 @@ from tiktok_asgi import (
     TikTokSettings,
     get_access_token,
 )
-from tiktok_asgi._tokens import TokenRecord, _fernet
+from tiktok_asgi._session.records import TokenRecord
+from tiktok_asgi._session.records import fernet as _fernet
 from tiktok_asgi.api import tiktok_api
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.stores import TokenStore

@@ -111,7 +111,7 @@ async def test_records_of_another_client_key_are_unreadable(
     tiktok_settings: TikTokSettings, tiktok_emulator: TikTokEmulator
 ) -> None:
     from tests.tokens.conftest import session_id, store_key
-    from tiktok_asgi._tokens import _fernet
+    from tiktok_asgi._session.records import fernet as _fernet
 
     store = MemoryTokenStore()
     async with browser(wrap(tiktok_settings, store, tiktok_emulator)) as client:

@@ -22,7 +22,7 @@ from tests.tokens.conftest import (
     withdraw_at_tiktok,
     wrap,
 )
-from tiktok_asgi import MemoryTokenStore, TikTokSettings
+from tiktok_asgi import MemoryTokenStore, TikTokSettings, TokenStoreError
 from tiktok_asgi.emulator import Fault, TikTokEmulator
 
 
@@ -264,14 +264,26 @@ async def test_without_a_signed_in_user_there_is_no_token(
     assert response.json()["error"] == "login_required"
 
 
-def test_memory_store_is_bounded() -> None:
+def test_memory_store_never_evicts_a_live_record(caplog: pytest.LogCaptureFixture) -> None:
     store = MemoryTokenStore(max_entries=2)
 
     async def fill() -> list[bytes | None]:
-        for key in ("a", "b", "c"):
-            await store.set(key, key.encode(), 60)
+        await store.set("a", b"a", 60)
+        await store.set("b", b"b", 60)
+        with pytest.raises(TokenStoreError, match="max_entries"):
+            await store.set("c", b"c", 60)  # refused, loudly: nobody is pushed out
+        await store.set("a", b"a2", 60)  # an existing record can always be written
         return [await store.get(k) for k in ("a", "b", "c")]
 
-    assert asyncio.run(fill()) == [None, b"b", b"c"]
+    assert asyncio.run(fill()) == [b"a2", b"b", None]
+    assert "memory_token_store_full" in caplog.text
+
+    async def expired_make_room() -> bytes | None:
+        room = MemoryTokenStore(max_entries=1)
+        await room.set("old", b"o", 0)  # expires at once
+        await room.set("new", b"n", 60)
+        return await room.get("new")
+
+    assert asyncio.run(expired_make_room()) == b"n"
     with pytest.raises(ValueError, match="max_entries"):
         MemoryTokenStore(max_entries=0)

@@ -11,15 +11,16 @@ the request waits at most ``http_timeout``.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import logging
 import time
 
-from ._cookies.identity import Identity, IdentityCookie
-from ._tiktok.provider import TikTokProvider
-from ._tokens import TokenManager
-from .errors import LoginRequired, TikTokAPIError, TikTokAuthError
-from .settings import TikTokSettings
+from .._cookies.identity import Identity, IdentityCookie
+from .._tiktok.provider import TikTokProvider
+from ..errors import LoginRequired, TikTokAPIError, TikTokAuthError
+from ..settings import TikTokSettings
+from .tokens import TokenManager
 
 __all__ = ["ProfileRefresher"]
 
@@ -65,7 +66,10 @@ class ProfileRefresher:
         running = self._running.get(session_id)
         if running is None or (running[1].done() and now - running[0] > _KEEP_DONE):
             self._forget_finished(now)
-            task = asyncio.ensure_future(self._reread(identity, session_id))
+            # Shared by later requests: not bound by the deadline of the one that started it.
+            task = asyncio.get_running_loop().create_task(
+                self._reread(identity, session_id), context=contextvars.Context()
+            )
             task.add_done_callback(_retrieve)  # its outcome may come after every waiter left
             running = self._running[session_id] = (now, task)
         try:
@@ -105,9 +109,15 @@ class ProfileRefresher:
         user = dataclasses.replace(fresh, extra=identity.user.extra)
         renewed = Identity(user, session_id, float(int(time.time())))
         try:
-            return renewed, self._cookie.encode(renewed)
+            cookie = self._cookie.encode(renewed)
         except ValueError:
             return None
+        try:
+            if not await self._tokens.extend(session_id, record):
+                raise SignedOut()  # ended while TikTok answered: never re-issued
+        except TikTokAuthError:
+            return None  # the store is in trouble: the old cookie and record stay as they were
+        return renewed, cookie
 
 
 def _retrieve(task: asyncio.Task[object]) -> None:

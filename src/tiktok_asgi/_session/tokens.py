@@ -1,0 +1,316 @@
+"""The moves of a login session's life, with a token store (see the package docstring).
+
+With a ``token_store`` the identity cookie carries only a random login-session id; the token
+response lives in the store (:mod:`.records`). :class:`TokenManager` starts sessions, refreshes
+their tokens one at a time, and ends them — one session, or every session of a user — so that
+an ended session stays ended whatever else is in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import secrets
+import time
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
+from typing import Any
+
+from .._tiktok.provider import TikTokProvider
+from ..errors import LoginRequired, TikTokAPIError, TikTokAuthError, TokenStoreUnavailable
+from ..settings import TikTokSettings
+from ..stores import TokenStore, TokenStoreError
+from .liveness import LiveSessions
+from .records import Sealer, TokenRecord, record_key
+from .storage import StoreOps, store_budget
+
+__all__ = ["MAX_SESSIONS_PER_USER", "TokenManager"]
+
+logger = logging.getLogger("tiktok_asgi")
+
+#: A user's login sessions at most; a new sign-in beyond it ends that user's oldest one, so one
+#: account signing in again and again never takes room from anybody else.
+MAX_SESSIONS_PER_USER = 50
+_INDEX_PREFIX = "tiktok_asgi:user-sessions:"  # open_id → that user's login sessions
+_STATE_PREFIX = "tiktok_asgi:state:"
+# TikTok answers these when a refresh token is revoked, expired or already rotated away.
+_SIGN_OUT_CODES = frozenset({"invalid_grant", "invalid_request", "access_token_invalid"})
+_WRITE_TRIES = 3  # a rotated refresh token is written this many times before it is held
+_RETRY_FIRST, _RETRY_MOST = 0.25, 5.0  # seconds between writes of what the store missed
+
+Sleep = Callable[[float], Awaitable[object]]
+
+
+class TokenManager:
+    """Keeps token records for login sessions; refreshes them one at a time per session."""
+
+    def __init__(
+        self,
+        settings: TikTokSettings,
+        store: TokenStore,
+        tiktok: TikTokProvider,
+        *,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if not isinstance(store, TokenStore):
+            raise TypeError("token_store must implement get, set, delete and lock")
+        self.settings = settings
+        self.store = store
+        self.sleep = sleep
+        self._tiktok = tiktok
+        self._sealer = Sealer(settings)
+        self._max_age = settings.cookie_max_age
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.ops = StoreOps(store)
+        self.live = LiveSessions(self.ops, record_key)
+        self._unsaved: dict[str, TokenRecord] = {}  # rotated tokens the store has not taken yet
+        self._retrying: asyncio.Task[None] | None = None
+
+    def budget(self) -> AbstractAsyncContextManager[None]:
+        """One deadline for a request's store calls (the store's own ``timeout``, or 2 s)."""
+        return store_budget(self.ops.budget)
+
+    # signed in ----------------------------------------------------------------------------------
+
+    async def save(self, token: Mapping[str, Any]) -> str:
+        """Start a login session for a fresh token response; returns its id."""
+        session_id = secrets.token_urlsafe(32)
+        now = time.time()
+        record = TokenRecord.from_response(token, now)
+        ttl = self._ttl(record, now)
+        if record.open_id:
+            # Indexed before it exists: no session can escape its user's sign-out everywhere.
+            await self.ops.index_add(_INDEX_PREFIX + record.open_id, session_id, ttl)
+        await self.ops.create(record_key(session_id), self._seal(session_id, record), ttl)
+        self.live.started(session_id)
+        if record.open_id:
+            await self._keep_room(record.open_id)
+        return session_id
+
+    async def _keep_room(self, open_id: str) -> None:
+        members = await self.ops.index_members(_INDEX_PREFIX + open_id)
+        for oldest in members[: max(0, len(members) - MAX_SESSIONS_PER_USER)]:
+            await self._end_in_store(oldest, open_id)
+            logger.info("session_ended cause=too_many", extra={"event": "session_ended"})
+
+    async def accept_once(self, name: str, ttl: int) -> bool:
+        """False if ``name`` (a sign-in answer's state) was already accepted by any process
+        sharing the store."""
+        return await self.ops.add_once(_STATE_PREFIX + name, ttl)
+
+    # refreshed ----------------------------------------------------------------------------------
+
+    async def access_token(
+        self, session_id: str, *, known: TokenRecord | None = None, rejected: str | None = None
+    ) -> TokenRecord:
+        """A record whose access token is valid, refreshed first if it expires within a minute.
+
+        ``known`` is the record this request already read. ``rejected`` is a token TikTok just
+        refused: it is refreshed even if not yet due, unless another request (in any process
+        sharing the store) already replaced it. Concurrent callers wait for one refresh: each
+        re-reads the record before queueing for the store's lock, and again once it holds it.
+        """
+
+        def usable(record: TokenRecord) -> bool:
+            return record.fresh(time.time()) and record.access_token != rejected
+
+        if known is not None and usable(known):
+            return known
+        record = await self._read(session_id)
+        if usable(record):
+            return record
+        local = self._locks.get(session_id)
+        if local is None:
+            local = self._locks[session_id] = asyncio.Lock()
+        async with local:
+            record = await self._read(session_id)  # a request of this process may have refreshed
+            if usable(record):
+                return record
+            async with self._store_lock(session_id):
+                record = await self._read(session_id)  # or one of another process
+                if usable(record):
+                    return record
+                return await self._refresh(session_id, record)
+
+    async def extend(self, session_id: str, record: TokenRecord) -> bool:
+        """The identity cookie is re-issued: the record lives as long as the new cookie can.
+        False when the session ended meanwhile."""
+        return await self._write(session_id, record)
+
+    async def _refresh(self, session_id: str, record: TokenRecord) -> TokenRecord:
+        if not record.refresh_token:
+            await self._end_or_hold(session_id, record.open_id)
+            raise LoginRequired(description="The TikTok access expired and cannot be renewed.")
+        try:
+            token = await self._tiktok.refresh(record.refresh_token)
+        except TikTokAPIError as exc:
+            if exc.code not in _SIGN_OUT_CODES:
+                raise
+            current = await self._read(session_id)
+            if current.refresh_token != record.refresh_token and current.fresh(time.time()):
+                return current  # another instance rotated it meanwhile: not a refusal of ours
+            await self._end_or_hold(session_id, record.open_id)
+            raise LoginRequired(
+                description="TikTok refused to renew the access.", log_id=exc.log_id
+            ) from exc
+        fresh = TokenRecord.from_response(token, time.time())
+        if fresh.refresh_token is None:  # TikTok rotates; keep the old one only if none came
+            fresh = replace(fresh, refresh_token=record.refresh_token)
+        await self._keep_rotated(session_id, fresh)
+        logger.info("token_refreshed", extra={"event": "token_refreshed"})
+        return fresh
+
+    async def _keep_rotated(self, session_id: str, fresh: TokenRecord) -> None:
+        """The old refresh token no longer works: the new record reaches the store, or is held
+        here and written when the store is back. Never written over an ended session."""
+        for attempt in range(_WRITE_TRIES):
+            try:
+                if not await self._write(session_id, fresh):
+                    raise LoginRequired(description="This sign-in has ended.")
+                return
+            except TokenStoreUnavailable:
+                if attempt + 1 < _WRITE_TRIES:
+                    await self.sleep(_RETRY_FIRST * (attempt + 1))
+        logger.warning("token_write_held", extra={"event": "token_refreshed"})
+        self._unsaved[session_id] = fresh
+        self._start_retrying()
+
+    # ended --------------------------------------------------------------------------------------
+
+    async def end(self, session_id: str, *, revoke: bool) -> None:
+        """End one login session (sign-out); with ``revoke``, also revoke its access token at
+        TikTok (best effort). When the store cannot be reached the end is held in this
+        process (the session is ended here at once, and in the store once it is back) and
+        :class:`~tiktok_asgi.errors.TokenStoreUnavailable` is raised."""
+        self.live.ended(session_id)
+        self._unsaved.pop(session_id, None)
+        record: TokenRecord | None = None
+        try:
+            record = await self._read_or_none(session_id)
+            await self._end_in_store(session_id, record.open_id if record else None)
+        except TokenStoreUnavailable:
+            self._hold_end(session_id, record.open_id if record else None)
+            raise
+        if revoke and record is not None:
+            await self._revoke(record)
+
+    async def end_user(self, open_id: str, *, revoke: bool) -> list[str]:
+        """End every login session of ``open_id`` in every process sharing the store; returns
+        the ids of those that were still alive. Only the sessions ended leave the user's index:
+        one started meanwhile stays listed, so a later end still finds it. Raises
+        :class:`~tiktok_asgi.errors.TokenStoreUnavailable` when the store fails."""
+        ended = []
+        for session_id in await self.ops.index_members(_INDEX_PREFIX + open_id):
+            record = await self._read_or_none(session_id)
+            if record is not None and record.open_id not in (None, open_id):
+                continue  # not this user's: never ended through another user's index
+            await self._end_in_store(session_id, open_id)
+            if record is not None:
+                ended.append(session_id)
+                if revoke:
+                    await self._revoke(record)
+        return ended
+
+    async def _end_or_hold(self, session_id: str, open_id: str | None) -> None:
+        try:
+            await self._end_in_store(session_id, open_id)
+        except TokenStoreUnavailable:
+            self._hold_end(session_id, open_id)
+
+    async def _end_in_store(self, session_id: str, open_id: str | None) -> None:
+        self.live.ended(session_id)
+        self._unsaved.pop(session_id, None)
+        await self.ops.end(record_key(session_id), self._max_age)
+        if open_id:
+            await self.ops.index_remove(_INDEX_PREFIX + open_id, session_id)
+
+    def _hold_end(self, session_id: str, open_id: str | None) -> None:
+        self.live.unwritten_ends[session_id] = open_id
+        logger.warning("session_end_held", extra={"event": "session_ended"})
+        self._start_retrying()
+
+    def _start_retrying(self) -> None:
+        if self._retrying is None or self._retrying.done():
+            # A context of its own: not bound by the deadline of the request that started it.
+            self._retrying = asyncio.get_running_loop().create_task(
+                self.write_held(), context=contextvars.Context()
+            )
+
+    async def write_held(self) -> None:
+        """Write what the store missed (ends, rotated tokens) until it has taken all of it."""
+        delay = _RETRY_FIRST
+        while self.live.unwritten_ends or self._unsaved:
+            await self.sleep(delay)
+            try:
+                for session_id, open_id in list(self.live.unwritten_ends.items()):
+                    await self._end_in_store(session_id, open_id)
+                    del self.live.unwritten_ends[session_id]
+                for session_id, record in list(self._unsaved.items()):
+                    await self._write(session_id, record)  # False: it ended meanwhile
+                    if self._unsaved.get(session_id) is record:
+                        del self._unsaved[session_id]
+            except TokenStoreUnavailable:
+                delay = min(delay * 2, _RETRY_MOST)
+            else:
+                delay = _RETRY_FIRST
+        logger.info("held_writes_done", extra={"event": "session_ended"})
+
+    async def _revoke(self, record: TokenRecord) -> None:
+        try:
+            await self._tiktok.revoke(record.access_token)
+        except TikTokAuthError as exc:
+            logger.warning(
+                "revoke_failed code=%s log_id=%s",
+                exc.code,
+                exc.log_id,
+                extra={"event": "logout", "code": exc.code, "log_id": exc.log_id},
+            )
+
+    # the store ----------------------------------------------------------------------------------
+
+    def _ttl(self, record: TokenRecord, now: float) -> int:
+        # Never longer than the identity cookie that names it can live.
+        return min(record.ttl(now), self._max_age)
+
+    def _seal(self, session_id: str, record: TokenRecord) -> bytes:
+        return self._sealer.seal(session_id, record)
+
+    async def _write(self, session_id: str, record: TokenRecord) -> bool:
+        """Write over the session's record, only while it is alive."""
+        blob = self._seal(session_id, record)
+        return await self.ops.replace(
+            record_key(session_id), blob, self._ttl(record, time.time())
+        )
+
+    async def _read(self, session_id: str) -> TokenRecord:
+        record = await self._read_or_none(session_id)
+        if record is None:
+            raise LoginRequired(description="This sign-in has no TikTok access any more.")
+        return record
+
+    async def _read_or_none(self, session_id: str) -> TokenRecord | None:
+        held = self._unsaved.get(session_id)
+        if held is not None:
+            return held  # newer than the store's copy
+        blob = await self.ops.get(record_key(session_id))
+        return None if blob is None else self._sealer.open(session_id, blob)
+
+    def _lock_timeout(self) -> float:
+        # Long enough for one refresh round trip, short enough that a crashed holder
+        # does not block a session for long.
+        return self.settings.http_timeout * 2 + 1
+
+    @asynccontextmanager
+    async def _store_lock(self, session_id: str) -> AsyncIterator[None]:
+        manager = self.store.lock(record_key(session_id), self._lock_timeout())
+        await self.ops.call(manager.__aenter__())
+        try:
+            yield
+        finally:
+            try:
+                await manager.__aexit__(None, None, None)
+            except TokenStoreError:
+                logger.warning("token store lock release failed")
