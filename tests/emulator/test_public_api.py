@@ -15,9 +15,11 @@ def test_public_names_are_pinned() -> None:
         "EmulatorUser",
         "Fault",
         "FaultKind",
+        "PendingWebhook",
         "RecordedRequest",
         "TEST_SECRET_KEY",
         "TikTokEmulator",
+        "WebhookAttempt",
     ]
     for name in emulator_package.__all__:
         assert getattr(emulator_package, name) is not None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import anyio
@@ -82,12 +83,25 @@ def _routes(core: Core) -> list[BaseRoute]:
     ]
 
 
+def _lifespan(core: Core) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """Served on its own, the emulator redelivers webhooks from startup until shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_webhooks.run_retries, core)
+            yield
+            tasks.cancel_scope.cancel()
+
+    return lifespan
+
+
 def build_app(core: Core) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
     """The emulator as an ASGI app that works served, mounted or behind the in-process transport.
 
     No trailing-slash redirects: ``/v2/oauth/token`` is a 404, as at TikTok.
     """
-    router = Router(_routes(core), redirect_slashes=False)
+    router = Router(_routes(core), redirect_slashes=False, lifespan=_lifespan(core))
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
+
+import anyio
 
 __all__ = [
     "APP_TYPES",
@@ -19,6 +22,9 @@ __all__ = [
     "MAX_TARGET_USERS",
     "PRODUCTS",
     "PRODUCT_SCOPES",
+    "WEBHOOK_RETRY_BASE",
+    "WEBHOOK_RETRY_CAP",
+    "WEBHOOK_RETRY_HORIZON",
     "AppType",
     "EmulatorConfig",
     "check_redirect_uri",
@@ -64,6 +70,10 @@ FIELD_SCOPES: dict[str, str] = {
         ("follower_count", "following_count", "likes_count", "video_count"), "user.info.stats"
     ),
 }
+# Webhook redelivery: 1 s, doubling, at most an hour apart; dropped after 72 hours as at TikTok.
+WEBHOOK_RETRY_BASE = 1.0
+WEBHOOK_RETRY_CAP = 3600.0
+WEBHOOK_RETRY_HORIZON = 72 * 3600.0
 _SCOPE_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 # Desktop apps may register a loopback URI on any port: ``http://localhost:*/callback``.
@@ -136,6 +146,10 @@ class EmulatorConfig:
     rate_limit: int | None
     app_name: str
     clock: Callable[[], float] = field(default=time.time)
+    sleep: Callable[[float], Awaitable[None]] = field(default=anyio.sleep)
+    webhook_retry_base: float = WEBHOOK_RETRY_BASE
+    webhook_retry_cap: float = WEBHOOK_RETRY_CAP
+    webhook_retry_horizon: float = WEBHOOK_RETRY_HORIZON
 
     def __post_init__(self) -> None:
         for name in ("client_key", "client_secret", "app_name"):
@@ -162,6 +176,17 @@ class EmulatorConfig:
             raise ValueError("token_error_status must be an HTTP status (TikTok uses 200)")
         if self.rate_limit is not None and self.rate_limit <= 0:
             raise ValueError("rate_limit must be a positive number of requests per minute, or None")
+        self._check_webhook_retry()
+
+    def _check_webhook_retry(self) -> None:
+        base, cap = self.webhook_retry_base, self.webhook_retry_cap
+        horizon = self.webhook_retry_horizon
+        if not (math.isfinite(base) and base > 0):
+            raise ValueError("webhook_retry_base must be a positive number of seconds")
+        if not (math.isfinite(cap) and cap >= base):
+            raise ValueError("webhook_retry_cap must be a number of seconds >= webhook_retry_base")
+        if not (math.isfinite(horizon) and horizon >= 0):
+            raise ValueError("webhook_retry_horizon must be seconds >= 0 (0: never redeliver)")
 
     def _check_products(self) -> None:
         if isinstance(self.products, str):

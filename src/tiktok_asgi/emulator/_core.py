@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 from tiktok_asgi.emulator._config import EmulatorConfig
+from tiktok_asgi.emulator._deliveries import WebhookQueue
 from tiktok_asgi.emulator._errors import EmulatorRejected
 from tiktok_asgi.emulator._faults import FaultKind
 from tiktok_asgi.emulator._state import EmulatorState, RecordedRequest
@@ -29,7 +30,12 @@ class Core:
     _users: dict[str, EmulatorUser] = field(default_factory=dict)
     # The app's webhook callback URL, as registered in the app console (and how to reach it).
     webhook: WebhookTarget | None = None
+    # Events the app has not taken yet, and every delivery attempt.
+    deliveries: WebhookQueue = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.deliveries = WebhookQueue(self.state.request_log_size)
 
     def add_users(self, users: Iterable[EmulatorUser]) -> None:
         with self._lock:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import time
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
+import anyio
 from starlette.types import Receive, Scope, Send
 
 from tiktok_asgi._public_key import PUBLIC_TEST_KEY
@@ -18,11 +19,15 @@ from tiktok_asgi.emulator._authorize import AuthorizeRequest, denied_redirect, v
 from tiktok_asgi.emulator._config import (
     DEFAULT_PRODUCTS,
     DEFAULT_REDIRECT_URIS,
+    WEBHOOK_RETRY_BASE,
+    WEBHOOK_RETRY_CAP,
+    WEBHOOK_RETRY_HORIZON,
     AppType,
     EmulatorConfig,
     scopes_of,
 )
 from tiktok_asgi.emulator._core import Core, parse_pairs, record_of
+from tiktok_asgi.emulator._deliveries import PendingWebhook, WebhookAttempt
 from tiktok_asgi.emulator._endpoints import ENDPOINTS, check_endpoint
 from tiktok_asgi.emulator._errors import EmulatorRejected
 from tiktok_asgi.emulator._faults import Fault
@@ -31,7 +36,7 @@ from tiktok_asgi.emulator._transport import EmulatorTransport
 from tiktok_asgi.emulator._users import EmulatorUser, sample_users
 from tiktok_asgi.emulator._web import grant
 from tiktok_asgi.emulator._webhook_target import WebhookTarget
-from tiktok_asgi.emulator._webhooks import remove_app
+from tiktok_asgi.emulator._webhooks import deliver_due, remove_app, run_retries
 
 if TYPE_CHECKING:
     from httpx2 import AsyncBaseTransport
@@ -71,6 +76,20 @@ class TikTokEmulator:
     sliding minute (None turns it off, e.g. for load tests); ``request_log_size`` bounds
     :attr:`requests` (the oldest records go first); ``clock`` replaces ``time.time`` for every
     expiry.
+
+    Webhooks (:meth:`register_webhook`): TikTok delivers at least once. An event the app does not
+    answer with 2xx (another status, a failed connection, no answer within 10 seconds) is
+    delivered again: the same body, a ``TikTok-Signature`` made afresh on the ``clock``. The
+    n-th attempt is followed by the next one ``webhook_retry_base * 2**(n - 1)`` seconds later,
+    at most ``webhook_retry_cap`` apart, until the next one would come later than
+    ``webhook_retry_horizon`` seconds after the first: then the event is dropped. The defaults,
+    1 s, 1 hour and 72 hours, give attempts at +0, +1, +3, +7, +15 … seconds; a horizon of 0
+    never redelivers. Nothing is sent on its own: :meth:`deliver_due` makes the attempts due on
+    the ``clock`` (tests move the clock and call it), and :meth:`run_webhook_retries` calls it
+    as time goes by, sleeping with ``sleep`` (default ``anyio.sleep``). Served with an ASGI
+    lifespan (``python -m tiktok_asgi.emulator``, uvicorn) the emulator runs that loop from
+    startup to shutdown; mounted in another app, run it from that app's lifespan.
+    :attr:`pending_webhooks` and :attr:`webhook_attempts` show the queue and every attempt.
     """
 
     def __init__(
@@ -93,6 +112,10 @@ class TikTokEmulator:
         request_log_size: int = REQUEST_LOG_SIZE,
         app_name: str = "Emulated App",
         clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        webhook_retry_base: float = WEBHOOK_RETRY_BASE,
+        webhook_retry_cap: float = WEBHOOK_RETRY_CAP,
+        webhook_retry_horizon: float = WEBHOOK_RETRY_HORIZON,
     ) -> None:
         named = (
             ("redirect_uris", redirect_uris),
@@ -121,6 +144,10 @@ class TikTokEmulator:
             rate_limit=rate_limit,
             app_name=app_name,
             clock=clock or time.time,
+            webhook_retry_base=webhook_retry_base,
+            webhook_retry_cap=webhook_retry_cap,
+            webhook_retry_horizon=webhook_retry_horizon,
+            sleep=sleep or anyio.sleep,
         )
         state = EmulatorState(
             config.clock, access_token_ttl, refresh_token_ttl, code_ttl, request_log_size
@@ -199,7 +226,8 @@ class TikTokEmulator:
     def register_webhook(self, url: str, *, transport: AsyncBaseTransport | None = None) -> None:
         """The app's webhook callback URL, as registered in the app console. ``transport`` (an
         httpx2 transport, e.g. ``httpx2.ASGITransport`` around the app under test) carries the
-        events; real HTTP otherwise (the emulator served on its own)."""
+        events; real HTTP otherwise (the emulator served on its own). Redeliveries go to the
+        URL registered when they are made."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"the webhook URL must be an absolute http(s) URL, got {url!r}")
@@ -209,9 +237,37 @@ class TikTokEmulator:
         """``user`` removes the app in TikTok's connected apps: every grant of theirs is revoked
         and a signed ``authorization.removed`` (``reason`` as TikTok numbers them) is POSTed to
         the registered webhook URL. Returns the app's HTTP status, None without a webhook URL
-        or when the app could not be reached."""
+        or when the app could not be reached. Unless the app answered 2xx, the event stays in
+        :attr:`pending_webhooks` for redelivery."""
         person = self.user(user.open_id if isinstance(user, EmulatorUser) else user)
         return await remove_app(self._core, person.open_id, reason)
+
+    async def deliver_due(self) -> list[WebhookAttempt]:
+        """Redeliver every pending webhook event that is due on the ``clock``, oldest first;
+        the attempts made (none when nothing is due)."""
+        return await deliver_due(self._core)
+
+    async def run_webhook_retries(self) -> NoReturn:
+        """Call :meth:`deliver_due` as the ``clock`` reaches each due time, sleeping with
+        ``sleep`` in between (at most a quarter second at a time), until cancelled."""
+        await run_retries(self._core)
+
+    @property
+    def pending_webhooks(self) -> list[PendingWebhook]:
+        """Events the app has not taken yet, the next due first (a copy)."""
+        return self._core.deliveries.pending()
+
+    @property
+    def webhook_attempts(self) -> list[WebhookAttempt]:
+        """Every webhook delivery attempt and its result, oldest first (a copy; bounded like
+        :attr:`requests`)."""
+        return self._core.deliveries.attempts()
+
+    def fail_webhooks(self, times: int = 1) -> None:
+        """The next ``times`` delivery attempts fail at TikTok's side: nothing is sent, the
+        attempt is logged with ``error="injected"`` and retried on schedule.
+        :meth:`clear_faults` disarms them."""
+        self._core.deliveries.fail_next(times)
 
     def is_connected(self, user: str | EmulatorUser) -> bool:
         """Whether ``user`` has a live grant of the app (it shows in their connected apps)."""
@@ -365,4 +421,6 @@ class TikTokEmulator:
         self._core.state.inject(endpoint, fault, times)
 
     def clear_faults(self) -> None:
+        """Disarm every injected fault, webhook failures included."""
         self._core.state.clear_faults()
+        self._core.deliveries.clear_failures()

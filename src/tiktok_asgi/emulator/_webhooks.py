@@ -4,6 +4,11 @@ The event is sent as TikTok documents it: a JSON POST whose ``content`` is a JSO
 ``TikTok-Signature: t=<unix seconds>,s=<hex HMAC-SHA256 of t + "." + body, keyed with the client
 secret>``. This module signs on its own, so a mistake in the library's verification is not
 mirrored here.
+
+An event the app does not answer with 2xx (an error status, no connection, no answer within
+10 seconds) is delivered again on the schedule of :mod:`._deliveries`: the same body, a fresh
+signature each time. :func:`deliver_due` makes the attempts that are due on the emulator's
+clock; :func:`run_retries` calls it for as long as the emulator is served.
 """
 
 from __future__ import annotations
@@ -13,61 +18,178 @@ import hmac
 import json
 import logging
 from html import escape
+from typing import NoReturn
 from urllib.parse import urlsplit
 
+import anyio
 import httpx2
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from tiktok_asgi.emulator._core import Core, parse_pairs
+from tiktok_asgi.emulator._deliveries import Delivery, WebhookAttempt, backoff
 from tiktok_asgi.emulator._pages import html_page_response, layout
+from tiktok_asgi.emulator._webhook_target import WebhookTarget
 
-__all__ = ["apps_page", "apps_remove", "remove_app"]
+__all__ = ["apps_page", "apps_remove", "deliver_due", "remove_app", "run_retries", "send_event"]
 
 logger = logging.getLogger("tiktok_asgi.emulator")
 
 AUTHORIZATION_REMOVED = "authorization.removed"
 _DELIVERY_TIMEOUT = 10.0
+# The retry loop's longest sleep: an event queued meanwhile waits at most this long past due.
+RETRY_POLL = 0.25
+INJECTED = "injected"
 
 
-def signed_event(
-    core: Core, event: str, open_id: str, content: dict[str, object]
-) -> tuple[bytes, str]:
-    """The body and ``TikTok-Signature`` of one event, at the emulator's clock."""
-    now = int(core.config.clock())
-    body = json.dumps(
+def event_body(core: Core, event: str, open_id: str, content: dict[str, object]) -> bytes:
+    """The JSON body of one event, created now on the emulator's clock."""
+    return json.dumps(
         {
             "client_key": core.config.client_key,
             "event": event,
-            "create_time": now,
+            "create_time": int(core.config.clock()),
             "user_openid": open_id,
             "content": json.dumps(content),
         }
     ).encode()
+
+
+def signature_for(core: Core, body: bytes) -> str:
+    """The ``TikTok-Signature`` of ``body``, timestamped now: TikTok signs every attempt."""
+    now = int(core.config.clock())
     key = core.config.client_secret.encode()
     mac = hmac.new(key, str(now).encode() + b"." + body, hashlib.sha256).hexdigest()
-    return body, f"t={now},s={mac}"
+    return f"t={now},s={mac}"
+
+
+async def send_event(
+    core: Core, event: str, open_id: str, content: dict[str, object]
+) -> WebhookAttempt | None:
+    """Deliver an event to the registered webhook URL now (None without one); if the app does
+    not take it, it stays queued for redelivery."""
+    target = core.webhook
+    if target is None:
+        return None
+    body = event_body(core, event, open_id, content)
+    delivery = core.deliveries.new(target, event, open_id, body, core.config.clock())
+    return await _attempt(core, delivery)
+
+
+async def deliver_due(core: Core) -> list[WebhookAttempt]:
+    """Attempt every queued event that is due on the emulator's clock, oldest first."""
+    due = core.deliveries.take_due(core.config.clock())
+    attempts: list[WebhookAttempt] = []
+    try:
+        for delivery in due:
+            attempts.append(await _attempt(core, delivery))
+    finally:
+        # Cancelled part way: the rest stay queued, as they were.
+        for delivery in due[len(attempts) + 1 :]:
+            core.deliveries.requeue(delivery)
+    return attempts
+
+
+async def run_retries(core: Core) -> NoReturn:
+    """Redeliver on the emulator's clock and ``sleep`` until cancelled."""
+    config = core.config
+    while True:
+        await deliver_due(core)
+        due = core.deliveries.next_due()
+        wait = RETRY_POLL if due is None else min(RETRY_POLL, max(0.0, due - config.clock()))
+        await config.sleep(wait)
+
+
+async def _attempt(core: Core, delivery: Delivery) -> WebhookAttempt:
+    config = core.config
+    # Redeliveries go to the URL registered now, as the console holds it.
+    target = core.webhook or delivery.target
+    at = config.clock()
+    signature = signature_for(core, delivery.body)
+    status: int | None = None
+    error: str | None = None
+    if core.deliveries.take_failure():
+        error = INJECTED
+    else:
+        try:
+            status = await _post(target, delivery.body, signature)
+        except anyio.get_cancelled_exc_class():
+            core.deliveries.requeue(delivery)
+            raise
+        except Exception as exc:  # whatever keeps the answer from TikTok
+            error = type(exc).__name__
+    delivery.attempts += 1
+    delivered = status is not None and 200 <= status < 300
+    next_at: float | None = None
+    if not delivered:
+        following = at + backoff(
+            delivery.attempts, config.webhook_retry_base, config.webhook_retry_cap
+        )
+        if following <= delivery.first_at + config.webhook_retry_horizon:
+            next_at = following
+    attempt = WebhookAttempt(
+        delivery.delivery_id,
+        delivery.attempts,
+        at,
+        target.url,
+        delivery.event,
+        delivery.user_openid,
+        delivery.body,
+        signature,
+        status,
+        error,
+        next_at,
+    )
+    core.deliveries.settle(delivery, attempt)
+    _log(attempt)
+    return attempt
+
+
+async def _post(target: WebhookTarget, body: bytes, signature: str) -> int:
+    headers = {"content-type": "application/json", "TikTok-Signature": signature}
+    # Also bounds in-process transports, which have no socket to time out.
+    with anyio.fail_after(_DELIVERY_TIMEOUT):
+        async with httpx2.AsyncClient(
+            transport=target.transport, timeout=_DELIVERY_TIMEOUT
+        ) as http:
+            answer = await http.post(target.url, content=body, headers=headers)
+    return answer.status_code
+
+
+def _log(attempt: WebhookAttempt) -> None:
+    if attempt.delivered:
+        if attempt.attempt > 1:
+            logger.info("webhook %s delivered on attempt %d", attempt.event, attempt.attempt)
+        return
+    result = f"HTTP {attempt.status}" if attempt.status is not None else attempt.error
+    if attempt.next_at is None:
+        logger.warning(
+            "webhook %s not delivered (%s): dropped after %d attempts",
+            attempt.event,
+            result,
+            attempt.attempt,
+        )
+    else:
+        logger.warning(
+            "webhook %s not delivered (%s): attempt %d, next in %g s",
+            attempt.event,
+            result,
+            attempt.attempt,
+            attempt.next_at - attempt.at,
+        )
 
 
 async def remove_app(core: Core, open_id: str, reason: int = 1) -> int | None:
     """The user removes the app: its grants are revoked, then ``authorization.removed`` goes to
-    the registered webhook URL. Returns the app's HTTP status (None without a webhook URL)."""
+    the registered webhook URL. Returns the app's HTTP status (None without a webhook URL or
+    without an answer); an event the app did not take is delivered again later."""
+    attempt = await _remove(core, open_id, reason)
+    return None if attempt is None else attempt.status
+
+
+async def _remove(core: Core, open_id: str, reason: int) -> WebhookAttempt | None:
     core.state.revoke_user(open_id)
-    target = core.webhook
-    if target is None:
-        return None
-    body, signature = signed_event(core, AUTHORIZATION_REMOVED, open_id, {"reason": reason})
-    async with httpx2.AsyncClient(transport=target.transport, timeout=_DELIVERY_TIMEOUT) as http:
-        try:
-            answer = await http.post(
-                target.url,
-                content=body,
-                headers={"content-type": "application/json", "TikTok-Signature": signature},
-            )
-        except httpx2.HTTPError as exc:
-            logger.warning("webhook delivery failed: %s", type(exc).__name__)
-            return None
-    return answer.status_code
+    return await send_event(core, AUTHORIZATION_REMOVED, open_id, {"reason": reason})
 
 
 def _user_param(core: Core, raw: str | None) -> str | None:
@@ -75,6 +197,23 @@ def _user_param(core: Core, raw: str | None) -> str | None:
         return None
     user = core.find_user(raw)
     return None if user is None else user.open_id
+
+
+def _removal_note(core: Core, name: str, delivered: str | None) -> str:
+    """What became of the ``authorization.removed`` sent when ``name`` was removed."""
+    if not delivered:
+        return ""
+    if delivered == "none":
+        told = "no webhook URL is registered, so the app was not told"
+    else:
+        answer = f"the app answered HTTP {delivered}" if delivered.isdigit() else None
+        if delivered.isdigit() and 200 <= int(delivered) < 300:
+            told = f"TikTok told the app (HTTP {delivered})"
+        else:
+            told = answer or "TikTok could not reach the app"
+            if core.config.webhook_retry_horizon > 0:
+                told += "; TikTok delivers the event again, with backoff"
+    return f"<p class=sub>{name} was removed; {escape(told)}.</p>"
 
 
 async def apps_page(core: Core, request: Request) -> Response:
@@ -90,12 +229,7 @@ async def apps_page(core: Core, request: Request) -> Response:
     user = core.find_user(open_id)
     assert user is not None
     name = escape(core.config.app_name)
-    status = request.query_params.get("delivered")
-    note = (
-        f"<p class=sub>{name} was removed; TikTok told the app (HTTP {escape(status)}).</p>"
-        if status
-        else ""
-    )
+    note = _removal_note(core, name, request.query_params.get("delivered"))
     if core.state.connected(open_id):
         action = str(request.url_for("apps_remove").path)
         app = (
@@ -128,8 +262,12 @@ async def apps_remove(core: Core, request: Request) -> Response:
         return html_page_response(layout("Connected apps", "<h1>No such user</h1>"), 400)
     user = core.find_user(open_id)
     assert user is not None
-    status = await remove_app(core, open_id)
-    back = request.url_for("apps").include_query_params(
-        user=user.username, delivered=str(status) if status is not None else "none"
-    )
+    attempt = await _remove(core, open_id, 1)
+    if attempt is None:
+        delivered = "none"
+    elif attempt.status is None:
+        delivered = "failed"
+    else:
+        delivered = str(attempt.status)
+    back = request.url_for("apps").include_query_params(user=user.username, delivered=delivered)
     return RedirectResponse(str(back.path) + "?" + back.query, status_code=303)
