@@ -156,15 +156,14 @@ class TikTokAuthMiddleware:
         else:
             scope["user"] = user
             scope["auth"] = AuthCredentials(("authenticated", *user.granted_scopes))
-        if identity is not None and self._watch_responses:
+        if identity is not None and (self._watch_responses or context.signed_out):
             send = SignOutOnResponse(context, send, self._clear_identity, renewed)
         elif user is None and kind == "http" and type(send) is not ClearOnResponse:
             send = Watched(send)  # a view's unhandled TikTokAuthError is answered, not a 500
         if user is None and self._protected and self._protected.covers(path):
             await refuse_anonymous(scope, receive, send, self.settings.login_path)
         elif kind == "websocket" and user is not None and self._sockets is not None:
-            assert identity is not None and identity.session_id is not None
-            await self._sockets.run(self.app, scope, receive, send, identity.session_id)
+            await self._follow_socket(scope, receive, send, identity)
         else:
             await self._run_app(scope, receive, send)
 
@@ -196,6 +195,16 @@ class TikTokAuthMiddleware:
                 context.sign_out()
             context.user = loaded
         return context, renewed
+
+    async def _follow_socket(
+        self, scope: Scope, receive: Receive, send: Send, identity: Identity | None
+    ) -> None:
+        """A signed-in WebSocket stays open only while its login session lives."""
+        session_id = identity.session_id if identity is not None else None
+        if self._sockets is None or session_id is None:
+            await self.app(scope, receive, send)
+            return
+        await self._sockets.run(self.app, scope, receive, send, session_id)
 
     async def _run_app(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:

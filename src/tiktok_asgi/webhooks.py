@@ -212,15 +212,13 @@ def _signature(header: bytes | None) -> tuple[bytes, bytes]:
 
 def _loads(text: str | bytes) -> Any:
     """JSON no deeper than :data:`MAX_JSON_DEPTH` (TikTok's events are two levels deep)."""
-    opened = text.count("{" if isinstance(text, str) else b"{")
-    opened += text.count("[" if isinstance(text, str) else b"[")
-    if opened > MAX_JSON_DEPTH and _depth(text) > MAX_JSON_DEPTH:
+    chars = text.decode("utf-8") if isinstance(text, bytes) else text  # ValueError if not UTF-8
+    if chars.count("{") + chars.count("[") > MAX_JSON_DEPTH and _depth(chars) > MAX_JSON_DEPTH:
         raise WebhookEventInvalid(description="The body is nested too deeply for a TikTok event.")
-    return json.loads(text)
+    return json.loads(chars)
 
 
-def _depth(text: str | bytes) -> int:
-    chars = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+def _depth(chars: str) -> int:
     depth = deepest = 0
     in_string = escaped = False
     for char in chars:

@@ -16,10 +16,11 @@ import dataclasses
 import logging
 import time
 
-from .._cookies.identity import Identity, IdentityCookie
-from .._tiktok.provider import TikTokProvider
-from ..errors import LoginRequired, TikTokAPIError, TikTokAuthError
-from ..settings import TikTokSettings
+from tiktok_asgi._cookies.identity import Identity, IdentityCookie
+from tiktok_asgi._tiktok.provider import TikTokProvider
+from tiktok_asgi.errors import LoginRequired, TikTokAPIError, TikTokAuthError
+from tiktok_asgi.settings import TikTokSettings
+
 from .tokens import TokenManager
 
 __all__ = ["ProfileRefresher"]

@@ -17,7 +17,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from ..settings import TikTokSettings
+from tiktok_asgi.settings import TikTokSettings
 
 __all__ = ["Sealer", "TokenRecord", "record_key"]
 

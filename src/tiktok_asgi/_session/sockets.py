@@ -14,7 +14,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import TokenStoreUnavailable
+from tiktok_asgi.errors import TokenStoreUnavailable
+
 from .liveness import LiveSessions
 
 __all__ = ["POLL_SECONDS", "STALE_SECONDS", "SocketFollower"]

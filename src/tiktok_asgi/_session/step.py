@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .._cookies.identity import Identity
-from ..user import TikTokUser
+from tiktok_asgi._cookies.identity import Identity
+from tiktok_asgi.user import TikTokUser
+
 from .profiles import ProfileRefresher, SignedOut
 from .tokens import TokenManager
 

@@ -24,8 +24,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from ..errors import TokenStoreUnavailable
-from ..stores import TokenStore, TokenStoreError
+from tiktok_asgi.errors import TokenStoreUnavailable
+from tiktok_asgi.stores import TokenStore, TokenStoreError
 
 __all__ = ["StoreOps", "store_budget"]
 

@@ -19,10 +19,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
-from .._tiktok.provider import TikTokProvider
-from ..errors import LoginRequired, TikTokAPIError, TikTokAuthError, TokenStoreUnavailable
-from ..settings import TikTokSettings
-from ..stores import TokenStore, TokenStoreError
+from tiktok_asgi._tiktok.provider import TikTokProvider
+from tiktok_asgi.errors import LoginRequired, TikTokAPIError, TikTokAuthError, TokenStoreUnavailable
+from tiktok_asgi.settings import TikTokSettings
+from tiktok_asgi.stores import TokenStore, TokenStoreError
+
 from .liveness import LiveSessions
 from .records import Sealer, TokenRecord, record_key
 from .storage import StoreOps, store_budget
@@ -281,9 +282,7 @@ class TokenManager:
     async def _write(self, session_id: str, record: TokenRecord) -> bool:
         """Write over the session's record, only while it is alive."""
         blob = self._seal(session_id, record)
-        return await self.ops.replace(
-            record_key(session_id), blob, self._ttl(record, time.time())
-        )
+        return await self.ops.replace(record_key(session_id), blob, self._ttl(record, time.time()))
 
     async def _read(self, session_id: str) -> TokenRecord:
         record = await self._read_or_none(session_id)
