@@ -15,13 +15,15 @@
 :class:`TikTokPlugin` takes the keyword arguments of
 :class:`~tiktok_asgi.TikTokAuthMiddleware`. Litestar runs middleware only for the routes it
 matched, so the plugin registers the login, callback and logout paths as routes (named
-``tiktok_login``, ``tiktok_callback`` and ``tiktok_logout``, for ``request.url_for``) and puts
-one middleware in front of every route: ``request.user`` is the :class:`~tiktok_asgi.TikTokUser`
-(or Starlette's ``UnauthenticatedUser``) in HTTP and WebSocket handlers alike.
+``tiktok_login``, ``tiktok_callback`` and ``tiktok_logout``, for ``request.url_for``), and the
+``webhook_path`` when it is set (``tiktok_webhook``), and puts one middleware in front of every
+route: ``request.user`` is the :class:`~tiktok_asgi.TikTokUser` (or Starlette's
+``UnauthenticatedUser``) in HTTP and WebSocket handlers alike. The middleware decides on the path
+Litestar routed (slashes merged, no trailing slash, a mounted app's prefix included).
 
 The guards refuse as every other adapter does: a browser loading a page goes to the login page
 with ``next``, other requests get ``401 login_required`` JSON, ``require_scopes`` answers
-``403 insufficient_scope``, and WebSockets are closed with code 1008. A
+``403 insufficient_scope``, and WebSockets are accepted, then closed with code 1008. A
 :class:`~tiktok_asgi.TikTokAuthError` a handler lets through (``get_access_token`` when TikTok
 refuses a refresh, ``tiktok_api``) is answered the same way.
 """
@@ -29,10 +31,11 @@ refuses a refresh, ``tiktok_api``) is answered the same way.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
+from urllib.parse import unquote
 
-from litestar import Request, Response
+from litestar import Request, Response, WebSocket
 from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
@@ -43,6 +46,7 @@ from litestar.types import Middleware
 from litestar.types import Receive as LitestarReceive
 from litestar.types import Scope as LitestarScope
 from litestar.types import Send as LitestarSend
+from litestar.utils import normalize_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._adapter import (
@@ -53,13 +57,14 @@ from ._adapter import (
     missing_scopes,
     user_in,
 )
+from ._paths import ROUTED_PATH
 from ._responses import _SECURITY_HEADERS
 from .errors import LoginRequired, TikTokAuthError
 from .middleware import TikTokAuthMiddleware
 
 __all__ = ["TikTokPlugin", "login_required", "require_scopes"]
 
-Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 
 
 async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -88,7 +93,12 @@ class TikTokPlugin(InitPluginProtocol):
         (the middleware keeps no per-request state on itself)."""
         bound = copy.copy(self.middleware)
         bound.app = app
-        return bound
+
+        async def routed(scope: Scope, receive: Receive, send: Send) -> None:
+            scope[ROUTED_PATH] = _routed_path(scope)
+            await bound(scope, receive, send)
+
+        return routed
 
     async def _close(self) -> None:
         # Litestar keeps lifespan events from route middleware: close the pool at shutdown here.
@@ -101,6 +111,9 @@ class TikTokPlugin(InitPluginProtocol):
             "tiktok_callback": settings.callback_path,
             "tiktok_logout": settings.logout_path,
         }
+        if settings.webhook_path is not None:
+            # Litestar runs no middleware on a path it has no route for: TikTok would get 404.
+            paths["tiktok_webhook"] = settings.webhook_path
         app_config.route_handlers.extend(
             asgi(path, name=name, copy_scope=True)(_named_path) for name, path in paths.items()
         )
@@ -109,6 +122,20 @@ class TikTokPlugin(InitPluginProtocol):
         app_config.exception_handlers.setdefault(TikTokAuthError, _answer)  # the app's own wins
         app_config.on_shutdown.append(self._close)
         return app_config
+
+
+def _routed_path(scope: Scope) -> str:
+    """The path Litestar routed, below the root path. For a mounted app Litestar leaves only
+    the rest below the mount in ``scope["path"]``: the full path is read again, as Litestar
+    read it."""
+    raw: bytes | None = scope.get("raw_path")
+    if raw is None or not getattr(scope.get("route_handler"), "is_mount", False):
+        return cast(str, scope["path"])
+    path = unquote(raw.decode("latin-1"))
+    root: str = scope.get("root_path", "")
+    if root:
+        path = path.split(root, maxsplit=1)[-1]
+    return normalize_path(path)
 
 
 def _answer(request: Request[Any, Any, Any], error: TikTokAuthError) -> Response[Any]:
@@ -121,28 +148,36 @@ def _answer(request: Request[Any, Any, Any], error: TikTokAuthError) -> Response
     return Response(error.as_dict(), status_code=error.status_code, headers=headers)
 
 
-def _refuse(connection: ASGIConnection[Any, Any, Any, Any], error: TikTokAuthError) -> Exception:
+async def _refuse(
+    connection: ASGIConnection[Any, Any, Any, Any], error: TikTokAuthError
+) -> Exception:
     if connection.scope["type"] == ScopeType.WEBSOCKET:
+        # Closed after the handshake: closing before it makes servers answer HTTP 403, which
+        # browsers report as 1006, the same as a network failure.
+        if isinstance(connection, WebSocket):
+            await connection.accept()
         return WebSocketException(detail=error.code, code=WS_POLICY_VIOLATION)
     return error
 
 
-def login_required(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def login_required(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     """A Litestar guard: only a signed-in user passes (``guards=[login_required]``)."""
     if user_in(connection.scope) is None:  # type: ignore[arg-type]
-        raise _refuse(connection, LoginRequired())
+        raise await _refuse(connection, LoginRequired())
 
 
 def require_scopes(*scopes: str) -> Guard:
     """A Litestar guard: a signed-in user who granted every one of ``scopes``."""
     wanted = check_scopes(scopes)
 
-    def scoped(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def scoped(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         user = user_in(connection.scope)  # type: ignore[arg-type]
         if user is None:
-            raise _refuse(connection, LoginRequired())
+            raise await _refuse(connection, LoginRequired())
         missing = missing_scopes(user, wanted)
         if missing:
-            raise _refuse(connection, insufficient_scope_error(missing))
+            raise await _refuse(connection, insufficient_scope_error(missing))
 
     return scoped
