@@ -41,7 +41,9 @@ def make(settings: TikTokSettings, emulator: TikTokEmulator) -> TestClient:
     return TestClient(wrapped, base_url=BASE_URL)
 
 
-@pytest.mark.parametrize("path", ["/app", "/app/", "/app/x", "/app/x/y", "/admin/", "/admin/z"])
+@pytest.mark.parametrize(
+    "path", ["/app", "/app/", "/app/x", "/app/x/y", "/admin/", "/admin/z", "/admin"]
+)
 def test_protected(
     path: str, tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
@@ -62,7 +64,7 @@ def test_protected(
     assert client.post(path, headers=HTML).status_code == 401
 
 
-@pytest.mark.parametrize("path", ["/application", "/apps", "/", "/admin", "/administrator", "/ap"])
+@pytest.mark.parametrize("path", ["/application", "/apps", "/", "/administrator", "/ap"])
 def test_not_protected(
     path: str, tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
