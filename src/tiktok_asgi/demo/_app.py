@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager, suppress
 from urllib.parse import urlsplit
 
 import httpx2
@@ -11,10 +13,11 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 
 from tiktok_asgi.demo._pages import FAVICON_SVG, home_page
 from tiktok_asgi.demo._setup import EMULATOR_MOUNT, DemoSetup, demo_setup
+from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.middleware import TikTokAuthMiddleware
 from tiktok_asgi.sessions import end_user_sessions
 from tiktok_asgi.stores import MemoryTokenStore
@@ -130,7 +133,9 @@ def build_app(setup: DemoSetup) -> ASGIApp:
     # A token store makes a sign-out end every copy of the cookie, and lets TikTok's
     # authorization.removed end the sessions of a user who removed the app.
     app: ASGIApp = TikTokAuthMiddleware(
-        Starlette(routes=routes), settings=settings, token_store=MemoryTokenStore()
+        Starlette(routes=routes, lifespan=_redelivering(emulator)),
+        settings=settings,
+        token_store=MemoryTokenStore(),
     )
     if emulator is not None:
         if settings.webhook_path is not None:
@@ -140,6 +145,24 @@ def build_app(setup: DemoSetup) -> ASGIApp:
             )
         app = CanonicalHost(app, setup.origin)
     return app
+
+
+def _redelivering(emulator: TikTokEmulator | None) -> Lifespan[Starlette] | None:
+    """While the demo runs, the mounted emulator delivers again the webhooks it could not."""
+    if emulator is None:
+        return None
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        retries = asyncio.get_running_loop().create_task(emulator.run_webhook_retries())
+        try:
+            yield
+        finally:
+            retries.cancel()
+            with suppress(asyncio.CancelledError):
+                await retries
+
+    return lifespan
 
 
 def create_app(
