@@ -1,17 +1,23 @@
 """What the three examples share: this app's own users (a tiny in-memory "database") with the
 two login hooks, settings from ``TIKTOK_*`` variables (the TikTok emulator only when
-``EXAMPLE_EMULATOR=1`` asks for it), and the headers of their HTML pages."""
+``EXAMPLE_EMULATOR=1`` asks for it), and the headers of their HTML pages.
+
+The examples never sign cookies with the emulator's published ``TEST_SECRET_KEY``: a server
+started with ``--host 0.0.0.0`` would let anyone who reaches it forge a sign-in. Without
+``TIKTOK_SECRET_KEY`` they use a random key for the run, so sign-ins end when the example stops.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
 import os
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tiktok_asgi import TikTokSettings, TikTokUser
-from tiktok_asgi.emulator import TikTokEmulator
+from tiktok_asgi.emulator import TEST_SECRET_KEY, TikTokEmulator
 
 DEFAULT_ORIGIN = "http://127.0.0.1:8000"
 
@@ -57,15 +63,27 @@ def configure() -> tuple[TikTokSettings, TikTokEmulator | None]:
     """Real TikTok from ``TIKTOK_*`` variables (``TIKTOK_SECRET_KEY`` included: a missing one
     fails naming it); the emulator, to mount at ``/tiktok``, only with ``EXAMPLE_EMULATOR=1``."""
     if os.environ.get("EXAMPLE_EMULATOR", "").strip().lower() not in ("1", "true", "yes", "on"):
-        return TikTokSettings.from_env(), None
+        return _without_public_key(TikTokSettings.from_env()), None
     emulator = TikTokEmulator()
     settings = emulator.settings(
         redirect_uri=f"{origin()}/auth/tiktok/callback",
         base_url=f"{origin()}/tiktok",
-        # Without TIKTOK_SECRET_KEY: the public test key on loopback, a random key elsewhere.
-        secret_key=os.environ.get("TIKTOK_SECRET_KEY", "").strip() or None,
+        # Not the emulator's default, the public test key: the redirect URI is loopback even
+        # when the server listens on every interface.
+        secret_key=os.environ.get("TIKTOK_SECRET_KEY", "").strip() or secrets.token_urlsafe(48),
     )
-    return settings, emulator
+    return _without_public_key(settings), emulator
+
+
+def _without_public_key(settings: TikTokSettings) -> TikTokSettings:
+    if TEST_SECRET_KEY in settings.secret_keys:
+        raise ValueError(
+            "TIKTOK_SECRET_KEY is the emulator's published TEST_SECRET_KEY: anyone who can reach "
+            "this server could forge a sign-in with it. Leave TIKTOK_SECRET_KEY unset (a random "
+            'key for this run) or generate one: python -c "import secrets; '
+            'print(secrets.token_urlsafe(48))"'
+        )
+    return settings
 
 
 def serve(app: str, argv: Sequence[str] | None = None) -> None:

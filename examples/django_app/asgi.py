@@ -3,10 +3,11 @@ application, ``TikTokUserMiddleware`` in ``settings.MIDDLEWARE``.
 
 Run it from the repository root, then open http://127.0.0.1:8000::
 
-    uvicorn examples.django_app.asgi:app
+    EXAMPLE_EMULATOR=1 uvicorn examples.django_app.asgi:app
 
-With ``TIKTOK_CLIENT_KEY`` (and the other ``TIKTOK_*`` variables) set, it talks to TikTok.
-Without, it signs in against the TikTok emulator mounted at ``/tiktok`` beside Django.
+It talks to TikTok with the app of the ``TIKTOK_*`` variables (``TIKTOK_SECRET_KEY`` too). With
+``EXAMPLE_EMULATOR=1`` it signs in against the TikTok emulator mounted at ``/tiktok`` beside
+Django instead.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from ._origins import normalised_origin
 from ._public_key import PUBLIC_TEST_KEY
 from .user import is_scope_name
 
@@ -58,10 +59,15 @@ def check_public_key(keys: tuple[str, ...], redirect_uri: str) -> None:
 
 
 def allowed_origins(value: Sequence[str] | None, redirect_uri: str) -> tuple[str, ...]:
-    """Origins whose pages may use the signed-in user's WebSockets and sign them out."""
+    """Origins whose pages may use the signed-in user's WebSockets and sign them out, each as
+    ``scheme://host[:port]`` in lower case without the scheme's default port, the form in which
+    a request's ``Origin`` is compared with them."""
     if value is None:
         parts = urlsplit(redirect_uri)
-        return (f"{parts.scheme}://{parts.netloc}".lower(),)
+        origin = normalised_origin(f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}")
+        if origin is None:
+            raise ValueError(f"redirect_uri {redirect_uri!r} has no usable origin")
+        return (origin,)
     if isinstance(value, str):
         raise ValueError(
             "allowed_origins must be a sequence of origins, e.g. ('https://example.com',), "
@@ -70,8 +76,10 @@ def allowed_origins(value: Sequence[str] | None, redirect_uri: str) -> tuple[str
     origins = []
     for origin in value:
         parts = urlsplit(origin) if isinstance(origin, str) else None
+        normal = normalised_origin(origin) if isinstance(origin, str) else None
         if (
             parts is None
+            or normal is None
             or parts.scheme not in ("https", "http")
             or not parts.hostname
             or parts.path
@@ -83,7 +91,7 @@ def allowed_origins(value: Sequence[str] | None, redirect_uri: str) -> tuple[str
                 "allowed_origins entries must be origins like 'https://example.com' or "
                 f"'http://localhost:8000' (scheme, host, optional port; no path), got {origin!r}"
             )
-        origins.append(origin.lower())
+        origins.append(normal)
     return tuple(dict.fromkeys(origins))
 
 

@@ -27,8 +27,8 @@ from ._cookies.tossing import clear_everywhere
 from ._origins import origin_allowed
 from ._redirects import safe_next
 from ._responses import error_response, html_page, redirect, secure, wants_json
-from ._tiktok.provider import TikTokProvider, granted_scopes
 from ._session import TokenManager
+from ._tiktok.provider import TikTokProvider, granted_scopes
 from .advice import denied, developer_fix, for_person
 from .errors import (
     CallbackError,

@@ -22,8 +22,10 @@ While someone is signed in with TikTok, ``request.user`` (and ``await request.au
 Django's ``AuthenticationMiddleware`` made them (a user signed in with Django's own login, or
 ``AnonymousUser``), and ``@login_required`` sends the browser to ``LOGIN_URL?next=...``, which is
 the TikTok login page. A ``TikTokUser`` is not a Django model: it has ``is_authenticated``,
-``display_name``, ``open_id`` and the rest of its fields, but no ``pk``, permissions or staff
-flags, so the admin and ``@permission_required`` remain for Django's own users
+``display_name``, ``open_id`` and the rest of its fields, but no ``pk``, and it answers Django's
+permission API with no permissions (active, not staff, not superuser, ``has_perm`` false), so
+the admin and ``@permission_required`` refuse it as they refuse any user without the permission
+(a redirect to their login page, or 403) and remain for Django's own users
 (``django.contrib.auth.get_user(request)`` still reads those from Django's session).
 """
 

@@ -26,6 +26,12 @@ sent to the login path with ``next`` set to where it was going, other requests g
 answers ``403 insufficient_scope`` naming the missing scope. They serve sync and async
 endpoints, functions and ``HTTPEndpoint`` methods alike.
 
+Wrapped from outside (``app = TikTokAuthMiddleware(Starlette(...), ...)`` rather than
+``Middleware(...)`` in the list), the middleware is outside Starlette's own error handling, which
+would answer a :class:`~tiktok_asgi.errors.TikTokAuthError` a view leaves unhandled (the token
+store down, a refresh TikTok refuses, TikTok unreachable) with a 500 before the middleware could;
+:func:`install` answers it in the app, exactly as the middleware would.
+
 The middleware answers its login, callback and logout paths before any routing, so the router
 does not know them; :func:`tiktok_routes` adds them under the names ``tiktok_login``,
 ``tiktok_callback`` and ``tiktok_logout``, so that ``request.url_for("tiktok_login")`` works in
@@ -39,9 +45,11 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ExceptionHandler
 from starlette.websockets import WebSocket
 
 from ._adapter import (
@@ -53,10 +61,15 @@ from ._adapter import (
     user_in,
 )
 from ._adapter import login_url as _login_url
+from ._responses import error_response
+from .context import tiktok_context
 from .errors import LoginRequired, TikTokAuthError
+from .pages import RenderErrorPage
 from .settings import TikTokSettings
 
-__all__ = ["login_required", "login_url", "require_scopes", "tiktok_routes"]
+__all__ = ["install", "login_required", "login_url", "require_scopes", "tiktok_routes"]
+
+_WS_INTERNAL_ERROR = 1011
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -165,3 +178,26 @@ def tiktok_routes(settings: TikTokSettings) -> list[Route]:
         Route(path, _unreachable, methods=methods, name=ROUTE_NAMES[key], include_in_schema=False)
         for key, (path, methods) in paths.items()
     ]
+
+
+def install(app: Starlette, *, error_page: RenderErrorPage | None = None) -> None:
+    """Answer a :class:`TikTokAuthError` that a view does not handle as the middleware does,
+    instead of Starlette's 500: the same status, body and headers (JSON for API clients, else
+    the error page or ``error_redirect``). ``error_page`` is the middleware's, if it has one.
+    On a WebSocket the connection is closed: 1008 for a refusal, 1011 when a service is down.
+
+    Needed when the middleware wraps the Starlette app from outside; harmless with
+    ``Middleware(TikTokAuthMiddleware, ...)``. Call it before the app serves its first request.
+    """
+
+    async def answer(connection: HTTPConnection, exc: Exception) -> Response | None:
+        if not isinstance(exc, TikTokAuthError):
+            raise exc
+        if connection.scope["type"] == "websocket":
+            code = WS_POLICY_VIOLATION if exc.status_code < 500 else _WS_INTERNAL_ERROR
+            await cast(WebSocket, connection).close(code=code, reason=exc.code)
+            return None
+        settings = tiktok_context(connection).settings
+        return error_response(exc, settings, connection.scope, render=error_page)
+
+    app.add_exception_handler(TikTokAuthError, cast(ExceptionHandler, answer))

@@ -50,13 +50,83 @@ def fields_for_scopes(granted: Iterable[str]) -> tuple[str, ...]:
     return tuple(f for scope, names in SCOPE_FIELDS.items() if scope in granted for f in names)
 
 
+class NoPermissions:
+    """Django's permission API, answered for a person signed in with TikTok: active, but no
+    staff, superuser, group or permission, so Django's admin and ``@permission_required`` refuse
+    them as they refuse any user without the permission (a redirect to a login page, or 403).
+
+    The answers live on the user itself rather than on a Django-only copy of it, so that
+    ``request.user`` stays the very object (and type) the rest of the library hands out; they
+    need no Django. Permissions of this app's own come from its own users (see ``on_login``).
+    """
+
+    __slots__ = ()
+
+    @property
+    def is_active(self) -> bool:
+        return True
+
+    @property
+    def is_staff(self) -> bool:
+        return False
+
+    @property
+    def is_superuser(self) -> bool:
+        return False
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_user_permissions(self, obj: object = None) -> set[str]:
+        return set()
+
+    def get_group_permissions(self, obj: object = None) -> set[str]:
+        return set()
+
+    def get_all_permissions(self, obj: object = None) -> set[str]:
+        return set()
+
+    def has_perm(self, perm: str, obj: object = None) -> bool:
+        return False
+
+    def has_perms(self, perm_list: Iterable[str], obj: object = None) -> bool:
+        # As Django's users: a string is a mistake, and no permissions asked for are all held.
+        if isinstance(perm_list, str) or not isinstance(perm_list, Iterable):
+            raise ValueError("perm_list must be an iterable of permissions.")
+        return all(self.has_perm(perm, obj) for perm in perm_list)
+
+    def has_module_perms(self, app_label: str) -> bool:
+        return False
+
+    async def aget_user_permissions(self, obj: object = None) -> set[str]:
+        return self.get_user_permissions(obj)
+
+    async def aget_group_permissions(self, obj: object = None) -> set[str]:
+        return self.get_group_permissions(obj)
+
+    async def aget_all_permissions(self, obj: object = None) -> set[str]:
+        return self.get_all_permissions(obj)
+
+    async def ahas_perm(self, perm: str, obj: object = None) -> bool:
+        return self.has_perm(perm, obj)
+
+    async def ahas_perms(self, perm_list: Iterable[str], obj: object = None) -> bool:
+        return self.has_perms(perm_list, obj)
+
+    async def ahas_module_perms(self, app_label: str) -> bool:
+        return self.has_module_perms(app_label)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
-class TikTokUser(BaseUser):
+class TikTokUser(NoPermissions, BaseUser):
     """A TikTok account signed in to this app; ``None`` marks what its scopes did not grant.
 
     ``identity`` is ``open_id`` (stable per app); ``union_id`` is shared by the apps of one
     developer account. ``extra`` is a small JSON mapping the application may attach at login
-    (``on_login``), e.g. its own user id; it travels in the signed identity cookie.
+    (``on_login``), e.g. its own user id; it travels in the signed identity cookie. It answers
+    Django's permission API with no permissions (see :class:`NoPermissions`), and
+    ``get_username()`` is ``open_id``.
     """
 
     open_id: str
@@ -89,6 +159,11 @@ class TikTokUser(BaseUser):
 
     @property
     def identity(self) -> str:
+        return self.open_id
+
+    def get_username(self) -> str:
+        # Django's unique name of a user: TikTok's ``username`` may be absent (a scope not
+        # granted) or change, ``open_id`` is always there and stable.
         return self.open_id
 
     @classmethod

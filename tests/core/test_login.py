@@ -174,20 +174,27 @@ def test_flow_cookie_has_no_secure_on_plain_http_loopback(
     )
     response = client.get(tiktok_settings.login_path, follow_redirects=False)
     _, _, attributes = cookie_named(response, "tiktok_session_flow_")
-    assert attributes == ["Path=/auth/tiktok/callback", "Max-Age=600", "HttpOnly", "SameSite=Lax"]
+    assert attributes == ["Path=/auth/tiktok", "Max-Age=600", "HttpOnly", "SameSite=Lax"]
 
 
-def test_flow_cookie_path_is_the_redirect_uri_path(tiktok_emulator: TikTokEmulator) -> None:
+@pytest.mark.parametrize(
+    ("login_path", "expected"), [("/oauth/tiktok/login", "/oauth/tiktok"), ("/login", "/")]
+)
+def test_flow_cookie_path_covers_the_login_and_the_redirect_uri_path(
+    tiktok_emulator: TikTokEmulator, login_path: str, expected: str
+) -> None:
+    # The login must see the browser's pending logins to keep only a few of them.
     tiktok_emulator.register_redirect_uri("https://testserver/oauth/tiktok/done")
     tiktok_settings = tiktok_emulator.settings(
         redirect_uri="https://testserver/oauth/tiktok/done",
         callback_path="/oauth/tiktok/done",
+        login_path=login_path,
         cookie_name="app_session",  # a name without the __Host- prefix, which needs Path=/
     )
     client = TestClient(make_app(tiktok_settings, tiktok_emulator.transport()), base_url=BASE_URL)
     response = client.get(tiktok_settings.login_path, follow_redirects=False)
     _, _, attributes = cookie_named(response, "app_session_flow_")
-    assert attributes[0] == "Path=/oauth/tiktok/done"
+    assert attributes[0] == f"Path={expected}"
 
 
 def test_login_accepts_head_and_refuses_post(

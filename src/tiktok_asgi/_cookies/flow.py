@@ -1,9 +1,12 @@
 """Flow cookies: bind a pending login's ``state`` to the browser that started it.
 
-Each pending login has its own short-lived cookie, named after a digest of its state and scoped
-to the callback path, so several tabs can sign in at once without one breaking another, and no
-other request carries them. A state is accepted once: its cookie is cleared by the callback and
-the state is remembered (in this process) until it would have expired anyway.
+Each pending login has its own short-lived cookie, named after a digest of its state, so several
+tabs can sign in at once without one breaking another. They are scoped to the parent path of the
+login and callback paths (``Path=/`` for a ``__Host-`` name), so that the login sees the
+browser's other pending logins and keeps at most :data:`MAX_PENDING_LOGINS` of them: otherwise
+every login started and never finished would add a cookie to each request until the ``Cookie``
+header outgrew what servers accept. A state is accepted once: its cookie is cleared by the
+callback and the state is remembered (in this process) until it would have expired anyway.
 """
 
 from __future__ import annotations
@@ -22,8 +25,12 @@ from tiktok_asgi.settings import HOST_PREFIX, TikTokSettings
 
 from .signing import CookieSpec, Signer
 
-__all__ = ["FlowCookies"]
+__all__ = ["MAX_PENDING_LOGINS", "FlowCookies"]
 
+#: Pending logins kept per browser: a new login drops the oldest beyond this many, and beyond
+#: ``_MAX_PENDING_BYTES`` of ``Cookie`` header (a long ``next`` makes a flow cookie ~3 KB).
+MAX_PENDING_LOGINS = 8
+_MAX_PENDING_BYTES = 4096
 _MAX_STATE_LENGTH = 256
 _CONSUMED_LIMIT = 10_000
 
@@ -31,12 +38,12 @@ _CONSUMED_LIMIT = 10_000
 class FlowCookies:
     def __init__(self, settings: TikTokSettings) -> None:
         self._prefix = f"{settings.cookie_name}_flow_"
-        # A __Host- name needs Path=/ (browsers drop it otherwise); other flow cookies stay on
-        # the callback path, where no other request carries them.
+        # A __Host- name needs Path=/ (browsers drop it otherwise); other flow cookies stay
+        # below the login and callback paths, where few other requests carry them.
         host_only = settings.cookie_name.startswith(HOST_PREFIX)
         self.spec = CookieSpec(
             name=self._prefix,
-            path="/" if host_only else urlsplit(settings.redirect_uri).path,
+            path="/" if host_only else _login_and_callback_parent(settings),
             max_age=settings.flow_max_age,
             secure=settings.secure_cookies,
         )
@@ -49,8 +56,45 @@ class FlowCookies:
 
     def start(self, state: str, data: Mapping[str, Any]) -> str:
         """The ``Set-Cookie`` value remembering a new pending login."""
-        value = self._signer.dumps({"state": state, "data": dict(data)})
+        # "at" orders pending logins finer than the signature's one-second timestamp.
+        value = self._signer.dumps({"state": state, "data": dict(data), "at": time.time()})
         return self.spec.header(value, name=self._name(state))
+
+    def begin(self, state: str, data: Mapping[str, Any], cookies: Mapping[str, str]) -> list[str]:
+        """Every ``Set-Cookie`` value of a new login's answer: its flow cookie, and the clearing
+        of this browser's (``cookies``: the request's) older pending logins beyond
+        :data:`MAX_PENDING_LOGINS` (or the byte budget) and of flow cookies that can no longer
+        finish one."""
+        new = self.start(state, data)
+        pending: list[tuple[float, str, int]] = []
+        dropped: list[str] = []
+        for name, value in cookies.items():
+            if not name.startswith(self._prefix):
+                continue
+            started = self._started_at(value)
+            if started is None:
+                dropped.append(name)
+            else:
+                pending.append((started, name, len(name) + len(value) + 3))  # "n=v; "
+        pending.sort(reverse=True)
+        kept, size = 1, len(new.partition(";")[0])
+        for at, (_, name, length) in enumerate(pending):
+            if kept == MAX_PENDING_LOGINS or size + length > _MAX_PENDING_BYTES:
+                dropped += [name for _, name, _ in pending[at:]]
+                break
+            kept, size = kept + 1, size + length
+        return [new, *(self.spec.clear(name=name) for name in dropped)]
+
+    def _started_at(self, value: str) -> float | None:
+        """When a flow cookie's login started; None if it is expired, altered or not ours."""
+        try:
+            payload, signed_at = self._signer.loads(value, max_age=self.spec.max_age)
+        except BadData:
+            return None
+        if not isinstance(payload, dict) or not isinstance(payload.get("state"), str):
+            return None
+        at = payload.get("at")
+        return at if isinstance(at, float) else signed_at
 
     def finish(self, state: str | None, cookies: Mapping[str, str]) -> dict[str, Any]:
         """The pending login's data; :class:`StateError` if ``state`` does not belong to a login
@@ -123,3 +167,17 @@ class FlowCookies:
             if len(self._consumed) >= _CONSUMED_LIMIT:
                 del self._consumed[next(iter(self._consumed))]
         self._consumed[name] = now + self.spec.max_age
+
+
+def _login_and_callback_parent(settings: TikTokSettings) -> str:
+    """The longest path both the login and the callback are below, as the browser sees them:
+    ``/auth/tiktok`` for the default paths. The site's root path is the redirect URI's path
+    before ``callback_path``."""
+    callback = urlsplit(settings.redirect_uri).path
+    login = callback[: len(callback) - len(settings.callback_path)] + settings.login_path
+    common: list[str] = []
+    for a, b in zip(login.split("/"), callback.split("/"), strict=False):
+        if a != b:
+            break
+        common.append(a)
+    return "/".join(common) or "/"

@@ -6,12 +6,21 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
 from starlette.requests import cookie_parser
 
-__all__ = ["CookieSpec", "DuplicateCookie", "Signer", "read_cookie", "read_cookies"]
+__all__ = [
+    "PATH_SAFE",
+    "CookieSpec",
+    "DuplicateCookie",
+    "Signer",
+    "cookie_path",
+    "read_cookie",
+    "read_cookies",
+]
 
 Headers = Iterable[tuple[bytes, bytes]]
 
@@ -43,15 +52,31 @@ class Signer:
         return payload, signed_at.timestamp()
 
 
+# What a cookie's Path keeps as it is: the characters of a URL path but ";" (it would end the
+# attribute and start another) and "," (some parsers split headers there). Everything else,
+# spaces, controls and non-ASCII included, is percent-encoded as browsers do in URLs.
+PATH_SAFE = "/:@!$&'()*+=~"
+
+
+def cookie_path(path: str) -> str:
+    """``path`` (a URL path, escapes kept) as a ``Path`` attribute can hold it: ASCII, no
+    separator, no control character."""
+    return quote(path, safe=PATH_SAFE + "%")
+
+
 @dataclass(frozen=True, slots=True)
 class CookieSpec:
-    """How one cookie is set: always HttpOnly and SameSite=Lax."""
+    """How one cookie is set: always HttpOnly and SameSite=Lax. ``path`` is kept percent-encoded
+    (see :func:`cookie_path`), so no value of it can break the ``Set-Cookie`` header."""
 
     name: str
     path: str
     max_age: int
     secure: bool
     domain: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", cookie_path(self.path))
 
     def header(self, value: str, *, name: str | None = None) -> str:
         parts = [f"{name or self.name}={value}", f"Path={self.path}", f"Max-Age={self.max_age}"]

@@ -12,20 +12,23 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
+from urllib.parse import quote
 
 from tiktok_asgi.settings import HOST_PREFIX
 
-from .signing import CookieSpec
+from .signing import PATH_SAFE, CookieSpec
 
 __all__ = ["clear_everywhere"]
 
 _HOSTNAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+")
 _MAX_PARENTS = 4  # domain levels and path levels cleared; keeps the answer's headers small
+_MAX_PATH = 1024  # longer paths are not cleared: a few of them would make a huge answer
 
 
 def clear_everywhere(spec: CookieSpec, host: str | None, path: str) -> list[str]:
     """``Set-Cookie`` values clearing ``spec``'s name in every scope reachable from ``host``
-    (the request's ``Host`` header) and ``path`` (the request's path)."""
+    (the request's ``Host`` header) and ``path`` (the request's path, decoded as in the ASGI
+    scope; percent-encoded again here, as the browser sent it)."""
     if spec.name.startswith(HOST_PREFIX):
         return [dataclasses.replace(spec, path="/", domain=None).clear()]
     domains: list[str | None] = [None, spec.domain, *_parent_domains(host)]
@@ -49,9 +52,15 @@ def _parent_domains(host: str | None) -> list[str]:
 
 
 def _parent_paths(path: str) -> list[str]:
-    """``/a/b/c`` → ``/a``, ``/a/b``, ``/a/b/c``: the paths whose cookies this request carries."""
+    """``/a/b/c`` → ``/a``, ``/a/b``, ``/a/b/c``: the paths whose cookies this request carries.
+
+    Each is percent-encoded ("%" too: the scope's path is decoded), so that a ``;`` in the
+    request's path cannot add an attribute and a non-ASCII one still makes an ASCII header.
+    """
     parts = [p for p in path.split("/") if p][:_MAX_PARENTS]
-    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+    parts = [quote(p, safe=PATH_SAFE, errors="replace") for p in parts]
+    paths = ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+    return [p for p in paths if len(p) <= _MAX_PATH]
 
 
 def _is_ip(name: str) -> bool:
