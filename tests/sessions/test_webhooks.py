@@ -361,3 +361,51 @@ async def test_a_body_in_endless_empty_pieces_is_refused(
     await app(scope, receive, send)
     assert sent[0]["status"] == 400
     assert pieces <= 1024
+
+
+async def test_the_signature_header_is_looked_at_before_the_body_is_read(
+    webhook_settings: TikTokSettings, tiktok_emulator: TikTokEmulator
+) -> None:
+    app = session_app(webhook_settings, MemoryTokenStore(), tiktok_emulator)
+    read: list[str] = []
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        read.append("body")
+        return {"type": "http.request", "body": b"x" * 60_000, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    for header in ([], [(b"tiktok-signature", b"nonsense")]):
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": webhook_settings.webhook_path,
+            "root_path": "",
+            "query_string": b"",
+            "headers": header,
+        }
+        await app(scope, receive, send)
+        assert sent[-2]["status"] == 401
+    assert read == []  # a POST without a well-formed signature costs no body read
+
+
+async def test_deeply_nested_json_is_a_400_not_a_recursion_error(
+    webhook_settings: TikTokSettings, tiktok_emulator: TikTokEmulator
+) -> None:
+    app = session_app(webhook_settings, MemoryTokenStore(), tiktok_emulator)
+    nested = b"[" * 50_000 + b"]" * 50_000
+    content = json.dumps("[" * 5_000 + "]" * 5_000)  # and inside the event's content
+    inner = (
+        b'{"client_key": "%s", "event": "x", "create_time": 1, "user_openid": "u", "content": %s}'
+        % (webhook_settings.client_key.encode(), content.encode())
+    )
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=app), base_url="https://t"
+    ) as client:
+        for body in (nested, inner):
+            signature = sign_webhook(webhook_settings.client_secret, body, int(time.time()))
+            answer = await deliver(client, body, signature)
+            assert answer.status_code == 400
+            assert answer.json()["error"] == "webhook_event_invalid"
