@@ -9,20 +9,17 @@ are refused within a second.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx2
 import pytest
-import uvicorn
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
 
+from tests.matrix.servers import uvicorn_server
 from tests.sessions.test_seams import app_over
-from tests.support.processes import free_port, listening
+from tests.support.processes import free_port
 from tests.tokens.conftest import RedisServer
 from tiktok_asgi import TikTokSettings
 from tiktok_asgi.emulator import TikTokEmulator
@@ -50,24 +47,6 @@ def closing(app: Any, store: RedisTokenStore) -> Any:
     return served_app
 
 
-@contextmanager
-def served(app: Any, port: int) -> Iterator[None]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        ready = listening(port)
-        deadline = time.monotonic() + 20
-        while not ready():
-            assert time.monotonic() < deadline, "the server did not start listening"
-            time.sleep(0.05)
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 def test_a_sign_out_on_another_instance_closes_the_socket_1008_within_a_second(
     redis_server: RedisServer, tiktok_emulator: TikTokEmulator
 ) -> None:
@@ -79,7 +58,7 @@ def test_a_sign_out_on_another_instance_closes_the_socket_1008_within_a_second(
     store_a, store_b = RedisTokenStore(redis_server.url), RedisTokenStore(redis_server.url)
     app_a = closing(app_over(settings, store_a, tiktok_emulator.transport()), store_a)
     app_b = closing(app_over(settings, store_b, tiktok_emulator.transport()), store_b)
-    with served(app_a, port_a), served(app_b, port_b):
+    with uvicorn_server(app_a, port_a), uvicorn_server(app_b, port_b):
         with httpx2.Client(base_url=f"http://127.0.0.1:{port_a}", timeout=10) as browser:
             login = browser.get(settings.login_path)
             assert login.status_code == 302, login.text
@@ -101,10 +80,15 @@ def test_a_sign_out_on_another_instance_closes_the_socket_1008_within_a_second(
             assert signed_out.status_code == 303
             started = time.monotonic()
             with pytest.raises(ConnectionClosed) as closed:
-                while True:
-                    socket.recv(timeout=5)
+                _drain(socket)
             waited = time.monotonic() - started
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 1008
         assert closed.value.rcvd.reason == "session_ended"
         assert waited < 1.0
+
+
+def _drain(socket: ClientConnection) -> None:
+    """Read until the server closes the socket (ConnectionClosed); 5 s without a word fails."""
+    while True:
+        socket.recv(timeout=5)
