@@ -41,6 +41,19 @@ logger = logging.getLogger("tiktok_asgi")
 LoadUser = Callable[[TikTokUser], Awaitable[TikTokUser | None]]
 
 
+def _publish(scope: Scope, context: TikTokContext) -> TikTokUser | None:
+    """``scope["user"]``, ``scope["auth"]`` and the context, for whatever runs downstream."""
+    user = context.user
+    scope[SCOPE_KEY] = context
+    if user is None:
+        scope["user"] = UnauthenticatedUser()
+        scope["auth"] = NO_CREDENTIALS
+    else:
+        scope["user"] = user
+        scope["auth"] = AuthCredentials(("authenticated", *user.granted_scopes))
+    return user
+
+
 class TikTokAuthMiddleware:
     """Sign in with TikTok for the wrapped ASGI app.
 
@@ -119,20 +132,11 @@ class TikTokAuthMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind != "http" and kind != "websocket":
-            if kind == "lifespan":
-                receive = self._transport.watch_lifespan(receive)
-            await self.app(scope, receive, send)
+            await self._pass_through(scope, receive, send)
             return
         path = request_path(scope)
-        if kind == "http":
-            if path == self._webhook_path:
-                await self._webhooks(scope, receive, send)
-                return
-            endpoint = self._endpoint(path)
-            if endpoint is not None:
-                response = await endpoint(scope)
-                await response(scope, receive, send)
-                return
+        if kind == "http" and await self._answered_here(path, scope, receive, send):
+            return
         try:
             identity = self._identity.read(scope["headers"])
         except DuplicateCookie:
@@ -148,14 +152,7 @@ class TikTokAuthMiddleware:
             except TokenStoreUnavailable:
                 await store_unavailable(scope, receive, send, self.settings, self._error_page)
                 return
-        user = context.user
-        scope[SCOPE_KEY] = context
-        if user is None:
-            scope["user"] = UnauthenticatedUser()
-            scope["auth"] = NO_CREDENTIALS
-        else:
-            scope["user"] = user
-            scope["auth"] = AuthCredentials(("authenticated", *user.granted_scopes))
+        user = _publish(scope, context)
         if identity is not None and (self._watch_responses or context.signed_out):
             send = SignOutOnResponse(context, send, self._clear_identity, renewed)
         elif user is None and kind == "http" and type(send) is not ClearOnResponse:
@@ -166,6 +163,24 @@ class TikTokAuthMiddleware:
             await self._follow_socket(scope, receive, send, identity)
         else:
             await self._run_app(scope, receive, send)
+
+    async def _pass_through(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Lifespan (watched for the connection pool) and scope types this library ignores."""
+        if scope["type"] == "lifespan":
+            receive = self._transport.watch_lifespan(receive)
+        await self.app(scope, receive, send)
+
+    async def _answered_here(self, path: str, scope: Scope, receive: Receive, send: Send) -> bool:
+        """The webhook and the login conversation's paths are the library's own."""
+        if path == self._webhook_path:
+            await self._webhooks(scope, receive, send)
+            return True
+        endpoint = self._endpoint(path)
+        if endpoint is None:
+            return False
+        response = await endpoint(scope)
+        await response(scope, receive, send)
+        return True
 
     async def _signed_in(self, identity: Identity) -> tuple[TikTokContext, Header | None]:
         """The context of a request with a valid identity cookie, and the re-issued cookie if
