@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,6 +14,7 @@ import uvicorn
 
 from tests.sessions.conftest import session_app, signed_in_browser, who
 from tests.sessions.test_webhooks import WEBHOOK, Hook
+from tests.support.faulty_store import FaultyStore
 from tests.support.processes import free_port
 from tiktok_asgi import MemoryTokenStore, TikTokSettings
 from tiktok_asgi.emulator import TikTokEmulator
@@ -118,3 +120,26 @@ def test_the_standalone_emulator_takes_a_webhook_url() -> None:
     assert emulator.is_connected("mayacooks") is False
     with pytest.raises(ValueError, match="absolute http"):
         build_emulator(parse(["--webhook-url", "nowhere"]))
+
+
+async def test_a_store_outage_during_the_removal_is_redelivered_and_then_ends_the_sessions() -> (
+    None
+):
+    now = [float(int(time.time()))]
+    emulator = TikTokEmulator(clock=lambda: now[0])
+    settings = emulator.settings(webhook_path=WEBHOOK)
+    store = FaultyStore(MemoryTokenStore())
+    app = session_app(settings, store, emulator)
+    emulator.register_webhook(APP + WEBHOOK, transport=httpx2.ASGITransport(app=app))
+    async with signed_in_browser(app, settings, emulator) as client:
+        store.down = True
+        assert await emulator.remove_app("mayacooks", reason=1) == 503  # not taken: not marked
+        store.down = False
+        # Nothing was lost, nothing was half done: the session lives until the event is handled.
+        assert await who(client) == emulator.user("mayacooks").display_name
+        (pending,) = emulator.pending_webhooks
+        now[0] = pending.due_at
+        (attempt,) = await emulator.deliver_due()
+        assert attempt.status == 200
+        assert await who(client) is None
+        assert emulator.pending_webhooks == []
