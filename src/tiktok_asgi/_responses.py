@@ -123,14 +123,15 @@ def login_url(login_path: str, next: str | None) -> str:
     return login_path if next is None else f"{login_path}?{urlencode({'next': next})}"
 
 
-async def close_websocket(receive: Receive, send: Send, reason: str) -> None:
-    """Refuse a WebSocket with 1008 after the handshake. Closing before it makes servers answer
-    HTTP 403, which browsers report as 1006, the same as a network failure."""
+async def close_websocket(receive: Receive, send: Send, reason: str, code: int = 1008) -> None:
+    """Refuse a WebSocket after the handshake (1008, policy violation, unless ``code`` says
+    otherwise). Closing before it makes servers answer HTTP 403, which browsers report as 1006,
+    the same as a network failure."""
     message = await receive()
     if message["type"] != "websocket.connect":
         return  # the client left already
     await send({"type": "websocket.accept"})
-    await send({"type": "websocket.close", "code": 1008, "reason": reason})
+    await send({"type": "websocket.close", "code": code, "reason": reason})
 
 
 def login_redirect_target(scope: Scope, login_path: str) -> str | None:
@@ -166,10 +167,10 @@ async def store_unavailable(
     settings: TikTokSettings,
     render: RenderErrorPage | None = None,
 ) -> None:
-    """The login session cannot be checked: 503 (WebSocket: close 1011), and the cookie stays,
-    so nothing is lost once the store is back."""
+    """The login session cannot be checked: 503 (WebSocket: accepted, then closed with 1011),
+    and the cookie stays, so nothing is lost once the store is back."""
     if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": 1011, "reason": "token_store_unavailable"})
+        await close_websocket(receive, send, "token_store_unavailable", 1011)
         return
     response = error_response(TokenStoreUnavailable(), settings, scope, render=render)
     await response(scope, receive, send)

@@ -20,8 +20,8 @@ from starlette.authentication import AuthCredentials
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
-from ._tiktok.provider import TikTokProvider
 from ._session import TokenManager, TokenRecord
+from ._tiktok.provider import TikTokProvider
 from .errors import LoginRequired
 from .settings import TikTokSettings
 from .user import TikTokUser

@@ -27,28 +27,51 @@ permission API with no permissions (active, not staff, not superuser, ``has_perm
 the admin and ``@permission_required`` refuse it as they refuse any user without the permission
 (a redirect to their login page, or 403) and remain for Django's own users
 (``django.contrib.auth.get_user(request)`` still reads those from Django's session).
+
+This module's :func:`login_required` and :func:`require_scopes` (sync and async views) refuse
+as every other adapter does, by the TikTok sign-in alone: a browser loading a page is sent to the
+middleware's login path with ``next``, other requests get ``401 login_required`` JSON (Django's
+``@login_required`` redirects every client), and a signed-in user without a scope gets
+``403 insufficient_scope`` naming it::
+
+    from tiktok_asgi.django import require_scopes
+
+    @require_scopes("user.info.stats")
+    async def stats(request: HttpRequest) -> JsonResponse: ...
+
+A :class:`~tiktok_asgi.errors.TikTokAuthError` a view leaves unhandled (``get_access_token`` on an
+anonymous request, TikTok unreachable, the token store down) would become Django's 500 before
+``TikTokAuthMiddleware`` could see it: :class:`TikTokUserMiddleware` answers it as the middleware
+does, with the same status and body (JSON for API clients, a redirect to ``error_redirect`` if
+set, else the library's error page; an ``error_page`` given to the middleware is not used here).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from starlette.responses import Response
 from starlette.types import Scope
 
-from .context import tiktok_context
+from ._adapter import check_scopes, insufficient_scope_error, missing_scopes, refusal_response
+from ._responses import error_response
+from .context import TikTokContext, tiktok_context
+from .errors import LoginRequired, TikTokAuthError
 from .user import TikTokUser
 
-__all__ = ["TikTokUserMiddleware"]
+__all__ = ["TikTokUserMiddleware", "login_required", "require_scopes"]
 
 _AUTHENTICATION = "django.contrib.auth.middleware.AuthenticationMiddleware"
 _THIS = f"{__name__}.TikTokUserMiddleware"
 
 GetResponse = Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]
+V = TypeVar("V", bound=Callable[..., Any])
 
 
 def _check_order() -> None:
@@ -65,12 +88,12 @@ def _check_order() -> None:
         )
 
 
-def _tiktok_user(request: HttpRequest) -> TikTokUser | None:
+def _context(request: HttpRequest) -> tuple[Scope, TikTokContext]:
     scope: Scope | None = getattr(request, "scope", None)
     try:
         if scope is None:
             raise RuntimeError("not an ASGI request")
-        return tiktok_context(scope).user
+        return scope, tiktok_context(scope)
     except RuntimeError:
         raise ImproperlyConfigured(
             "TikTokUserMiddleware needs Django served over ASGI and wrapped by "
@@ -79,11 +102,72 @@ def _tiktok_user(request: HttpRequest) -> TikTokUser | None:
         ) from None
 
 
+def _django_response(response: Response) -> HttpResponse:
+    """A response of the library's as Django's: the same status, body and headers (none of
+    these answers sets a cookie; Django counts the length itself)."""
+    answer = HttpResponse(bytes(response.body), status=response.status_code)
+    for name, value in response.raw_headers:
+        if name != b"content-length":
+            answer.headers[name.decode("latin-1")] = value.decode("latin-1")
+    return answer
+
+
+def _refusal(request: HttpRequest, wanted: tuple[str, ...]) -> HttpResponse | None:
+    scope, context = _context(request)
+    user = context.user
+    if user is None:
+        error: TikTokAuthError = LoginRequired()
+    else:
+        missing = missing_scopes(user, wanted)
+        if not missing:
+            return None
+        error = insufficient_scope_error(missing)
+    return _django_response(refusal_response(scope, error))
+
+
+def _guard(wanted: tuple[str, ...]) -> Callable[[V], V]:
+    def decorate(view: V) -> V:
+        if iscoroutinefunction(view):
+
+            @functools.wraps(view)
+            async def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                refused = _refusal(request, wanted)
+                if refused is not None:
+                    return refused
+                return await view(request, *args, **kwargs)
+
+            return cast(V, guarded)
+
+        @functools.wraps(view)
+        def guarded_sync(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            refused = _refusal(request, wanted)
+            if refused is not None:
+                return refused
+            return view(request, *args, **kwargs)
+
+        return cast(V, guarded_sync)
+
+    return decorate
+
+
+def login_required(view: V) -> V:
+    """Run the view only for a user signed in with TikTok; see the module for how others are
+    refused. (For a function-based view; use ``method_decorator`` on a class-based one.)"""
+    return _guard(())(view)
+
+
+def require_scopes(*scopes: str) -> Callable[[V], V]:
+    """Like :func:`login_required`, and the user must have granted every one of ``scopes``
+    (else ``403 insufficient_scope``)."""
+    return _guard(check_scopes(scopes))
+
+
 class TikTokUserMiddleware:
     """Django middleware: ``request.user`` is the signed-in :class:`~tiktok_asgi.TikTokUser`.
 
-    Serves sync and async views; see the module for the set-up and how it coexists with
-    Django's own users.
+    Serves sync and async views, and answers a :class:`~tiktok_asgi.errors.TikTokAuthError`
+    they leave unhandled; see the module for the set-up and how it coexists with Django's own
+    users.
     """
 
     sync_capable = True
@@ -106,9 +190,17 @@ class TikTokUserMiddleware:
         self._adopt(request)
         return await self.get_response(request)  # type: ignore[misc]
 
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """A :class:`TikTokAuthError` of the view, answered as ``TikTokAuthMiddleware`` answers
+        it; any other exception is left to Django."""
+        if not isinstance(exception, TikTokAuthError):
+            return None
+        scope, context = _context(request)
+        return _django_response(error_response(exception, context.settings, scope))
+
     @staticmethod
     def _adopt(request: HttpRequest) -> None:
-        user = _tiktok_user(request)
+        user = _context(request)[1].user
         if user is None:
             return
 

@@ -22,7 +22,9 @@
         return {"followers": user.follower_count}
 
 The dependencies are typed on ``HTTPConnection``, so they serve WebSocket routes too: there a
-refusal closes the connection with code 1008 (policy violation) and the error code as reason.
+refusal accepts the connection, then closes it with code 1008 (policy violation) and the error
+code as reason (closed during the handshake, servers would answer HTTP 403, which browsers
+report as 1006, as for a network failure), with or without :func:`install`.
 Once :func:`install` has run, refusals follow the middleware's rule: a browser loading a page
 without a sign-in is sent to the login page with ``next`` set to where it was going; other
 requests get ``401 login_required`` or ``403 insufficient_scope`` in the shape
@@ -57,7 +59,7 @@ from ._adapter import (
 )
 from .errors import LoginRequired, TikTokAuthError
 from .settings import TikTokSettings
-from .starlette import tiktok_routes
+from .starlette import _accept_to_refuse, tiktok_routes
 from .user import TikTokUser
 
 __all__ = [
@@ -85,8 +87,11 @@ class TikTokHTTPException(HTTPException):
         self.error = error
 
 
-def _refusal(conn: HTTPConnection, error: TikTokAuthError) -> Exception:
-    if conn.scope["type"] == "websocket":
+async def _refusal(conn: HTTPConnection, error: TikTokAuthError) -> Exception:
+    if isinstance(conn, WebSocket):
+        # Accepted here, so that the handler of WebSocketException (FastAPI's own, too) closes
+        # it after the handshake.
+        await _accept_to_refuse(conn)
         return WebSocketException(code=WS_POLICY_VIOLATION, reason=error.code)
     return TikTokHTTPException(error)
 
@@ -97,10 +102,11 @@ async def optional_user(conn: HTTPConnection) -> TikTokUser | None:
 
 
 async def require_user(conn: HTTPConnection) -> TikTokUser:
-    """The signed-in :class:`TikTokUser`; 401 ``login_required`` (WebSocket: close 1008)."""
+    """The signed-in :class:`TikTokUser`; 401 ``login_required`` (WebSocket: accept, then close
+    with 1008)."""
     user = user_in(conn.scope)
     if user is None:
-        raise _refusal(conn, LoginRequired())
+        raise await _refusal(conn, LoginRequired())
     return user
 
 
@@ -115,14 +121,15 @@ def require_scopes(*scopes: str) -> Callable[..., Awaitable[TikTokUser]]:
     """A dependency: the signed-in user, who must have granted every one of ``scopes``.
 
     Anonymous: 401 ``login_required``; a scope not granted: 403 ``insufficient_scope`` naming
-    it (WebSocket: close 1008). Use as ``Depends(require_scopes("user.info.stats"))``.
+    it (WebSocket: accept, then close with 1008). Use as
+    ``Depends(require_scopes("user.info.stats"))``.
     """
     wanted = check_scopes(scopes)
 
     async def scoped_user(conn: HTTPConnection, user: CurrentUser) -> TikTokUser:
         missing = missing_scopes(user, wanted)
         if missing:
-            raise _refusal(conn, insufficient_scope_error(missing))
+            raise await _refusal(conn, insufficient_scope_error(missing))
         return user
 
     setattr(scoped_user, _SCOPES_ATTR, wanted)
@@ -134,11 +141,12 @@ async def tiktok_exception_handler(conn: HTTPConnection, exc: Exception) -> Resp
     """Answers a :class:`TikTokAuthError` (or :class:`TikTokHTTPException`) as the middleware
     does: a browser loading a page without a sign-in goes to the login page with ``next``;
     otherwise ``{"error", "error_description", "log_id"}`` with its status; on a WebSocket,
-    close with 1008. :func:`install` registers it."""
+    accept if not yet accepted, then close with 1008. :func:`install` registers it."""
     error = exc.error if isinstance(exc, TikTokHTTPException) else exc
     if not isinstance(error, TikTokAuthError):
         raise exc
     if isinstance(conn, WebSocket):
+        await _accept_to_refuse(conn)
         await conn.close(code=WS_POLICY_VIOLATION, reason=error.code)
         return None
     return refusal_response(conn.scope, error)

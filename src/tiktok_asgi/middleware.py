@@ -128,14 +128,18 @@ class TikTokAuthMiddleware:
         self._clear_identity = (b"set-cookie", identity.clear().encode("latin-1"))
         self._protected = ProtectedPaths(settings.protected_paths)
         self._warned_storeless = False
+        # No store to ask and no load_user: a valid cookie is the whole answer, no await needed.
+        self._cookie_says_all = token_store is None and load_user is None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Steps stay inline on the way to the app: each coroutine more costs every request.
         kind = scope["type"]
         if kind != "http" and kind != "websocket":
             await self._pass_through(scope, receive, send)
             return
         path = request_path(scope)
-        if kind == "http" and await self._answered_here(path, scope, receive, send):
+        if kind == "http" and (path == self._webhook_path or self._endpoint(path) is not None):
+            await self._answer_here(path, scope, receive, send)
             return
         try:
             identity = self._identity.read(scope["headers"])
@@ -146,6 +150,8 @@ class TikTokAuthMiddleware:
             identity = None  # a page of another origin must not get the user's socket
         if identity is None:
             context, renewed = self._anonymous, None
+        elif self._cookie_says_all:
+            context, renewed = self._cookie_context(identity), None
         else:
             try:
                 context, renewed = await self._signed_in(identity)
@@ -159,10 +165,19 @@ class TikTokAuthMiddleware:
             send = Watched(send)  # a view's unhandled TikTokAuthError is answered, not a 500
         if user is None and self._protected and self._protected.covers(path):
             await refuse_anonymous(scope, receive, send, self.settings.login_path)
-        elif kind == "websocket" and user is not None and self._sockets is not None:
+            return
+        if kind == "websocket" and user is not None and self._sockets is not None:
             await self._follow_socket(scope, receive, send, identity)
-        else:
-            await self._run_app(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        except TikTokAuthError as exc:
+            # get_access_token() or tiktok_api() failed in a view that did not handle it:
+            # answer with the library's error shape instead of letting it become a 500.
+            if not isinstance(send, Watched) or send.started or kind != "http":
+                raise
+            answer = error_response(exc, self.settings, scope, render=self._error_page)
+            await answer(scope, receive, send)
 
     async def _pass_through(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Lifespan (watched for the connection pool) and scope types this library ignores."""
@@ -170,17 +185,23 @@ class TikTokAuthMiddleware:
             receive = self._transport.watch_lifespan(receive)
         await self.app(scope, receive, send)
 
-    async def _answered_here(self, path: str, scope: Scope, receive: Receive, send: Send) -> bool:
+    async def _answer_here(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         """The webhook and the login conversation's paths are the library's own."""
         if path == self._webhook_path:
             await self._webhooks(scope, receive, send)
-            return True
+            return
         endpoint = self._endpoint(path)
-        if endpoint is None:
-            return False
+        assert endpoint is not None
         response = await endpoint(scope)
         await response(scope, receive, send)
-        return True
+
+    def _cookie_context(self, identity: Identity) -> TikTokContext:
+        """Without a token store or ``load_user`` the identity cookie alone says who it is."""
+        context = TikTokContext(self.settings, self._tiktok, identity.user)
+        if identity.session_id is not None:
+            self._refuse_storeless()
+            context.sign_out()
+        return context
 
     async def _signed_in(self, identity: Identity) -> tuple[TikTokContext, Header | None]:
         """The context of a request with a valid identity cookie, and the re-issued cookie if
@@ -220,17 +241,6 @@ class TikTokAuthMiddleware:
             await self.app(scope, receive, send)
             return
         await self._sockets.run(self.app, scope, receive, send, session_id)
-
-    async def _run_app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await self.app(scope, receive, send)
-        except TikTokAuthError as exc:
-            # get_access_token() or tiktok_api() failed in a view that did not handle it:
-            # answer with the library's error shape instead of letting it become a 500.
-            if not isinstance(send, Watched) or send.started or scope["type"] != "http":
-                raise
-            answer = error_response(exc, self.settings, scope, render=self._error_page)
-            await answer(scope, receive, send)
 
     def _clear_tossed(self, scope: Scope, path: str, send: Send) -> Send:
         host = header(scope["headers"], b"host")

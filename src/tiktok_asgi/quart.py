@@ -21,10 +21,12 @@ own routes, and the middleware answers the login path before Quart sees it).
 ``install(app)`` makes a :class:`~tiktok_asgi.errors.TikTokAuthError` that a view does not
 handle (``get_access_token`` on an anonymous request, TikTok unreachable) answer in the
 middleware's shape instead of Quart's 500. Wrapping ``app.asgi_app`` (not ``app``) keeps ``app``
-a Quart app for its CLI. The decorators
-refuse as the middleware's ``protected_paths`` do: a browser loading a page is sent to the login
-path with ``next``, other requests get ``401 login_required`` JSON, and websockets are closed
-with code 1008. ``require_scopes`` answers ``403 insufficient_scope`` naming the missing scope.
+a Quart app for its CLI. The decorators refuse as the middleware's ``protected_paths`` do: a
+browser loading a page is sent to the login path with ``next``, other requests get
+``401 login_required`` JSON, and websockets are accepted, then closed with code 1008 and the
+error code as reason (Quart sends a reason only to servers announcing ASGI spec 2.3, as Hypercorn
+and uvicorn do). ``require_scopes`` answers ``403 insufficient_scope`` naming the missing scope.
+``install`` closes a websocket the same way.
 """
 
 from __future__ import annotations
@@ -83,6 +85,9 @@ def _secured(response: Response) -> Response:
 
 async def _refuse(scope: Scope, error: TikTokAuthError) -> Response | None:
     if scope["type"] == "websocket":
+        # Closed after the handshake: closing before it makes servers answer HTTP 403, which
+        # browsers report as 1006, the same as a network failure. (Accepting twice is a no-op.)
+        await websocket.accept()
         await websocket.close(WS_POLICY_VIOLATION, error.code)
         return None
     if error.code == "login_required":

@@ -20,9 +20,9 @@ from __future__ import annotations
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
+from ._session import TokenManager
 from ._tiktok.http import AsyncBaseTransport, SharedTransport
 from ._tiktok.provider import TikTokProvider
-from ._session import TokenManager
 from .context import tiktok_context
 from .settings import TikTokSettings
 from .stores import TokenStore

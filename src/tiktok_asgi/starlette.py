@@ -22,9 +22,9 @@
 
 The decorators refuse as the middleware's ``protected_paths`` do: a browser loading a page is
 sent to the login path with ``next`` set to where it was going, other requests get
-``401 login_required`` JSON, and WebSockets are closed with code 1008. ``require_scopes``
-answers ``403 insufficient_scope`` naming the missing scope. They serve sync and async
-endpoints, functions and ``HTTPEndpoint`` methods alike.
+``401 login_required`` JSON, and WebSockets are accepted, then closed with code 1008 and the
+error code as reason. ``require_scopes`` answers ``403 insufficient_scope`` naming the missing
+scope. They serve sync and async endpoints, functions and ``HTTPEndpoint`` methods alike.
 
 Wrapped from outside (``app = TikTokAuthMiddleware(Starlette(...), ...)`` rather than
 ``Middleware(...)`` in the list), the middleware is outside Starlette's own error handling, which
@@ -50,7 +50,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ExceptionHandler
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 
 from ._adapter import (
     WS_POLICY_VIOLATION,
@@ -102,6 +102,13 @@ def _finder(endpoint: Callable[..., Any]) -> Callable[[tuple[Any, ...]], HTTPCon
     return search
 
 
+async def _accept_to_refuse(websocket: WebSocket) -> None:
+    """Complete the handshake of a WebSocket about to be closed (1008, 1011): closing before it
+    makes servers answer HTTP 403, which browsers report as 1006, the same as a network failure."""
+    if websocket.application_state == WebSocketState.CONNECTING:
+        await websocket.accept()
+
+
 def _refusal(connection: HTTPConnection, wanted: tuple[str, ...]) -> TikTokAuthError | None:
     user = user_in(connection.scope)
     if user is None:
@@ -123,10 +130,9 @@ def _guard(wanted: tuple[str, ...]) -> Callable[[F], F]:
                 error = _refusal(connection, wanted)
                 if error is None:
                     return await endpoint(*args, **kwargs)
-                if connection.scope["type"] == "websocket":
-                    await cast(WebSocket, connection).close(
-                        code=WS_POLICY_VIOLATION, reason=error.code
-                    )
+                if isinstance(connection, WebSocket):
+                    await _accept_to_refuse(connection)
+                    await connection.close(code=WS_POLICY_VIOLATION, reason=error.code)
                     return None
                 return refusal_response(connection.scope, error)
 
@@ -195,6 +201,7 @@ def install(app: Starlette, *, error_page: RenderErrorPage | None = None) -> Non
             raise exc
         if connection.scope["type"] == "websocket":
             code = WS_POLICY_VIOLATION if exc.status_code < 500 else _WS_INTERNAL_ERROR
+            await _accept_to_refuse(cast(WebSocket, connection))
             await cast(WebSocket, connection).close(code=code, reason=exc.code)
             return None
         settings = tiktok_context(connection).settings

@@ -18,6 +18,7 @@ from tiktok_asgi import (
     TikTokAuthMiddleware,
     TikTokSettings,
     TikTokUser,
+    get_access_token,
 )
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.fastapi import (
@@ -84,6 +85,12 @@ def make_api(
         await websocket.accept()
         await websocket.send_json({"followers": user.follower_count})
         await websocket.close()
+
+    @api.websocket("/ws/token")
+    async def ws_token(websocket: WebSocket) -> None:
+        token = await get_access_token(websocket)  # anonymous: LoginRequired, before accepting
+        await websocket.accept()  # pragma: no cover - anonymous only
+        await websocket.send_json({"token": bool(token)})  # pragma: no cover
 
     return api
 
@@ -175,8 +182,10 @@ def test_without_install_fastapi_nests_the_same_object_under_detail(
 
 def test_websocket_routes(tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings) -> None:
     client = TestClient(make_api(tiktok_settings, tiktok_emulator), base_url=BASE_URL)
-    with pytest.raises(WebSocketDisconnect) as anonymous, client.websocket_connect("/ws"):
-        pass  # pragma: no cover - refused before accept
+    # Accepted, then closed: closed during the handshake, a server would answer HTTP 403, which
+    # browsers report as 1006.
+    with client.websocket_connect("/ws") as ws, pytest.raises(WebSocketDisconnect) as anonymous:
+        ws.receive_json()
     assert (anonymous.value.code, anonymous.value.reason) == (1008, "login_required")
 
     person = tiktok_emulator.user("jonasbuilds")
@@ -184,15 +193,34 @@ def test_websocket_routes(tiktok_emulator: TikTokEmulator, tiktok_settings: TikT
     with client.websocket_connect("/ws", headers=ws_headers(client, tiktok_settings)) as ws:
         assert ws.receive_json() == {"open_id": person.open_id}
     with (
+        client.websocket_connect("/ws/stats", headers=ws_headers(client, tiktok_settings)) as ws,
         pytest.raises(WebSocketDisconnect) as scoped,
-        client.websocket_connect("/ws/stats", headers=ws_headers(client, tiktok_settings)),
     ):
-        pass  # pragma: no cover
+        ws.receive_json()
     assert (scoped.value.code, scoped.value.reason) == (1008, "insufficient_scope")
 
     sign_in(client, tiktok_settings, tiktok_emulator, user=person)
     with client.websocket_connect("/ws/stats", headers=ws_headers(client, tiktok_settings)) as ws:
         assert ws.receive_json() == {"followers": person.follower_count}
+
+
+def test_without_install_a_refused_websocket_is_closed_after_the_handshake_too(
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
+) -> None:
+    api = make_api(tiktok_settings, tiktok_emulator, installed=False)
+    client = TestClient(api, base_url=BASE_URL)
+    with client.websocket_connect("/ws") as ws, pytest.raises(WebSocketDisconnect) as closed:
+        ws.receive_json()
+    assert (closed.value.code, closed.value.reason) == (1008, "login_required")
+
+
+def test_auth_error_in_a_websocket_route_is_closed_after_the_handshake(
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
+) -> None:
+    client = TestClient(make_api(tiktok_settings, tiktok_emulator), base_url=BASE_URL)
+    with client.websocket_connect("/ws/token") as ws, pytest.raises(WebSocketDisconnect) as closed:
+        ws.receive_json()
+    assert (closed.value.code, closed.value.reason) == (1008, "login_required")
 
 
 def test_openapi_documents_refusals_and_the_cookie(

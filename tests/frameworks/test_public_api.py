@@ -72,7 +72,7 @@ PUBLIC = {
         "tiktok_routes",
     ],
     "tiktok_asgi.litestar": ["TikTokPlugin", "login_required", "require_scopes"],
-    "tiktok_asgi.django": ["TikTokUserMiddleware"],
+    "tiktok_asgi.django": ["TikTokUserMiddleware", "login_required", "require_scopes"],
     "tiktok_asgi.sessions": ["end_user_sessions", "end_user_sessions_in_store"],
     "tiktok_asgi.webhooks": ["OnWebhook", "TikTokWebhookEvent", "sign_webhook"],
     "tiktok_asgi.stores": ["MemoryTokenStore", "OnceStore", "TokenStore", "TokenStoreError"],

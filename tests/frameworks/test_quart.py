@@ -14,9 +14,9 @@ from starlette.websockets import WebSocketDisconnect
 
 from tests.conftest import BASE_URL, make_app, sign_in
 from tests.frameworks.helpers import ws_headers
-from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings
+from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, get_access_token
 from tiktok_asgi.emulator import TikTokEmulator
-from tiktok_asgi.quart import current_user, login_required, require_scopes
+from tiktok_asgi.quart import current_user, install, login_required, require_scopes
 
 BASIC = ["user.info.basic"]
 HTML = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
@@ -24,6 +24,7 @@ HTML = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
 def make_quart(settings: TikTokSettings, emulator: TikTokEmulator) -> Quart:
     app = Quart(__name__)
+    install(app)
 
     @app.get("/who")
     async def who() -> dict[str, Any]:
@@ -55,6 +56,12 @@ def make_quart(settings: TikTokSettings, emulator: TikTokEmulator) -> Quart:
     @require_scopes("user.info.stats")
     async def ws_stats() -> None:
         await websocket.send_json({"ok": True})
+
+    @app.websocket("/ws/token")
+    async def ws_token() -> None:
+        # Anonymous: LoginRequired before accepting, answered by install()'s handler.
+        await get_access_token(cast(Any, websocket.scope))
+        await websocket.send_json({"ok": True})  # pragma: no cover - anonymous only
 
     app.asgi_app = TikTokAuthMiddleware(  # type: ignore[method-assign, assignment]
         cast(ASGIApp, app.asgi_app), settings=settings, transport=emulator.transport()
@@ -128,8 +135,10 @@ def test_current_user_and_scopes(
 def test_websockets(
     client: TestClient, tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
-    with pytest.raises(WebSocketDisconnect) as anonymous, client.websocket_connect("/ws"):
-        pass  # pragma: no cover - refused before accept
+    # Accepted, then closed: closed during the handshake, a server would answer HTTP 403, which
+    # browsers report as 1006.
+    with client.websocket_connect("/ws") as ws, pytest.raises(WebSocketDisconnect) as anonymous:
+        ws.receive_json()
     # Quart sends a close reason only to servers announcing ASGI spec 2.3 (the TestClient does
     # not); the code is what clients act on.
     assert anonymous.value.code == 1008
@@ -139,11 +148,17 @@ def test_websockets(
     with client.websocket_connect("/ws", headers=ws_headers(client, tiktok_settings)) as ws:
         assert ws.receive_json() == {"open_id": person.open_id}
     with (
+        client.websocket_connect("/ws/stats", headers=ws_headers(client, tiktok_settings)) as ws,
         pytest.raises(WebSocketDisconnect) as scoped,
-        client.websocket_connect("/ws/stats", headers=ws_headers(client, tiktok_settings)),
     ):
-        pass  # pragma: no cover
+        ws.receive_json()
     assert scoped.value.code == 1008
+
+
+def test_auth_error_in_a_websocket_view_is_closed_after_the_handshake(client: TestClient) -> None:
+    with client.websocket_connect("/ws/token") as ws, pytest.raises(WebSocketDisconnect) as closed:
+        ws.receive_json()
+    assert closed.value.code == 1008
 
 
 def test_current_user_outside_a_request() -> None:

@@ -168,6 +168,10 @@ def test_a_websocket_is_closed(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings, query: str, code: int
 ) -> None:
     client = TestClient(_apps(tiktok_settings, tiktok_emulator)["outside"](), base_url=BASE_URL)
-    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect(f"/ws{query}"):
-        pass
+    # Accepted first, so that a browser sees the code (a refused handshake is 1006 there).
+    with (
+        client.websocket_connect(f"/ws{query}") as socket,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
+        socket.receive_text()
     assert closed.value.code == code

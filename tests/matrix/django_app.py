@@ -16,14 +16,9 @@ from django.urls import path
 from starlette.types import ASGIApp
 
 from tests.matrix.contract import SECRET, STATS
-from tiktok_asgi import (
-    InsufficientScope,
-    TikTokAuthMiddleware,
-    TikTokSettings,
-    TikTokUser,
-    get_access_token,
-)
+from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, get_access_token
 from tiktok_asgi._tiktok.http import AsyncBaseTransport
+from tiktok_asgi.django import require_scopes
 
 
 async def secret(request: HttpRequest) -> HttpResponse:
@@ -34,11 +29,8 @@ async def token(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"token": await get_access_token(request.scope)})  # type: ignore[attr-defined]
 
 
+@require_scopes(STATS)
 async def stats(request: HttpRequest) -> HttpResponse:
-    # The Django adapter has no require_scopes: the view raises the library's error itself.
-    user = await request.auser()
-    if not isinstance(user, TikTokUser) or STATS not in user.granted_scopes:
-        raise InsufficientScope()
     return HttpResponse(SECRET, content_type="text/plain")
 
 

@@ -146,8 +146,9 @@ async def test_redis_down_closes_a_websocket_with_1011(
                 sent.append(message)
 
             await app(scope, receive, send)
-            assert sent == [
-                {"type": "websocket.close", "code": 1011, "reason": "token_store_unavailable"}
+            assert sent == [  # after the handshake, so that browsers see the code
+                {"type": "websocket.accept"},
+                {"type": "websocket.close", "code": 1011, "reason": "token_store_unavailable"},
             ]
         finally:
             redis_server.resume()
