@@ -36,7 +36,7 @@ DOCS_DEPS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"
 @nox.session
 def tests(session: nox.Session) -> None:
     """The test suite, warnings are errors (see pyproject.toml)."""
-    session.install("-e", ".[redis,demo]", *TEST_DEPS)
+    session.install("-e", ".[redis,demo,qr]", *TEST_DEPS)
     session.run("pytest", *session.posargs)
 
 
@@ -52,7 +52,7 @@ def typecheck(session: nox.Session) -> None:
     # Every optional import is checked: the extras, and pytest for the shipped plugin.
     session.install(
         "-e",
-        ".[redis,fastapi,quart,litestar,django,demo]",
+        ".[redis,fastapi,quart,litestar,django,demo,qr]",
         "django-stubs>=5.0",
         "pytest>=8.2",
         "mypy>=1.11",
@@ -87,7 +87,7 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """The demo app and the built-in TikTok emulator on http://127.0.0.1:8000."""
-    session.install("-e", ".[demo]")
+    session.install("-e", ".[demo,qr]")
     session.run("python", "-m", "tiktok_asgi.demo", *session.posargs)
 
 

@@ -17,9 +17,10 @@ How the package reads, in the order a request meets it (a leading ``_`` marks wh
 - login sessions: ``stores`` (where records live), ``redis_store``, ``_session`` (the session
   state machine: ``storage``, ``liveness``, ``records``, ``tokens``, ``profiles``, ``step``,
   ``sockets``), ``sessions`` (``end_user_sessions``);
-- the request: ``_conversation`` (login, callback, logout), ``webhooks`` (TikTok's signed
-  events), ``middleware`` (the gate), ``context`` (what downstream code reads), ``_responses``,
-  ``pages`` (the pages people see), ``_redirects``; ``api`` (TikTok's API as the user);
+- the request: ``_conversation`` (login, callback, logout), ``_disconnect`` (revoke at TikTok,
+  end every session), ``webhooks`` (TikTok's signed events), ``middleware`` (the gate),
+  ``context`` (what downstream code reads), ``_responses``, ``pages`` (the pages people see),
+  ``_redirects``; ``api`` (TikTok's API as the user);
 - framework adapters: ``starlette``, ``fastapi``, ``quart``, ``litestar``, ``django`` (sharing
   ``_adapter``);
 - beside them: ``emulator`` (an offline TikTok), ``demo``, ``pytest_plugin``.

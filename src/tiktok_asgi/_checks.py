@@ -3,7 +3,7 @@ with a message that names the fix, and returns the value in the form the setting
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from ._origins import normalised_origin
@@ -16,6 +16,7 @@ __all__ = [
     "check_local_target",
     "check_path",
     "check_public_key",
+    "check_qr_path",
     "check_redirect_uri",
     "protected_paths",
     "require_text",
@@ -151,6 +152,23 @@ def check_redirect_uri(uri: str) -> None:
 def check_path(name: str, path: str) -> None:
     if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
         raise ValueError(f"{name} must be a path starting with a single '/', got {path!r}")
+
+
+def check_qr_path(path: str | None, others: Mapping[str, str]) -> None:
+    """QR-code sign-in answers at ``path`` and at ``path/<code id>``; None turns it off."""
+    if path is None:
+        return
+    check_path("qr_path", path)
+    if path.endswith("/"):
+        raise ValueError(
+            f"qr_path must not end with '/' (its codes are polled at qr_path/<id>), got {path!r}"
+        )
+    taken = [name for name, other in others.items() if other == path]
+    if taken:
+        raise ValueError(
+            f"qr_path {path!r} is also {', '.join(taken)}: give QR-code sign-in a path of its "
+            "own, e.g. '/auth/tiktok/qr', or None to turn it off"
+        )
 
 
 def check_local_target(name: str, target: str) -> None:

@@ -5,8 +5,12 @@ A sign-in is one conversation between the browser, this application and TikTok::
     GET login     → a fresh state (and PKCE verifier) in a flow cookie; 302 to TikTok's consent
     GET callback  → flow state → code → token exchange → user info (same open_id as the token)
                     → on_login → identity cookie
-    POST logout   → the login session ended (its token revoked), the identity cookie cleared
-                    (a GET shows a page with the button that posts it)
+    POST logout   → the login session ended (its token revoked only with revoke_on_logout),
+                    the identity cookie cleared (a GET shows a page with the button that posts it)
+    POST disconnect → revoked at TikTok, every session of the user ended (:mod:`._disconnect`)
+
+QR-code sign-in (:mod:`tiktok_asgi._qr`) answers at ``qr_path`` and ends in the same
+:meth:`LoginConversation.finish_sign_in` as the callback.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from ._cookies.flow import FlowCookies
 from ._cookies.identity import Identity, IdentityCookie
 from ._cookies.signing import DuplicateCookie, read_cookies
 from ._cookies.tossing import clear_everywhere
+from ._disconnect import Disconnect
 from ._origins import origin_allowed
+from ._qr import QrSignIn
 from ._redirects import safe_next
 from ._responses import error_response, html_page, redirect, secure, wants_json
 from ._session import TokenManager
@@ -88,10 +94,42 @@ class LoginConversation:
             settings.callback_path: self._method_checked("GET", self.callback),
             settings.logout_path: self._method_checked("POST", self.logout),
         }
+        # GET on a POST-only path shows the page whose button posts it.
+        self._confirmations: dict[Endpoint, Callable[[Scope], Response]] = {
+            self.logout: self.logout_confirmation
+        }
+        if settings.disconnect_path is not None:
+            disconnect = Disconnect(
+                settings,
+                tiktok,
+                identity,
+                tokens=tokens,
+                on_logout=on_logout,
+                from_this_site=self._from_this_site,
+                error_page=error_page,
+            )
+            self._confirmations[disconnect.answer] = disconnect.confirmation
+            self._endpoints[settings.disconnect_path] = self._method_checked(
+                "POST", disconnect.answer
+            )
+        self._qr: QrSignIn | None = None
+        if settings.qr_path is not None:
+            self._qr = QrSignIn(
+                settings,
+                tiktok,
+                finish=self.finish_sign_in,
+                tokens=tokens,
+                from_this_site=self._from_this_site,
+                error_page=error_page,
+            )
+            self._endpoints[settings.qr_path] = self._qr.answer
 
     def endpoint(self, path: str) -> Endpoint | None:
         """The endpoint answering ``path``, or None when the path is the application's."""
-        return self._endpoints.get(path)
+        found = self._endpoints.get(path)
+        if found is None and self._qr is not None:
+            return self._qr.endpoint_below(path)  # a QR code's status, at qr_path/<id>
+        return found
 
     def _method_checked(self, method: str, endpoint: Endpoint) -> Endpoint:
         async def answer(scope: Scope) -> Response:
@@ -105,9 +143,9 @@ class LoginConversation:
                 return await endpoint(scope)
             headers = Headers(scope=scope)
             # A link or a prefetch must not sign anyone out: GET shows the button that posts.
-            is_logout_page = endpoint == self.logout and scope["method"] in ("GET", "HEAD")
-            if is_logout_page and not wants_json(headers):
-                return self.logout_confirmation(scope)
+            page = self._confirmations.get(endpoint)
+            if page is not None and scope["method"] in ("GET", "HEAD") and not wants_json(headers):
+                return page(scope)
             error = MethodNotAllowed(description=f"Use {method} for this address.")
             response = error_response(error, self.settings, scope, render=self._error_page)
             response.headers["allow"] = method
@@ -147,17 +185,12 @@ class LoginConversation:
             code = query.get("code")
             if not code:
                 raise CallbackError(description="The sign-in answer carries no code.")
-            token = await self._tiktok.exchange_code(
-                code, redirect_uri=flow["redirect_uri"], code_verifier=flow.get("code_verifier")
+            user, cookie = await self.finish_sign_in(
+                code,
+                redirect_uri=flow["redirect_uri"],
+                code_verifier=flow.get("code_verifier"),
+                claimed_scopes=query.get("scopes"),
             )
-            granted = granted_scopes(token.get("scope"), self.settings.scopes, query.get("scopes"))
-            user = await self._tiktok.user_info(token, granted)
-            user = await self._accepted(user, token)
-            session_id = None
-            if self._tokens is not None:
-                async with self._tokens.budget():
-                    session_id = await self._tokens.save(token)
-            cookie = self._identity_cookie(Identity(user, session_id))
         except StateError as exc:
             next_target = self._pending_next(state, cookies)
             if wants_json(headers) or not self._signed_in(scope):
@@ -176,6 +209,31 @@ class LoginConversation:
             extra={"event": "login_succeeded", "open_id": user.open_id},
         )
         return redirect(flow.get("next") or self.settings.login_redirect, [*clears, cookie])
+
+    async def finish_sign_in(
+        self,
+        code: str,
+        *,
+        redirect_uri: str,
+        code_verifier: str | None,
+        claimed_scopes: str | None,
+    ) -> tuple[TikTokUser, str]:
+        """The steps every sign-in ends with, whether its code came to the callback or with a
+        confirmed QR code: token exchange → user info (the token's open_id) → ``on_login`` →
+        token store. Returns the user and the identity cookie that signs the browser in.
+        ``claimed_scopes`` (TikTok's granted list, as the answer carrying the code said) may
+        only narrow the requested scopes when the token names none."""
+        token = await self._tiktok.exchange_code(
+            code, redirect_uri=redirect_uri, code_verifier=code_verifier
+        )
+        granted = granted_scopes(token.get("scope"), self.settings.scopes, claimed_scopes)
+        user = await self._tiktok.user_info(token, granted)
+        user = await self._accepted(user, token)
+        session_id = None
+        if self._tokens is not None:
+            async with self._tokens.budget():
+                session_id = await self._tokens.save(token)
+        return user, self._identity_cookie(Identity(user, session_id))
 
     def _pending_next(self, state: str | None, cookies: Mapping[str, str]) -> str | None:
         """Where the failed sign-in was going, for "Try again" (read only when it failed)."""

@@ -49,8 +49,10 @@ def _as_pkce(value: str) -> str | None:
 def _converter(field: dataclasses.Field[Any]) -> Callable[[str], Any]:
     if field.name in _LIST_FIELDS:
         return _as_list
-    if field.name == "pkce":
-        return _as_pkce
+    if field.name in ("pkce", "qr_path"):
+        return _as_pkce  # "none" or "off" turns either off
+    if field.name == "disconnect_path":
+        return _as_pkce  # "none" or "off" turns it off (empty keeps the default)
     kind = field.default
     if field.name == "cookie_secure" or isinstance(kind, bool):
         return _as_bool

@@ -41,6 +41,7 @@ _HTML_CSP = (
 _TITLES = {
     "access_denied": "Sign-in cancelled",
     "tiktok_unavailable": "TikTok is not reachable right now",
+    "disconnect_unavailable": "Disconnecting TikTok is not available",
 }
 
 

@@ -112,6 +112,11 @@ ADVICE: Mapping[str, Advice] = MappingProxyType(
             "user info named another account than the token response: a proxy or cache between "
             "this app and TikTok mixes answers up",
         ),
+        "client_ticket_mismatch": Advice(
+            "The QR code could not be confirmed. Please get a new code.",
+            "a check_qrcode answer named another client_ticket than the QR code was made with: "
+            "something between this app and TikTok alters or mixes up answers",
+        ),
     }
 )
 
@@ -123,9 +128,12 @@ _BY_DESCRIPTION = (
         "(it must match the one of the authorize request to the character)",
     ),
     (
+        # TikTok documents hex for desktop apps and no encoding for web apps, where both are
+        # reported to work: the other one is the likely fix.
         "code verifier",
-        "PKCE does not match the app type: pkce='base64url' for web apps, pkce='hex' for "
-        "desktop apps (now pkce={pkce!r})",
+        "TikTok refused the PKCE challenge as encoded now (pkce={pkce!r}): try "
+        "pkce={other_pkce!r} (desktop apps need 'hex'; TikTok does not say which one web apps "
+        "need)",
     ),
 )
 
@@ -151,6 +159,7 @@ def _fill(text: str, settings: TikTokSettings) -> str:
         client_key=settings.client_key,
         redirect_uri=settings.redirect_uri,
         pkce=settings.pkce,
+        other_pkce="hex" if settings.pkce == "base64url" else "base64url",
         scopes=",".join(settings.scopes),
     )
 

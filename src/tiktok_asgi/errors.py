@@ -19,9 +19,14 @@ answered with is the class's ``status_code``. Hierarchy (code, status)::
     ├── WebhookSignatureInvalid         webhook_signature_invalid: missing, malformed,
     │                                   wrong or stale ``TikTok-Signature``            401
     ├── WebhookEventInvalid             webhook_event_invalid: not an event for this app 400
+    ├── QrSessionError                  qr_unknown | qr_used: a QR sign-in polled by
+    │                                   another browser, or used already               403
+    ├── QrUnavailable                   qr_unavailable: the ``qr`` extra is missing    501
     ├── TikTokUnavailable               tiktok_unavailable: unreachable 503, timeout 504
     └── TikTokAPIError                  TikTok answered with an error (HTTP 200 too)   502
         ├── OpenIdMismatch              open_id_mismatch: token and user info disagree  502
+        ├── ClientTicketMismatch        client_ticket_mismatch: a QR status answer not
+        │                               made for our QR code                           502
         └── TikTokRateLimited           rate_limit_exceeded                            503
                                         (429 from an API call still limited after retries)
 
@@ -43,6 +48,7 @@ __all__ = [
     "API_CALL_STATUS",
     "AuthorizationDenied",
     "CallbackError",
+    "ClientTicketMismatch",
     "CrossSiteRequest",
     "IdentityTooLarge",
     "InsufficientScope",
@@ -50,6 +56,8 @@ __all__ = [
     "LoginRequired",
     "MethodNotAllowed",
     "OpenIdMismatch",
+    "QrSessionError",
+    "QrUnavailable",
     "SignInCancelled",
     "StateError",
     "TikTokAPIError",
@@ -191,6 +199,23 @@ class WebhookEventInvalid(TikTokAuthError):
     default_description = "The body is not a TikTok event for this app."
 
 
+class QrSessionError(TikTokAuthError):
+    """A QR-code sign-in this browser did not start (``qr_unknown``) or already used
+    (``qr_used``): each one is used once, by the browser that asked for its code."""
+
+    status_code = 403
+
+
+class QrUnavailable(TikTokAuthError):
+    """QR-code sign-in needs the ``qr`` extra, which renders the code."""
+
+    status_code = 501
+    default_code = "qr_unavailable"
+    default_description = (
+        'QR-code sign-in is not installed on this site: pip install "tiktok-asgi[qr]"'
+    )
+
+
 class TikTokUnavailable(TikTokAuthError):
     """TikTok could not be reached (503) or did not answer in time (504)."""
 
@@ -209,6 +234,14 @@ class OpenIdMismatch(TikTokAPIError):
 
     default_code = "open_id_mismatch"
     default_description = "TikTok's answers did not agree on who signed in. Please try again."
+
+
+class ClientTicketMismatch(TikTokAPIError):
+    """A QR status answer carries another ``client_ticket`` than the one this QR code was made
+    with: it was not made for this sign-in (TikTok asks apps to refuse such answers)."""
+
+    default_code = "client_ticket_mismatch"
+    default_description = "TikTok's answer did not match this QR code. Please get a new code."
 
 
 class TikTokRateLimited(TikTokAPIError):

@@ -30,8 +30,9 @@ without a sign-in is sent to the login page with ``next`` set to where it was go
 requests get ``401 login_required`` or ``403 insufficient_scope`` in the shape
 ``{"error", "error_description", "log_id"}`` (without :func:`install` FastAPI's default handler
 answers every refusal with JSON, nesting the same object under ``"detail"``). :func:`install`
-also adds the login, callback and logout routes under the names ``tiktok_login``,
-``tiktok_callback`` and ``tiktok_logout``, for ``request.url_for`` in views and templates.
+also adds the login, callback, logout and disconnect routes under the names ``tiktok_login``,
+``tiktok_callback``, ``tiktok_logout`` and ``tiktok_disconnect``, for ``request.url_for`` in views
+and templates.
 """
 
 from __future__ import annotations
@@ -159,9 +160,9 @@ def install(app: FastAPI, *, settings: TikTokSettings | None = None) -> None:
     :class:`TikTokHTTPException` (browsers to the login page, API clients JSON), and adds to
     every operation that uses these dependencies its ``401`` / ``403`` responses and a cookie
     security scheme. ``settings`` are the middleware's: they name the cookie and the login path
-    in that schema (without them the defaults are shown), and with them the login, callback and
-    logout paths become routes named ``tiktok_login``, ``tiktok_callback`` and ``tiktok_logout``
-    for ``request.url_for``.
+    in that schema (without them the defaults are shown), and with them the login, callback,
+    logout and disconnect paths become routes named ``tiktok_login``, ``tiktok_callback``,
+    ``tiktok_logout`` and ``tiktok_disconnect`` for ``request.url_for``.
     """
     handler = cast(ExceptionHandler, tiktok_exception_handler)
     app.add_exception_handler(TikTokAuthError, handler)

@@ -14,12 +14,14 @@
 
 :class:`TikTokPlugin` takes the keyword arguments of
 :class:`~tiktok_asgi.TikTokAuthMiddleware`. Litestar runs middleware only for the routes it
-matched, so the plugin registers the login, callback and logout paths as routes (named
-``tiktok_login``, ``tiktok_callback`` and ``tiktok_logout``, for ``request.url_for``), and the
-``webhook_path`` when it is set (``tiktok_webhook``), and puts one middleware in front of every
-route: ``request.user`` is the :class:`~tiktok_asgi.TikTokUser` (or Starlette's
-``UnauthenticatedUser``) in HTTP and WebSocket handlers alike. The middleware decides on the path
-Litestar routed (slashes merged, no trailing slash, a mounted app's prefix included).
+matched, so the plugin registers the login, callback, logout and disconnect paths as routes
+(named ``tiktok_login``, ``tiktok_callback``, ``tiktok_logout`` and ``tiktok_disconnect``, for
+``request.url_for``), the ``qr_path`` of QR-code sign-in with everything below it as a mount
+(``tiktok_qr``), and the ``webhook_path`` when it is set (``tiktok_webhook``), and puts one
+middleware in front of every route: ``request.user`` is the :class:`~tiktok_asgi.TikTokUser`
+(or Starlette's ``UnauthenticatedUser``) in HTTP and WebSocket handlers alike. The middleware
+decides on the path Litestar routed (slashes merged, no trailing slash, a mounted app's prefix
+included).
 
 The guards refuse as every other adapter does: a browser loading a page goes to the login page
 with ``next``, other requests get ``401 login_required`` JSON, ``require_scopes`` answers
@@ -111,6 +113,15 @@ class TikTokPlugin(InitPluginProtocol):
             "tiktok_callback": settings.callback_path,
             "tiktok_logout": settings.logout_path,
         }
+        if settings.disconnect_path is not None:
+            paths["tiktok_disconnect"] = settings.disconnect_path
+        if settings.qr_path is not None:
+            # QR-code sign-in answers at qr_path and below it (each code's status): a mount.
+            app_config.route_handlers.append(
+                asgi(settings.qr_path, name="tiktok_qr", is_mount=True, copy_scope=True)(
+                    _named_path
+                )
+            )
         if settings.webhook_path is not None:
             # Litestar runs no middleware on a path it has no route for: TikTok would get 404.
             paths["tiktok_webhook"] = settings.webhook_path

@@ -29,7 +29,7 @@ from ._tiktok.provider import TikTokProvider
 from .context import NO_CREDENTIALS, SCOPE_KEY, TikTokContext
 from .errors import TikTokAuthError, TokenStoreUnavailable
 from .pages import RenderErrorPage
-from .settings import TikTokSettings
+from .settings import DEFAULT_DISCONNECT_PATH, TikTokSettings
 from .stores import TokenStore
 from .user import TikTokUser
 from .webhooks import OnWebhook, WebhookReceiver
@@ -72,7 +72,7 @@ class TikTokAuthMiddleware:
         on_login: OnLogin | None = None,
         load_user: LoadUser | None = None,
         token_store: TokenStore | None = None,
-        revoke_on_logout: bool | None = None,
+        revoke_on_logout: bool = False,
         on_logout: OnLogout | None = None,
         error_page: RenderErrorPage | None = None,
         on_webhook: OnWebhook | None = None,
@@ -87,6 +87,12 @@ class TikTokAuthMiddleware:
                 raise TypeError(f"{name} must be {kind}")
         if revoke_on_logout and token_store is None:
             raise ValueError("revoke_on_logout needs a token_store: without one no token is kept")
+        if settings.disconnect_path not in (None, DEFAULT_DISCONNECT_PATH) and token_store is None:
+            raise ValueError(
+                f"disconnect_path {settings.disconnect_path!r} needs a token_store: disconnecting "
+                "revokes the user's TikTok access, and without a store no token is kept; pass "
+                "token_store=MemoryTokenStore() (or a RedisTokenStore), or set disconnect_path=None"
+            )
         if on_webhook is not None and settings.webhook_path is None:
             raise ValueError(
                 'on_webhook needs webhook_path, e.g. webhook_path="/auth/tiktok/webhook" '
@@ -106,7 +112,8 @@ class TikTokAuthMiddleware:
             identity,
             tokens=tokens,
             on_login=on_login,
-            revoke_on_logout=token_store is not None and revoke_on_logout is not False,
+            # Revoking disconnects the app at TikTok: a sign-out does it only when asked to.
+            revoke_on_logout=bool(revoke_on_logout),
             on_logout=on_logout,
             error_page=error_page,
         )

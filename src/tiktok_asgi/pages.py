@@ -1,4 +1,5 @@
-"""The pages the middleware shows people itself: the error page and the sign-out confirmation.
+"""The pages the middleware shows people itself: the error page and the sign-out and disconnect
+confirmations.
 
 Both look like the demo (a white card on a dark page, TikTok's colours, WCAG 2.1 AA contrast).
 The error page can be restyled: give the middleware ``error_page=``, a callable that receives an
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 
-__all__ = ["ErrorPage", "RenderErrorPage", "default_error_page", "logout_page"]
+__all__ = ["ErrorPage", "RenderErrorPage", "default_error_page", "disconnect_page", "logout_page"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,4 +91,17 @@ def logout_page(action_url: str, back_url: str) -> str:
         f"signed in at TikTok.</p><form class=actions method=post action='{escape(action_url)}'>"
         "<button class='btn primary' type=submit>Sign out</button>"
         f"<a class=btn href='{escape(back_url)}'>Stay signed in</a></form>",
+    )
+
+
+def disconnect_page(action_url: str, back_url: str) -> str:
+    """The page a GET on the disconnect path shows: its button posts the disconnect."""
+    return _document(
+        "Disconnect TikTok?",
+        "<h1>Disconnect TikTok?</h1><p>This site loses its access to your TikTok account and "
+        "you are signed out on every device. Signing in with TikTok again will ask for your "
+        "consent again.</p>"
+        f"<form class=actions method=post action='{escape(action_url)}'>"
+        "<button class='btn primary' type=submit>Disconnect</button>"
+        f"<a class=btn href='{escape(back_url)}'>Keep it connected</a></form>",
     )

@@ -17,6 +17,7 @@ __all__ = ["DEFAULT_SCOPES", "PkceEncoding", "TikTokSettings"]
 PkceEncoding = Literal["hex", "base64url"]
 DEFAULT_SCOPES: tuple[str, ...] = ("user.info.basic",)
 DEFAULT_COOKIE_NAME = "tiktok_session"
+DEFAULT_DISCONNECT_PATH = "/auth/tiktok/disconnect"
 HOST_PREFIX = "__Host-"
 _FLOW_MAX_AGE_LIMIT = 600  # a pending login never outlives ten minutes
 _SECRET_FIELDS = frozenset({"client_secret", "secret_key"})
@@ -39,6 +40,9 @@ class TikTokSettings:
     login_path: str = "/auth/tiktok/login"
     callback_path: str = "/auth/tiktok/callback"
     logout_path: str = "/auth/tiktok/logout"
+    # Revokes at TikTok and ends every session of the user (needs a token store); None: off.
+    disconnect_path: str | None = DEFAULT_DISCONNECT_PATH
+    qr_path: str | None = "/auth/tiktok/qr"  # QR-code sign-in for TVs and devices; None: off
     login_redirect: str = "/"
     error_redirect: str | None = None
     protected_paths: Sequence[str] = ()
@@ -96,6 +100,8 @@ class TikTokSettings:
                 "middleware answers there; set callback_path to the redirect_uri's path"
             )
         _check_webhook(self)
+        _check_disconnect(self)
+        check.check_qr_path(self.qr_path, _other_paths(self))
         if self.profile_max_age <= 0:
             raise ValueError(
                 "profile_max_age must be a positive number of seconds (default 86400: TikTok's "
@@ -205,6 +211,19 @@ def _check_host_prefix(settings: TikTokSettings, secure_cookies: bool) -> None:
         )
 
 
+def _check_disconnect(settings: TikTokSettings) -> None:
+    path = settings.disconnect_path
+    if path is None:
+        return
+    check.check_path("disconnect_path", path)
+    others = (settings.login_path, settings.callback_path, settings.logout_path)
+    if path in others or path == settings.webhook_path:
+        raise ValueError(
+            "disconnect_path must differ from login_path, callback_path, logout_path and "
+            f"webhook_path, e.g. {DEFAULT_DISCONNECT_PATH!r}, or be None to turn it off"
+        )
+
+
 def _check_webhook(settings: TikTokSettings) -> None:
     if settings.webhook_path is not None:
         check.check_path("webhook_path", settings.webhook_path)
@@ -219,3 +238,14 @@ def _check_webhook(settings: TikTokSettings) -> None:
             "webhook_tolerance must be between 1 and 3600 seconds (default 300: TikTok's "
             "signatures older than five minutes are refused as replays)"
         )
+
+
+def _other_paths(settings: TikTokSettings) -> dict[str, str]:
+    """The other paths the middleware answers (every ``*_path`` setting but the cookie's)."""
+    paths = {}
+    for f in dataclasses.fields(settings):
+        if f.name.endswith("_path") and f.name not in ("qr_path", "cookie_path"):
+            value = getattr(settings, f.name)
+            if isinstance(value, str):
+                paths[f.name] = value
+    return paths

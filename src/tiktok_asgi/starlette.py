@@ -32,10 +32,11 @@ would answer a :class:`~tiktok_asgi.errors.TikTokAuthError` a view leaves unhand
 store down, a refresh TikTok refuses, TikTok unreachable) with a 500 before the middleware could;
 :func:`install` answers it in the app, exactly as the middleware would.
 
-The middleware answers its login, callback and logout paths before any routing, so the router
-does not know them; :func:`tiktok_routes` adds them under the names ``tiktok_login``,
-``tiktok_callback`` and ``tiktok_logout``, so that ``request.url_for("tiktok_login")`` works in
-views and templates. Without them, :func:`login_url` builds the login address.
+The middleware answers its login, callback, logout and disconnect paths before any routing, so
+the router does not know them; :func:`tiktok_routes` adds them under the names ``tiktok_login``,
+``tiktok_callback``, ``tiktok_logout`` and ``tiktok_disconnect``, so that
+``request.url_for("tiktok_login")`` works in views and templates. Without them,
+:func:`login_url` builds the login address.
 """
 
 from __future__ import annotations
@@ -74,7 +75,12 @@ _WS_INTERNAL_ERROR = 1011
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: The route names of the middleware's paths, for ``url_for``.
-ROUTE_NAMES = {"login": "tiktok_login", "callback": "tiktok_callback", "logout": "tiktok_logout"}
+ROUTE_NAMES = {
+    "login": "tiktok_login",
+    "callback": "tiktok_callback",
+    "logout": "tiktok_logout",
+    "disconnect": "tiktok_disconnect",
+}
 
 
 def login_url(connection: HTTPConnection, next: str | None = None) -> str:
@@ -172,7 +178,8 @@ async def _unreachable(request: Request) -> Response:
 
 def tiktok_routes(settings: TikTokSettings) -> list[Route]:
     """Routes naming the middleware's paths for ``url_for``: ``tiktok_login``,
-    ``tiktok_callback``, ``tiktok_logout``. The middleware answers them before routing."""
+    ``tiktok_callback``, ``tiktok_logout`` and, unless ``disconnect_path`` is None,
+    ``tiktok_disconnect``. The middleware answers them before routing."""
     if not isinstance(settings, TikTokSettings):
         raise TypeError("tiktok_routes needs the middleware's TikTokSettings")
     paths = {
@@ -180,6 +187,8 @@ def tiktok_routes(settings: TikTokSettings) -> list[Route]:
         "callback": (settings.callback_path, ["GET"]),
         "logout": (settings.logout_path, ["POST"]),
     }
+    if settings.disconnect_path is not None:
+        paths["disconnect"] = (settings.disconnect_path, ["POST"])
     return [
         Route(path, _unreachable, methods=methods, name=ROUTE_NAMES[key], include_in_schema=False)
         for key, (path, methods) in paths.items()

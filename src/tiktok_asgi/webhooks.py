@@ -12,6 +12,10 @@ the TikTok app console), the middleware answers TikTok's POSTs there:
   sessions (with a token store), then the event goes to ``on_webhook``. Only once that is done
   is the event marked handled and TikTok answered 200; if handling fails, TikTok gets 500 and
   delivers the event again later (for up to 72 hours), so nothing is lost.
+- Each of TikTok's four events also arrives typed (:attr:`TikTokWebhookEvent.typed`). An event
+  of another name, or one whose content is not as TikTok documents it, arrives untyped
+  (``typed=None``) and is handled all the same: TikTok signed it, and refusing it would only
+  make TikTok deliver it again for 72 hours while nobody hears of it.
 - TikTok delivers at least once: an event already handled (by any instance sharing the token
   store) is answered 200 and not handled again; one being handled right now elsewhere is
   answered 503 with ``Retry-After``.
@@ -29,7 +33,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar, TypeAlias
 
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -44,7 +48,16 @@ from .errors import (
 )
 from .settings import TikTokSettings
 
-__all__ = ["OnWebhook", "TikTokWebhookEvent", "sign_webhook"]
+__all__ = [
+    "AuthorizationRemoved",
+    "OnWebhook",
+    "PortabilityDownloadReady",
+    "TikTokWebhookEvent",
+    "VideoPublishCompleted",
+    "VideoUploadFailed",
+    "WebhookContent",
+    "sign_webhook",
+]
 
 logger = logging.getLogger("tiktok_asgi")
 
@@ -56,16 +69,76 @@ _MAX_CHUNKS = 1024  # body messages read at most (empty ones would otherwise nev
 MAX_JSON_DEPTH = 16
 
 
+_REMOVAL_REASONS = {
+    0: "unknown",
+    1: "user_disconnected",
+    2: "account_deleted",
+    3: "age_changed",
+    4: "account_banned",
+    5: "developer_revoked",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationRemoved:
+    """``authorization.removed``: the user's access ended at TikTok, already revoked."""
+
+    event: ClassVar[str] = AUTHORIZATION_REMOVED
+    reason: int
+    """TikTok's code: 0 unknown, 1 the user disconnected the app in TikTok, 2 the account was
+    deleted, 3 the user's age changed, 4 the account was banned, 5 the developer revoked."""
+
+    @property
+    def reason_name(self) -> str:
+        """``unknown``, ``user_disconnected``, ``account_deleted``, ``age_changed``,
+        ``account_banned`` or ``developer_revoked`` (``unknown`` for a code TikTok adds later)."""
+        return _REMOVAL_REASONS.get(self.reason, "unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class VideoUploadFailed:
+    """``video.upload.failed``: a video shared through Video Kit failed to upload."""
+
+    event: ClassVar[str] = "video.upload.failed"
+    share_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class VideoPublishCompleted:
+    """``video.publish.completed``: the user published a video shared through Video Kit."""
+
+    event: ClassVar[str] = "video.publish.completed"
+    share_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PortabilityDownloadReady:
+    """``portability.download.ready``: a Data Portability API download can be fetched."""
+
+    event: ClassVar[str] = "portability.download.ready"
+    request_id: str
+    """As TikTok sent it; a number (the API's int64) becomes its decimal string."""
+
+
+WebhookContent: TypeAlias = (
+    AuthorizationRemoved | VideoUploadFailed | VideoPublishCompleted | PortabilityDownloadReady
+)
+"""The typed content of one of TikTok's four events."""
+
+
 @dataclass(frozen=True, slots=True)
 class TikTokWebhookEvent:
     """One verified event. ``content`` is the event's ``content`` (JSON inside the JSON),
-    decoded, e.g. ``{"reason": 1}`` for ``authorization.removed``."""
+    decoded, e.g. ``{"reason": 1}`` for ``authorization.removed``; ``typed`` is the same content
+    typed for TikTok's four events (e.g. ``AuthorizationRemoved(reason=1)``), or None for an
+    event of another name or content not shaped as TikTok documents it."""
 
     event: str
     user_openid: str
     create_time: int
     client_key: str
     content: Mapping[str, Any]
+    typed: WebhookContent | None = None
 
 
 OnWebhook = Callable[[TikTokWebhookEvent], Awaitable[None]]
@@ -169,6 +242,7 @@ class WebhookReceiver:
             create_time=created,
             client_key=self.settings.client_key,
             content=MappingProxyType(decoded),
+            typed=_typed(event, decoded),
         )
 
     async def _handle(self, event: TikTokWebhookEvent) -> None:
@@ -185,6 +259,36 @@ class WebhookReceiver:
             )
         if self._on_webhook is not None:
             await self._on_webhook(event)
+
+
+def _typed(event: str, content: Mapping[str, Any]) -> WebhookContent | None:
+    """The content of one of TikTok's four events, typed; None for another event, or for
+    content that is not as TikTok documents it (logged: the event is handled all the same)."""
+    typed: WebhookContent | None = None
+    if event == AUTHORIZATION_REMOVED:
+        reason = content.get("reason")
+        if type(reason) is int:
+            typed = AuthorizationRemoved(reason)
+    elif event in (VideoUploadFailed.event, VideoPublishCompleted.event):
+        share_id = content.get("share_id")
+        if isinstance(share_id, str) and share_id:
+            kind = VideoUploadFailed if event == VideoUploadFailed.event else VideoPublishCompleted
+            typed = kind(share_id)
+    elif event == PortabilityDownloadReady.event:
+        request_id = content.get("request_id")
+        if type(request_id) is int:
+            request_id = str(request_id)
+        if isinstance(request_id, str) and request_id:
+            typed = PortabilityDownloadReady(request_id)
+    else:
+        return None
+    if typed is None:
+        logger.warning(
+            "webhook_content_unexpected event=%s",
+            event,
+            extra={"event": "webhook", "webhook": event},
+        )
+    return typed
 
 
 def _answer(status: int, code: str, description: str, retry_after: int | None) -> Response:

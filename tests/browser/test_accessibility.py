@@ -1,5 +1,6 @@
 """Every page a person sees meets WCAG 2.1 AA, as axe-core judges it in Chromium: the demo
-(signed out and signed in), the emulator's consent page, the error page and the sign-out page."""
+(signed out and signed in), the emulator's consent page, the error page and the sign-out and
+disconnect pages."""
 
 from __future__ import annotations
 
@@ -56,12 +57,15 @@ def test_demo_signed_out_and_the_consent_page(demo: DemoServer, page: Page) -> N
     assert violations(page) == []
 
 
-def test_demo_signed_in_and_the_sign_out_page(demo: DemoServer, page: Page) -> None:
+def test_demo_signed_in_and_the_sign_out_and_disconnect_pages(demo: DemoServer, page: Page) -> None:
     start_sign_in(page, demo)
     consent(page, demo, "mayacooks")
     assert violations(page) == []
     page.goto(f"{demo.url}auth/tiktok/logout")
     assert page.inner_text("h1") == "Sign out?"
+    assert violations(page) == []
+    page.goto(f"{demo.url}auth/tiktok/disconnect")
+    assert page.inner_text("h1") == "Disconnect TikTok?"
     assert violations(page) == []
 
 

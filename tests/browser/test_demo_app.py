@@ -207,6 +207,25 @@ def test_profile_card_with_basic_scope_only() -> None:
     assert '<form method="post" action="/auth/tiktok/logout">' in page
 
 
+def test_profile_card_offers_sign_out_and_disconnect() -> None:
+    user = TikTokUser(open_id="oid-3", display_name="Maya", granted_scopes=("user.info.basic",))
+    assert "Disconnect TikTok" not in render(user)
+    page = home_page(
+        user=user,
+        requested=SCOPES,
+        login_path="/auth/tiktok/login",
+        logout_path="/auth/tiktok/logout",
+        disconnect_path="/auth/tiktok/disconnect",
+        redirect_uri="http://127.0.0.1:8000/auth/tiktok/callback",
+        emulator_mount=None,
+    )
+    assert '<form method="post" action="/auth/tiktok/logout">' in page
+    assert (
+        '<form method="post" action="/auth/tiktok/disconnect">'
+        '<button class="btn ghost" type="submit">Disconnect TikTok</button></form>'
+    ) in page
+
+
 def test_profile_card_with_every_scope() -> None:
     user = TikTokUser(
         open_id="oid-2",

@@ -1,5 +1,5 @@
-"""The demo's live sessions in a real browser: "sign out everywhere" and the emulator's
-"remove app" round trip through a signed authorization.removed webhook."""
+"""The demo's live sessions in a real browser: "sign out everywhere", "disconnect TikTok" and the
+emulator's "remove app" round trip through a signed authorization.removed webhook."""
 
 from __future__ import annotations
 
@@ -69,6 +69,7 @@ def test_sign_out_everywhere_ends_every_browser_of_that_user(
     assert not any(c["name"] == "tiktok_session" for c in second_context.cookies())
     other.reload()
     assert other.inner_text(".handle").strip() == "@leo.skates"
+    assert "No apps are connected" not in connected_apps(laptop, demo, "mayacooks")
 
 
 def test_removing_the_app_at_tiktok_signs_the_user_out_everywhere(
@@ -91,3 +92,30 @@ def test_removing_the_app_at_tiktok_signs_the_user_out_everywhere(
     assert shows_signed_out(laptop)
     phone.reload()
     assert shows_signed_out(phone)
+
+
+def connected_apps(page: Page, demo: DemoServer, username: str) -> str:
+    """What the user's connected apps page at the emulated TikTok says."""
+    page.goto(f"{demo.url}tiktok/apps?user={username}")
+    return page.inner_text("main")
+
+
+def test_sign_out_leaves_the_app_connected_and_disconnect_removes_it_everywhere(
+    demo: DemoServer, page: Page, second_context: BrowserContext, problems: Problems
+) -> None:
+    laptop = signed_in_as(page, demo, "mayacooks")
+    laptop.get_by_role("button", name="Sign out", exact=True).click()
+    laptop.wait_for_url(demo.url)
+    assert shows_signed_out(laptop)
+    assert "No apps are connected" not in connected_apps(laptop, demo, "mayacooks")
+
+    laptop = signed_in_as(laptop, demo, "mayacooks")
+    phone = signed_in_as(problems.watch(second_context.new_page()), demo, "mayacooks")
+    with laptop.expect_response(lambda r: r.url.endswith("/auth/tiktok/disconnect")) as answer:
+        laptop.get_by_role("button", name="Disconnect TikTok").click()
+    assert answer.value.status == 303
+    laptop.wait_for_url(demo.url)
+    assert shows_signed_out(laptop)
+    phone.reload()
+    assert shows_signed_out(phone)  # every session of the user ended
+    assert "No apps are connected" in connected_apps(laptop, demo, "mayacooks")

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import pytest
 from starlette.testclient import TestClient
 
-from tests.conftest import start_login
+from tests.conftest import BASE_URL, make_app, start_login
 from tests.core.helpers import one
 from tiktok_asgi import TikTokSettings
 from tiktok_asgi.advice import ADVICE
@@ -52,7 +52,7 @@ def test_every_tiktok_error_has_words_for_both(code: str) -> None:
     ("description", "fix"),
     [
         ("Redirect_uri is not matched with the uri when requesting code.", "register redirect_uri"),
-        ("Code verifier or code challenge is invalid.", "PKCE does not match the app type"),
+        ("Code verifier or code challenge is invalid.", "TikTok refused the PKCE challenge"),
     ],
 )
 def test_a_token_refusal_logs_what_to_change(
@@ -75,6 +75,28 @@ def test_a_token_refusal_logs_what_to_change(
     assert record.fix.startswith(fix)  # type: ignore[attr-defined]
     if "redirect_uri" in fix:
         assert tiktok_settings.redirect_uri in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("emulator", "pkce", "other"),
+    [
+        # A web app of a TikTok that wants base64url, signed in with hex: try base64url.
+        (TikTokEmulator(strict_pkce=True), "hex", "base64url"),
+        # A desktop app, which wants hex, signed in with base64url: try hex.
+        (TikTokEmulator(app_type="desktop"), "base64url", "hex"),
+    ],
+)
+def test_a_pkce_refusal_names_the_other_encoding(
+    emulator: TikTokEmulator, pkce: str, other: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = emulator.settings(pkce=pkce)
+    client = TestClient(make_app(settings, emulator.transport()), base_url=BASE_URL)
+    callback = emulator.approve(start_login(client, settings))
+    with caplog.at_level(logging.WARNING, logger="tiktok_asgi"):
+        response = client.get(callback, headers=JSON)
+    assert response.json()["error"] == "invalid_request"
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("login_failed")]
+    assert f"now (pkce={pkce!r}): try pkce={other!r}" in record.fix  # type: ignore[attr-defined]
 
 
 def test_the_callbacks_description_is_never_shown(

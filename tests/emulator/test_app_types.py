@@ -1,6 +1,10 @@
-"""Web and desktop apps: PKCE is required, web checks base64url, desktop checks hex and ports."""
+"""Web and desktop apps: PKCE is required; web takes base64url (and hex unless strict), desktop
+hex and any loopback port."""
 
 from __future__ import annotations
+
+import base64
+import hashlib
 
 import pytest
 from httpx2 import AsyncClient
@@ -86,11 +90,30 @@ async def test_web_base64url_round_trip() -> None:
     assert token["token_type"] == "Bearer"  # type: ignore[index]
 
 
-async def test_web_hex_challenge_is_refused_at_the_token_exchange() -> None:
-    body = await _exchange(TikTokEmulator(), HEX_CHALLENGE)
+async def test_web_hex_challenge_is_accepted_unless_strict() -> None:
+    # TikTok documents no encoding for web apps, and hex is reported to work there too.
+    token = await _exchange(TikTokEmulator(), HEX_CHALLENGE)
+    assert token["token_type"] == "Bearer"  # type: ignore[index]
+
+
+async def test_strict_web_refuses_a_hex_challenge_at_the_token_exchange() -> None:
+    emu = TikTokEmulator(strict_pkce=True)
+    assert emu.strict_pkce is True
+    body = await _exchange(emu, HEX_CHALLENGE)
     assert body["error"] == "invalid_request"  # type: ignore[index]
     assert body["error_description"] == INVALID_PKCE  # type: ignore[index]
     assert body["log_id"]  # type: ignore[index]
+    token = await _exchange(emu, B64_CHALLENGE)
+    assert token["token_type"] == "Bearer"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("strict", [False, True])
+async def test_a_wrong_verifier_is_refused_in_either_encoding(strict: bool) -> None:
+    emu = TikTokEmulator(strict_pkce=strict)
+    other = hashlib.sha256(b"another-verifier-" + b"y" * 40).digest()
+    for challenge in (other.hex(), base64.urlsafe_b64encode(other).rstrip(b"=").decode()):
+        body = await _exchange(emu, challenge)
+        assert body["error_description"] == INVALID_PKCE  # type: ignore[index]
 
 
 @pytest.mark.parametrize(
@@ -108,8 +131,9 @@ async def test_desktop_hex_round_trip_on_any_loopback_port(registered: str) -> N
     assert emu.redirect_uris == (registered,)
 
 
-async def test_desktop_base64url_challenge_is_refused_with_tiktoks_text() -> None:
-    emu = TikTokEmulator(app_type="desktop", redirect_uris=[DESKTOP_REGISTERED])
+@pytest.mark.parametrize("strict", [False, True])
+async def test_desktop_base64url_challenge_is_refused_with_tiktoks_text(strict: bool) -> None:
+    emu = TikTokEmulator(app_type="desktop", redirect_uris=[DESKTOP_REGISTERED], strict_pkce=strict)
     body = await _exchange(emu, B64_CHALLENGE, "http://127.0.0.1:40001/auth/tiktok/callback")
     assert body == {
         "error": "invalid_request",

@@ -157,6 +157,7 @@ def test_startup_banner_shows_the_rate_limit_is_off(server: Standalone) -> None:
     out = server.log.read_text(encoding="utf-8")
     assert "rate limit:    off" in out
     assert "app_type:      web" in out
+    assert "pkce:          base64url or hex challenges" in out
 
 
 def test_defaults_are_todays_web_app() -> None:
@@ -170,6 +171,7 @@ def test_defaults_are_todays_web_app() -> None:
         "video.list",
     )
     assert not emu.sandbox
+    assert not emu.strict_pkce
     config = emu._core.config
     assert (config.access_token_ttl, config.refresh_token_ttl) == (7200, 15_552_000)
     assert config.rate_limit == 600
@@ -223,3 +225,22 @@ def test_inconsistent_sandbox_flags_exit_with_the_reason() -> None:
     with pytest.raises(SystemExit) as exited:
         main(["--target-user", "mayacooks"])
     assert "sandbox" in str(exited.value.code)
+
+
+@pytest.mark.parametrize(
+    ("argv", "accepted"),
+    [
+        (["--strict-pkce"], "base64url challenges"),
+        (["--app-type", "desktop"], "hex challenges"),
+    ],
+)
+def test_strict_pkce_flag_and_what_the_banner_says(
+    argv: list[str],
+    accepted: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert build_emulator(parse(argv)).strict_pkce is ("--strict-pkce" in argv)
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: None)
+    main(argv)
+    assert f"pkce:          {accepted}\n" in capsys.readouterr().out

@@ -16,6 +16,8 @@ from tests.emulator.helpers import (
     VERIFIER,
     Api,
     Clock,
+    authorize_url,
+    callback_params,
 )
 
 from tiktok_asgi.emulator import TikTokEmulator
@@ -150,11 +152,20 @@ async def test_code_still_percent_encoded_is_refused(api: Api) -> None:
         (B64_CHALLENGE, "z" * 43, False),
         (B64_CHALLENGE, None, False),
         (B64_CHALLENGE, "short", False),
-        (HEX_CHALLENGE, VERIFIER, False),
+        (HEX_CHALLENGE, VERIFIER, True),  # TikTok documents no web encoding: hex too
+        (HEX_CHALLENGE, VERIFIER + "y", False),
     ],
-    ids=["base64url-ok", "wrong", "other", "no-verifier", "short-verifier", "hex-on-web"],
+    ids=[
+        "base64url-ok",
+        "wrong",
+        "other",
+        "no-verifier",
+        "short-verifier",
+        "hex-on-web",
+        "hex-wrong",
+    ],
 )
-async def test_web_pkce_is_rfc7636_base64url(
+async def test_web_pkce_checks_the_verifier(
     api: Api, challenge: str, verifier: str | None, ok: bool
 ) -> None:
     code = api.code(code_challenge=challenge)
@@ -234,6 +245,25 @@ async def test_revoke_kills_access_and_refresh_token(api: Api) -> None:
     assert userinfo.json()["error"]["code"] == "access_token_invalid"
     assert_error(await api.refresh(token["refresh_token"]), "invalid_grant")
     assert_error(await api.client.post(REVOKE, data=form), "invalid_request")
+
+
+async def test_revoke_disconnects_the_app_from_the_users_account(api: Api) -> None:
+    # TikTok: revoking "disconnects your app from the user's TikTok account", every grant.
+    first, second = await api.login(), await api.login()
+    other_user = api.emu.users[1]
+    code = callback_params(api.emu.approve(authorize_url(api.emu), user=other_user))["code"]
+    other = (await api.token(code=code)).json()
+    form = {
+        "client_key": api.emu.client_key,
+        "client_secret": api.emu.client_secret,
+        "token": first["access_token"],
+    }
+    assert (await api.client.post(REVOKE, data=form)).json() == {}
+    assert (await api.userinfo(second["access_token"])).status_code == 401
+    assert_error(await api.refresh(second["refresh_token"]), "invalid_grant")
+    assert not api.emu.is_connected(api.emu.users[0])
+    assert (await api.userinfo(other["access_token"])).status_code == 200
+    assert api.emu.is_connected(other_user)
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,8 @@ EVERYTHING = {
     "TIKTOK_LOGIN_PATH": "/signin",
     "TIKTOK_CALLBACK_PATH": "/oauth/done",
     "TIKTOK_LOGOUT_PATH": "/signout",
+    "TIKTOK_DISCONNECT_PATH": "/leave",
+    "TIKTOK_QR_PATH": "/tv",
     "TIKTOK_LOGIN_REDIRECT": "/home",
     "TIKTOK_ERROR_REDIRECT": "/oops",
     "TIKTOK_PROTECTED_PATHS": "/app,/admin",
@@ -67,6 +69,8 @@ def test_every_variable_is_read_with_its_type() -> None:
         login_path="/signin",
         callback_path="/oauth/done",
         logout_path="/signout",
+        disconnect_path="/leave",
+        qr_path="/tv",
         login_redirect="/home",
         error_redirect="/oops",
         protected_paths=("/app", "/admin"),
@@ -189,3 +193,12 @@ def test_missing_env_file(tmp_path: Path) -> None:
 def test_pkce_is_on_unless_turned_off_by_name(value: str, expected: str | None) -> None:
     settings = TikTokSettings.from_env(environ={**REQUIRED, "TIKTOK_PKCE": value})
     assert settings.pkce == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("", "/auth/tiktok/disconnect"), ("none", None), ("Off", None), ("/bye", "/bye")],
+)
+def test_disconnect_path_is_on_unless_turned_off_by_name(value: str, expected: str | None) -> None:
+    environ = {**REQUIRED, "TIKTOK_DISCONNECT_PATH": value}
+    assert TikTokSettings.from_env(environ=environ).disconnect_path == expected

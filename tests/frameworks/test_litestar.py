@@ -13,7 +13,13 @@ from starlette.websockets import WebSocketDisconnect
 
 from tests.conftest import BASE_URL, sign_in
 from tests.frameworks.helpers import ws_headers
-from tiktok_asgi import LoginRequired, TikTokSettings, TikTokUser, tiktok_context
+from tiktok_asgi import (
+    LoginRequired,
+    MemoryTokenStore,
+    TikTokSettings,
+    TikTokUser,
+    tiktok_context,
+)
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.litestar import TikTokPlugin, login_required, require_scopes
 
@@ -48,7 +54,8 @@ async def token() -> None:
 
 @get("/links")
 async def links(request: Request[Any, Any, Any]) -> list[str]:
-    return [request.url_for(n) for n in ("tiktok_login", "tiktok_callback", "tiktok_logout")]
+    names = ("tiktok_login", "tiktok_callback", "tiktok_logout", "tiktok_disconnect")
+    return [request.url_for(n) for n in names]
 
 
 @get("/context")
@@ -139,6 +146,7 @@ def test_paths_have_names_and_unknown_paths_stay_404(
         BASE_URL + tiktok_settings.login_path,
         BASE_URL + tiktok_settings.callback_path,
         BASE_URL + tiktok_settings.logout_path,
+        BASE_URL + "/auth/tiktok/disconnect",
     ]
     assert client.get("/nowhere").status_code == 404
     # The login path is the middleware's: a wrong method gets its 405, not Litestar's.
@@ -149,6 +157,24 @@ def test_paths_have_names_and_unknown_paths_stay_404(
         client.websocket_connect(tiktok_settings.login_path) as ws,
     ):
         ws.receive_json()
+
+
+def test_the_disconnect_path_reaches_the_middleware(
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
+) -> None:
+    plugin = TikTokPlugin(
+        settings=tiktok_settings,
+        transport=tiktok_emulator.transport(),
+        token_store=MemoryTokenStore(),
+    )
+    client = TestClient(Litestar([who], plugins=[plugin]), base_url=BASE_URL)
+    sign_in(client, tiktok_settings, tiktok_emulator)
+    page = client.get("/auth/tiktok/disconnect", headers=BROWSER)
+    assert "Disconnect TikTok?" in page.text
+    out = client.post("/auth/tiktok/disconnect", follow_redirects=False)
+    assert out.status_code == 303
+    assert client.get("/who").json()["type"] == "UnauthenticatedUser"
+    assert not tiktok_emulator.is_connected("mayacooks")
 
 
 def test_plugin_takes_the_middleware_arguments_and_checks_them() -> None:

@@ -71,7 +71,8 @@ async def links(request: Request) -> PlainTextResponse:
     login = request.url_for("tiktok_login").include_query_params(next="/me")
     return PlainTextResponse(
         f"{login.path}?{login.query} {request.url_for('tiktok_callback').path} "
-        f"{request.url_for('tiktok_logout').path} {login_url(request, next='/me')}"
+        f"{request.url_for('tiktok_logout').path} {login_url(request, next='/me')} "
+        f"{request.url_for('tiktok_disconnect').path}"
     )
 
 
@@ -161,13 +162,14 @@ def test_starlette_paths_by_name_and_login_url(
     with TestClient(app, base_url=BASE_URL) as client:
         assert (
             client.get("/links").text
-            == "/signin?next=%2Fme /signin/done /signout /signin?next=%2Fme"
+            == "/signin?next=%2Fme /signin/done /signout /signin?next=%2Fme /auth/tiktok/disconnect"
         )
         # The named routes do not shadow the middleware: it still answers the login path.
         assert client.get("/signin", follow_redirects=False).status_code == 302
     with TestClient(app, base_url=BASE_URL, root_path="/shop") as mounted:
         assert mounted.get("/links").text == (
-            "/shop/signin?next=%2Fme /shop/signin/done /shop/signout /shop/signin?next=%2Fme"
+            "/shop/signin?next=%2Fme /shop/signin/done /shop/signout /shop/signin?next=%2Fme "
+            "/shop/auth/tiktok/disconnect"
         )
 
 
@@ -226,7 +228,7 @@ def fastapi_app(settings: TikTokSettings, emulator: TikTokEmulator, *, installed
     async def read_links(request: FastAPIRequest) -> dict[str, str]:
         return {
             name: request.url_for(name).path
-            for name in ("tiktok_login", "tiktok_callback", "tiktok_logout")
+            for name in ("tiktok_login", "tiktok_callback", "tiktok_logout", "tiktok_disconnect")
         }
 
     return app
@@ -273,6 +275,7 @@ def test_fastapi_install_names_the_paths(
         "tiktok_login": "/in",
         "tiktok_callback": "/in/cb",
         "tiktok_logout": "/out",
+        "tiktok_disconnect": "/auth/tiktok/disconnect",
     }
     assert "/in" not in client.get("/openapi.json").json()["paths"]
 
@@ -290,3 +293,11 @@ def test_quart_login_url(tiktok_emulator: TikTokEmulator, tiktok_settings: TikTo
     login = tiktok_settings.login_path
     with TestClient(app, base_url=BASE_URL) as client:
         assert client.get("/links").text == f"{login} {login}?next=%2Fme%3Ftab%3D1 {login}"
+
+
+def test_starlette_routes_leave_out_a_disconnect_path_turned_off(
+    tiktok_settings: TikTokSettings,
+) -> None:
+    names = [route.name for route in tiktok_routes(tiktok_settings.replace(disconnect_path=None))]
+    assert names == ["tiktok_login", "tiktok_callback", "tiktok_logout"]
+    assert "tiktok_disconnect" in [route.name for route in tiktok_routes(tiktok_settings)]

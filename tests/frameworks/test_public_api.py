@@ -74,7 +74,16 @@ PUBLIC = {
     "tiktok_asgi.litestar": ["TikTokPlugin", "login_required", "require_scopes"],
     "tiktok_asgi.django": ["TikTokUserMiddleware", "login_required", "require_scopes"],
     "tiktok_asgi.sessions": ["end_user_sessions", "end_user_sessions_in_store"],
-    "tiktok_asgi.webhooks": ["OnWebhook", "TikTokWebhookEvent", "sign_webhook"],
+    "tiktok_asgi.webhooks": [
+        "AuthorizationRemoved",
+        "OnWebhook",
+        "PortabilityDownloadReady",
+        "TikTokWebhookEvent",
+        "VideoPublishCompleted",
+        "VideoUploadFailed",
+        "WebhookContent",
+        "sign_webhook",
+    ],
     "tiktok_asgi.stores": ["MemoryTokenStore", "OnceStore", "TokenStore", "TokenStoreError"],
 }
 

@@ -93,13 +93,16 @@ def browser(app: Any) -> httpx2.AsyncClient:
 
 @asynccontextmanager
 async def signed_in(
-    settings: TikTokSettings, emulator: TikTokEmulator, store: TokenStore | None = None
+    settings: TikTokSettings,
+    emulator: TikTokEmulator,
+    store: TokenStore | None = None,
+    **middleware: Any,
 ) -> AsyncIterator[tuple[httpx2.AsyncClient, TokenStore, str]]:
     """A browser signed in through an app keeping tokens in ``store`` (a fresh
-    MemoryTokenStore if None): the browser, the store and the login-session id its identity
-    cookie carries."""
+    MemoryTokenStore if None), given the ``middleware`` arguments: the browser, the store and
+    the login-session id its identity cookie carries."""
     store = MemoryTokenStore() if store is None else store
-    async with browser(wrap(settings, store, emulator)) as client:
+    async with browser(wrap(settings, store, emulator, **middleware)) as client:
         await async_sign_in(client, settings, emulator)
         yield client, store, session_id(client, settings)
 

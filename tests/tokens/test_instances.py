@@ -144,7 +144,7 @@ async def shared_store(redis_server: RedisServer) -> AsyncIterator[RedisTokenSto
         await store.aclose()
 
 
-async def test_sign_in_on_one_instance_refresh_once_across_both_and_log_out_anywhere(
+async def test_sign_in_on_one_instance_refresh_once_across_both_and_disconnect_anywhere(
     instances: list[Instance],
     tiktok_server: tuple[TikTokEmulator, str],
     shared_store: RedisTokenStore,
@@ -187,9 +187,9 @@ async def test_sign_in_on_one_instance_refresh_once_across_both_and_log_out_anyw
         assert fresh != token_a
         assert (await client.get(f"{b.url}/token")).json() == fresh
 
-        # Sign out through b: revoked at TikTok, gone from Redis, refused by a too.
+        # Disconnect through b: revoked at TikTok once, gone from Redis, refused by a too.
         cookie = client.cookies[a.settings.cookie_name]
-        response = await client.post(f"{b.url}{b.settings.logout_path}")
+        response = await client.post(f"{b.url}{b.settings.disconnect_path}")
         assert response.status_code == 303
         assert tiktok_emulator.count("revoke") == 1
         (revoke,) = [r for r in tiktok_emulator.requests if r.endpoint == "revoke"]

@@ -172,10 +172,27 @@ async def test_an_expired_refresh_token_signs_the_user_out() -> None:
     assert await store.get(store_key(sid)) is None
 
 
-async def test_logout_revokes_at_tiktok_and_forgets_the_token(
+async def test_logout_forgets_the_token_and_leaves_tiktok_alone(
     tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
 ) -> None:
+    # Revoking would disconnect the app at TikTok: a sign-out does not, by default.
     async with signed_in(tiktok_settings, tiktok_emulator) as (client, store, sid):
+        access = (await read_record(store, tiktok_settings, sid))["access_token"]
+        response = await client.post(tiktok_settings.logout_path)
+        assert response.status_code == 303
+        assert cleared(response, tiktok_settings)
+    assert tiktok_emulator.count("revoke") == 0
+    assert tiktok_emulator.is_connected("mayacooks")
+    assert await _api_status(tiktok_emulator, access) == 200
+    assert await store.get(store_key(sid)) is None
+    assert len(store) == 0
+
+
+async def test_revoke_on_logout_revokes_at_tiktok_and_forgets_the_token(
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
+) -> None:
+    revoking = signed_in(tiktok_settings, tiktok_emulator, revoke_on_logout=True)
+    async with revoking as (client, store, sid):
         access = (await read_record(store, tiktok_settings, sid))["access_token"]
         assert await _api_status(tiktok_emulator, access) == 200
         response = await client.post(tiktok_settings.logout_path)
@@ -198,7 +215,8 @@ async def test_logout_succeeds_when_revoking_fails(
     tiktok_settings: TikTokSettings,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async with signed_in(tiktok_settings, tiktok_emulator) as (client, store, sid):
+    revoking = signed_in(tiktok_settings, tiktok_emulator, revoke_on_logout=True)
+    async with revoking as (client, store, sid):
         tiktok_emulator.inject("revoke", Fault.error_body("internal_error"))
         with caplog.at_level(logging.WARNING, logger="tiktok_asgi"):
             response = await client.post(tiktok_settings.logout_path)
@@ -214,7 +232,8 @@ async def test_logout_succeeds_when_revoking_fails(
 async def test_logout_bounded_when_tiktok_hangs(tiktok_emulator: TikTokEmulator) -> None:
     tiktok_settings = tiktok_emulator.settings(http_timeout=0.5)
     store = MemoryTokenStore()
-    async with signed_in(tiktok_settings, tiktok_emulator, store) as (client, _, _):
+    revoking = signed_in(tiktok_settings, tiktok_emulator, store, revoke_on_logout=True)
+    async with revoking as (client, _, _):
         tiktok_emulator.inject("revoke", Fault.timeout(30))
         started = time.monotonic()
         response = await client.post(tiktok_settings.logout_path)

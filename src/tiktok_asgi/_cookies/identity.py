@@ -136,7 +136,9 @@ class IdentityCookie:
     is remembered, up to :data:`CACHE_BYTES` of them; its age is checked again on every hit.
     """
 
-    def __init__(self, settings: TikTokSettings, *, cache_bytes: int = CACHE_BYTES) -> None:
+    def __init__(
+        self, settings: TikTokSettings, *, cache_bytes: int = CACHE_BYTES, purpose: bytes = PURPOSE
+    ) -> None:
         self.spec = CookieSpec(
             name=settings.cookie_name,
             path=settings.cookie_path,
@@ -146,7 +148,7 @@ class IdentityCookie:
         )
         # Newest key first: it signs, and it verifies nearly every cookie on the first try.
         self._macs = [
-            hmac.new(mac_key(key, settings.client_key), digestmod=hashlib.sha256)
+            hmac.new(mac_key(key, settings.client_key, purpose), digestmod=hashlib.sha256)
             for key in reversed(settings.secret_keys)
         ]
         self._needle = f"{settings.cookie_name}=".encode("latin-1")
@@ -158,6 +160,10 @@ class IdentityCookie:
 
     def encode(self, identity: Identity) -> str:
         """The ``Set-Cookie`` header value that signs ``identity`` in."""
+        return self.spec.header(self.encode_value(identity))
+
+    def encode_value(self, identity: Identity) -> str:
+        """The signed value alone (a cookie's value, or a bearer token)."""
         user = identity.user
         values: list[Any] = [identity.session_id, *(getattr(user, n) for n in _USER_FIELDS)]
         values[_SCOPES] = list(user.granted_scopes)
@@ -174,7 +180,7 @@ class IdentityCookie:
                 value = self._sign(values, issued)
         if len(self.spec.name) + 1 + len(value) > MAX_COOKIE_BYTES:
             raise ValueError("the signed-in identity does not fit in a cookie")
-        return self.spec.header(value)
+        return value
 
     def _sign(self, values: list[Any], issued: int) -> str:
         width = _WIDTH
@@ -199,8 +205,10 @@ class IdentityCookie:
         """The signed-in identity, or ``None`` for no, tampered, expired, garbage or older-format
         cookies; :class:`~.signing.DuplicateCookie` when the request carries two."""
         value = read_cookie(headers, self._needle)
-        if not value:
-            return None
+        return self.read_value(value) if value else None
+
+    def read_value(self, value: str) -> Identity | None:
+        """The identity a signed value (a cookie's, or a bearer token) says, or ``None``."""
         hit = self._cache.get(value)
         if hit is not None:
             if time.time() <= hit[0]:

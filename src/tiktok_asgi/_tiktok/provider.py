@@ -12,7 +12,10 @@ calls of :mod:`tiktok_asgi.api`. TikTok's deviations from standard OAuth, handle
   user; a compliance hook turns every TikTok error, HTTP 200 with an ``error`` body included, into
   a :class:`~tiktok_asgi.errors.TikTokAPIError` with ``log_id``;
 - :meth:`TikTokProvider.user_info` asks only for what the granted scopes unlock, unwraps the v2
-  envelope and checks that it names the token's account.
+  envelope and checks that it names the token's account;
+- QR-code sign-in: :meth:`TikTokProvider.get_qrcode` (``client_key``, comma-joined ``scope``,
+  ``state``; no secret) and :meth:`TikTokProvider.check_qrcode` (``client_key``,
+  ``client_secret``, ``token``) under ``api_base_url``, read in the flat OAuth shape.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc6749 import OAuth2Token
@@ -34,10 +37,19 @@ from tiktok_asgi.errors import OpenIdMismatch, TikTokAPIError
 from tiktok_asgi.settings import TikTokSettings
 from tiktok_asgi.user import TikTokUser, fields_for_scopes
 
+from .answers import _log_id as log_id_of
 from .answers import read_api_envelope, read_oauth_response
 from .http import AsyncBaseTransport, Auth, Response, SharedTransport, reaching_tiktok
 
-__all__ = ["AuthorizationRequest", "TikTokOAuth2Client", "TikTokProvider", "granted_scopes"]
+__all__ = [
+    "QR_STATUSES",
+    "AuthorizationRequest",
+    "QrCode",
+    "QrStatus",
+    "TikTokOAuth2Client",
+    "TikTokProvider",
+    "granted_scopes",
+]
 
 logger = logging.getLogger("tiktok_asgi")
 
@@ -46,6 +58,8 @@ _VERIFIER_BYTES = 48
 _STATE_BYTES = 24
 _AS_IS = Auth()  # the credentials are in the form body already: nothing to add or re-encode
 _MAX_SCOPE_SETS = 64  # distinct granted-scope sets whose user-info URL is kept
+#: What TikTok's check_qrcode answers as a QR code's ``status``.
+QR_STATUSES = frozenset({"new", "scanned", "confirmed", "expired", "utilised"})
 
 
 class TikTokOAuth2Client(AsyncOAuth2Client):  # type: ignore[misc]
@@ -75,6 +89,53 @@ class AuthorizationRequest:
     url: str
     state: str
     code_verifier: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class QrCode:
+    """A QR code TikTok made for a new sign-in: ``scan_url`` still carries TikTok's
+    ``client_ticket=tobefilled``; ``token`` is what its status is polled with."""
+
+    scan_url: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class QrStatus:
+    """One check_qrcode answer, every field as TikTok sent it (None when absent)."""
+
+    status: str
+    client_ticket: str | None
+    code: str | None
+    redirect_uri: str | None
+    scope: str | None
+    log_id: str | None
+
+    def authorization(self, fallback_redirect_uri: str) -> tuple[str, str]:
+        """The confirmed code and the redirect URI to exchange it with.
+
+        TikTok's answers carry the code bare, or inside ``redirect_uri`` (``…?code=…``); the
+        exchange repeats the redirect URI exactly as it came, its query cut off when it held
+        the code, and the app's own only when TikTok named none.
+        """
+        code, redirect_uri = self.code, self.redirect_uri
+        if redirect_uri is not None and "?" in redirect_uri:
+            base, _, query = redirect_uri.partition("?")
+            inner = parse_qs(query.partition("#")[0]).get("code")
+            if inner:
+                code, redirect_uri = code or inner[0], base
+        if not code:
+            raise TikTokAPIError(
+                "invalid_response",
+                "TikTok confirmed the QR code without a code",
+                log_id=self.log_id,
+            )
+        return code, redirect_uri or fallback_redirect_uri
+
+
+def _text(body: Mapping[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    return value if isinstance(value, str) and value else None
 
 
 class TikTokProvider:
@@ -109,6 +170,8 @@ class TikTokProvider:
             "client_secret": settings.client_secret,
         }
         self._userinfo_urls: dict[tuple[str, ...], str] = {}
+        self._get_qrcode_url = f"{settings.api_base_url}/v2/oauth/get_qrcode/"
+        self._check_qrcode_url = f"{settings.api_base_url}/v2/oauth/check_qrcode/"
 
     def _oauth_client(self) -> TikTokOAuth2Client:
         transport = self.transport.get()
@@ -201,6 +264,56 @@ class TikTokProvider:
             )
             raise OpenIdMismatch(log_id=userinfo_log_id)
         return user
+
+    async def get_qrcode(self, state: str) -> QrCode:
+        """A QR code for a new sign-in asking for the configured scopes."""
+        form = {
+            "client_key": self.settings.client_key,
+            "scope": ",".join(self.settings.scopes),
+            "state": state,
+        }
+        body = await self._post_form(self._get_qrcode_url, form, "get_qrcode endpoint", "token")
+        scan_url = _text(body, "scan_qrcode_url")
+        if scan_url is None:
+            raise TikTokAPIError(
+                "invalid_response",
+                "TikTok's get_qrcode answer has no scan_qrcode_url",
+                log_id=log_id_of(body.get("log_id")),
+            )
+        return QrCode(scan_url, str(body["token"]))
+
+    async def check_qrcode(self, token: str) -> QrStatus:
+        """Where the QR code polled with ``token`` stands (``status`` one of
+        :data:`QR_STATUSES`)."""
+        form = {**self._credentials, "token": token}
+        body = await self._post_form(
+            self._check_qrcode_url, form, "check_qrcode endpoint", "status"
+        )
+        log_id = log_id_of(body.get("log_id"))
+        status = body["status"]
+        if status not in QR_STATUSES:
+            raise TikTokAPIError(
+                "invalid_response",
+                "TikTok's check_qrcode answer has an unknown status",
+                log_id=log_id,
+            )
+        return QrStatus(
+            status=status,
+            client_ticket=_text(body, "client_ticket"),
+            code=_text(body, "code"),
+            redirect_uri=_text(body, "redirect_uri"),
+            scope=_text(body, "scope"),
+            log_id=log_id,
+        )
+
+    async def _post_form(
+        self, url: str, form: Mapping[str, str], what: str, expect: str
+    ) -> dict[str, Any]:
+        async with reaching_tiktok(what):
+            resp: Response = await self._oauth_client().request(
+                "POST", url, data=dict(form), withhold_token=True
+            )
+        return read_oauth_response(resp, what, expect=expect)
 
     def _userinfo_url(self, scopes: tuple[str, ...]) -> str:
         url = self._userinfo_urls.get(scopes)

@@ -49,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("tiktok-asgi demo, signing in with the TikTok app of TIKTOK_CLIENT_KEY")
         print(f"  listening on:  {args.host}:{args.port}")
     print(f"  redirect URI:  {setup.settings.redirect_uri}")
+    if setup.settings.qr_path is not None:
+        print(f"  TV sign-in:    {setup.origin}{setup.settings.qr_path} (a QR code to scan)")
     print(f"  scopes:        {','.join(setup.settings.scopes)}")
     for note in setup.notes:
         print(f"  note: {note}")

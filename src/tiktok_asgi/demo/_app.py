@@ -101,6 +101,8 @@ def build_app(setup: DemoSetup) -> ASGIApp:
             login_path=settings.login_path,
             logout_path=settings.logout_path,
             everywhere_path=SIGN_OUT_EVERYWHERE,
+            disconnect_path=settings.disconnect_path,
+            qr_path=settings.qr_path,
             redirect_uri=settings.redirect_uri,
             emulator_mount=EMULATOR_MOUNT if emulator is not None else None,
             emulator_users=emulator.users if emulator is not None else (),
@@ -113,11 +115,12 @@ def build_app(setup: DemoSetup) -> ASGIApp:
         return HTMLResponse(page, headers=headers)
 
     async def sign_out_everywhere(request: Request) -> Response:
-        """Ends every login session of the signed-in user: all browsers, all devices."""
+        """Ends every login session of the signed-in user: all browsers, all devices. The app
+        stays connected at TikTok; "Disconnect TikTok" is the button that revokes."""
         if request.headers.get("sec-fetch-site") == "cross-site":
             return PlainTextResponse("Refused: a sign-out from another site.", status_code=403)
         if isinstance(request.user, TikTokUser):
-            await end_user_sessions(request, request.user.open_id)
+            await end_user_sessions(request, request.user.open_id, revoke=False)
         return RedirectResponse("/", status_code=303)
 
     async def favicon(request: Request) -> Response:

@@ -60,6 +60,8 @@ code{font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;backgrou
 .primary .mark{background:#161823}
 .ghost{background:#fff;color:#161823;border-color:#e3e3e4}
 .ghost:hover{border-color:#c8103e;color:#c8103e}
+.tv{margin-top:10px}
+.note .tvnote{margin:12px 0 0}
 .card a:not(.btn){color:#c8103e;font-weight:600}
 .chips{display:flex;flex-wrap:wrap;gap:6px;list-style:none;padding:0;margin:0 0 18px}
 .chip{font-size:12.5px;border-radius:999px;padding:3px 10px;border:1px solid #e3e3e4;
@@ -154,6 +156,7 @@ def _signed_in(
     logout_path: str,
     everywhere_path: str | None,
     apps_url: str | None,
+    disconnect_path: str | None = None,
 ) -> str:
     avatar = user.avatar_large_url or user.avatar_url or user.avatar_url_100
     image = (
@@ -175,6 +178,13 @@ def _signed_in(
         if everywhere_path
         else ""
     )
+    # Signing out leaves the app connected at TikTok; disconnecting revokes its access.
+    disconnect = (
+        f'<form method="post" action="{escape(disconnect_path)}">'
+        '<button class="btn ghost" type="submit">Disconnect TikTok</button></form>'
+        if disconnect_path
+        else ""
+    )
     remove = (
         f'<p><a href="{escape(apps_url)}">Remove this app at TikTok</a></p>' if apps_url else ""
     )
@@ -186,12 +196,17 @@ def _signed_in(
         "</div>"
         f'<form method="post" action="{escape(logout_path)}">'
         '<button class="btn ghost" type="submit">Sign out</button></form>'
-        f"{everywhere}{remove}"
+        f"{everywhere}{disconnect}{remove}"
         "</div></section>"
     )
 
 
-def _signed_out(requested: Sequence[str], login_path: str) -> str:
+def _signed_out(requested: Sequence[str], login_path: str, qr_path: str | None = None) -> str:
+    tv = (
+        f'<a class="btn ghost tv" href="{escape(qr_path)}">Sign in on a TV</a>'
+        if qr_path is not None
+        else ""
+    )
     return (
         '<section class="card"><div class="inner">'
         "<h1>See what your app learns from TikTok</h1>"
@@ -200,13 +215,16 @@ def _signed_out(requested: Sequence[str], login_path: str) -> str:
         "with it: only what you agree to.</p>"
         f"<h2>This app asks for</h2>{_scope_chips(requested, None)}"
         f'<a class="btn primary" href="{escape(login_path)}"><span class="mark"></span>'
-        "Sign in with TikTok</a>"
+        f"Sign in with TikTok</a>{tv}"
         "</div></section>"
     )
 
 
 def _emulator_note(
-    mount: str, users: Sequence[EmulatorUser], avatar: Callable[[EmulatorUser], str] | None
+    mount: str,
+    users: Sequence[EmulatorUser],
+    avatar: Callable[[EmulatorUser], str] | None,
+    qr_path: str | None = None,
 ) -> str:
     def src(user: EmulatorUser) -> str:
         # The emulator's avatar URLs are signed and expire, as TikTok's are.
@@ -222,7 +240,18 @@ def _emulator_note(
         "<p>Nothing leaves this machine: the consent page, token and user-info endpoints are "
         f"answered by the TikTok emulator mounted at <code>{escape(mount)}</code>. On the "
         "consent page, pick one of these accounts and untick what you would rather not "
-        f'share.</p><ul class="people">{people}</ul></aside>'
+        f'share.</p><ul class="people">{people}</ul>{_tv_note(qr_path)}</aside>'
+    )
+
+
+def _tv_note(qr_path: str | None) -> str:
+    """How to play both screens of a TV sign-in on one computer."""
+    if qr_path is None:
+        return ""
+    return (
+        '<p class="tvnote"><b>Sign in on a TV</b> shows a QR code, as a TV or a kiosk would. '
+        "Your phone is another window or browser: open the link under the code there, pick an "
+        "account and confirm; the TV page then signs in on its own.</p>"
     )
 
 
@@ -245,21 +274,25 @@ def home_page(
     emulator_users: Sequence[EmulatorUser] = (),
     emulator_avatar: Callable[[EmulatorUser], str] | None = None,
     everywhere_path: str | None = None,
+    qr_path: str | None = None,
+    disconnect_path: str | None = None,
 ) -> str:
-    """The whole page; ``emulator_mount`` is None when signing in with the real TikTok."""
+    """The whole page; ``emulator_mount`` is None when signing in with the real TikTok;
+    ``qr_path`` offers the QR-code sign-in of TVs and devices."""
     if user is None:
-        card, title = _signed_out(requested, login_path), "Sign in with TikTok · tiktok-asgi demo"
+        card = _signed_out(requested, login_path, qr_path)
+        title = "Sign in with TikTok · tiktok-asgi demo"
     else:
         apps = (
             f"{emulator_mount}/apps?{urlencode({'user': user.open_id})}"
             if emulator_mount is not None
             else None
         )
-        card = _signed_in(user, requested, logout_path, everywhere_path, apps)
+        card = _signed_in(user, requested, logout_path, everywhere_path, apps, disconnect_path)
         title = f"{user.display_name or 'Signed in'} · tiktok-asgi demo"
     note = (
         _real_note(redirect_uri)
         if emulator_mount is None
-        else _emulator_note(emulator_mount, emulator_users, emulator_avatar)
+        else _emulator_note(emulator_mount, emulator_users, emulator_avatar, qr_path)
     )
     return _layout(title, card + note)

@@ -6,6 +6,7 @@
     settings = emu.settings()              # middleware settings for this emulator
     transport = emu.transport()            # in-process HTTP answering for TikTok's hosts
     redirect = emu.approve(authorize_url)  # the person on the consent page says yes
+    emu.confirm_qr(scan_url)               # ... or confirms a QR-code sign-in on the phone
 
 Or mount it (``Mount("/tiktok", app=emu)``) or serve it: ``python -m tiktok_asgi.emulator``.
 
@@ -22,6 +23,7 @@ at +0, +1, +3, +7, +15 … seconds. It all runs on the emulator's ``clock``:
     await emu.deliver_due()                # the attempts now due: the second one
     emu.pending_webhooks, emu.webhook_attempts  # the queue, every attempt and its result
     emu.fail_webhooks(2)                   # the next 2 attempts fail at TikTok's side
+    await emu.send_webhook("video.publish.completed", "mayacooks")  # any of TikTok's 4 events
 
 ``await emu.run_webhook_retries()`` redelivers as time goes by (sleeping with the ``sleep``
 given to the emulator); served with an ASGI lifespan, as by ``python -m tiktok_asgi.emulator``,

@@ -188,7 +188,13 @@ def _parser() -> argparse.ArgumentParser:
         "--app-type",
         choices=APP_TYPES,
         default="web",
-        help="web (base64url PKCE) or desktop (hex PKCE, any loopback port); default web",
+        help="web (base64url or hex PKCE) or desktop (hex PKCE, any loopback port); default web",
+    )
+    parser.add_argument(
+        "--strict-pkce",
+        action="store_true",
+        help="a web app's PKCE challenge must be base64url (TikTok documents no web encoding, "
+        "so hex is accepted too unless this is given)",
     )
     parser.add_argument(
         "--products",
@@ -319,6 +325,7 @@ def build_emulator(args: argparse.Namespace) -> TikTokEmulator:
         approved_scopes=_split(args.scopes) if args.scopes is not None else None,
         users=EmulatorUser.generate(args.users) if args.users > 0 else sample_users(),
         app_type=args.app_type,
+        strict_pkce=args.strict_pkce,
         products=products,
         sandbox=args.sandbox,
         target_users=args.target_users,
@@ -381,6 +388,12 @@ def _describe(fault: Fault) -> str:
     return f"{fault.kind}, HTTP {fault.status_code}"
 
 
+def _pkce_accepted(emu: TikTokEmulator) -> str:
+    if emu.app_type == "desktop":
+        return "hex challenges"
+    return "base64url challenges" if emu.strict_pkce else "base64url or hex challenges"
+
+
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return _parser().parse_args(argv)
 
@@ -399,6 +412,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     base = f"http://{host}:{args.port}"
     print(f"TikTok emulator at {base}", flush=True)
     print(f"  app_type:      {emu.app_type}")
+    print(f"  pkce:          {_pkce_accepted(emu)}")
     print(f"  client_key:    {emu.client_key}")
     print(f"  client_secret: {emu.client_secret}")
     for endpoint in ENDPOINTS:

@@ -145,6 +145,8 @@ class EmulatorConfig:
     token_error_status: int
     rate_limit: int | None
     app_name: str
+    # Web apps: base64url challenges only (else hex too, since TikTok documents neither).
+    strict_pkce: bool = False
     clock: Callable[[], float] = field(default=time.time)
     sleep: Callable[[float], Awaitable[None]] = field(default=anyio.sleep)
     webhook_retry_base: float = WEBHOOK_RETRY_BASE

@@ -12,6 +12,7 @@ from tiktok_asgi.emulator._config import EmulatorConfig
 from tiktok_asgi.emulator._deliveries import WebhookQueue
 from tiktok_asgi.emulator._errors import EmulatorRejected
 from tiktok_asgi.emulator._faults import FaultKind
+from tiktok_asgi.emulator._qrstate import QrBoard
 from tiktok_asgi.emulator._state import EmulatorState, RecordedRequest
 from tiktok_asgi.emulator._users import EmulatorUser
 from tiktok_asgi.emulator._webhook_target import WebhookTarget
@@ -32,10 +33,13 @@ class Core:
     webhook: WebhookTarget | None = None
     # Events the app has not taken yet, and every delivery attempt.
     deliveries: WebhookQueue = field(init=False)
+    # QR codes of Login Kit with QR code (their lifetime is set by TikTokEmulator).
+    qr: QrBoard = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.deliveries = WebhookQueue(self.state.request_log_size)
+        self.qr = QrBoard(self.config.clock)
 
     def add_users(self, users: Iterable[EmulatorUser]) -> None:
         with self._lock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -31,12 +31,19 @@ from tiktok_asgi.emulator._deliveries import PendingWebhook, WebhookAttempt
 from tiktok_asgi.emulator._endpoints import ENDPOINTS, check_endpoint
 from tiktok_asgi.emulator._errors import EmulatorRejected
 from tiktok_asgi.emulator._faults import Fault
+from tiktok_asgi.emulator._qrcode import cancel, confirm, find, scan
+from tiktok_asgi.emulator._qrstate import QR_CODE_TTL, QrBoard, QrStatusName
 from tiktok_asgi.emulator._state import REQUEST_LOG_SIZE, EmulatorState, RecordedRequest
 from tiktok_asgi.emulator._transport import EmulatorTransport
 from tiktok_asgi.emulator._users import EmulatorUser, sample_users
 from tiktok_asgi.emulator._web import grant
 from tiktok_asgi.emulator._webhook_target import WebhookTarget
-from tiktok_asgi.emulator._webhooks import deliver_due, remove_app, run_retries
+from tiktok_asgi.emulator._webhooks import (
+    deliver_due,
+    remove_app,
+    run_retries,
+    send_tiktok_event,
+)
 
 if TYPE_CHECKING:
     from httpx2 import AsyncBaseTransport
@@ -59,9 +66,11 @@ class TikTokEmulator:
     the consent page; :attr:`requests`, :meth:`inject` and the ``clock`` let tests look inside.
 
     ``app_type`` is the TikTok app's type. Both require PKCE (``code_challenge_method=S256``):
-    a ``"web"`` app's challenge is RFC 7636's base64url SHA-256 of the verifier, a ``"desktop"``
-    app's the hex SHA-256; desktop apps may also use any port on a registered
-    ``http://localhost`` / ``http://127.0.0.1`` redirect URI (or register ``:*``).
+    a ``"desktop"`` app's challenge is the hex SHA-256 of the verifier, as TikTok documents; a
+    ``"web"`` app's may be RFC 7636's base64url SHA-256 or the hex one, since TikTok documents
+    no encoding for web and both are reported to work (``strict_pkce=True``: base64url only).
+    Desktop apps may also use any port on a registered ``http://localhost`` /
+    ``http://127.0.0.1`` redirect URI (or register ``:*``).
 
     ``products`` are the products added to the app (``"login_kit"``, ``"display_api"``,
     ``"content_posting_api"``); a scope whose product is missing is refused with TikTok's bare
@@ -90,6 +99,13 @@ class TikTokEmulator:
     lifespan (``python -m tiktok_asgi.emulator``, uvicorn) the emulator runs that loop from
     startup to shutdown; mounted in another app, run it from that app's lifespan.
     :attr:`pending_webhooks` and :attr:`webhook_attempts` show the queue and every attempt.
+
+    QR-code sign-in (Login Kit with QR code, v2): ``get_qrcode`` and ``check_qrcode`` answer at
+    TikTok's URLs, and the scan URL opens the phone's page, where a tester picks an account and
+    confirms; :meth:`scan_qr`, :meth:`confirm_qr` and :meth:`cancel_qr` do the same from a test.
+    A code goes ``new`` → ``scanned`` → ``confirmed`` → ``utilised`` (its authorization code
+    redeemed), or ``expired`` when ``qr_code_ttl`` seconds (default 300; TikTok does not
+    document its lifetime) pass on the ``clock`` before it is confirmed, or it is cancelled.
     """
 
     def __init__(
@@ -101,12 +117,14 @@ class TikTokEmulator:
         approved_scopes: Sequence[str] | None = None,
         users: Sequence[EmulatorUser] | None = None,
         app_type: AppType = "web",
+        strict_pkce: bool = False,
         products: Sequence[str] = DEFAULT_PRODUCTS,
         sandbox: bool = False,
         target_users: Sequence[str] = (),
         access_token_ttl: int = 7200,
         refresh_token_ttl: int = 15_552_000,
         code_ttl: int = 600,
+        qr_code_ttl: int = QR_CODE_TTL,
         token_error_status: int = 200,
         rate_limit: int | None = 600,
         request_log_size: int = REQUEST_LOG_SIZE,
@@ -135,6 +153,7 @@ class TikTokEmulator:
             ),
             products=tuple(products),
             app_type=app_type,
+            strict_pkce=strict_pkce,
             sandbox=sandbox,
             target_users=tuple(target_users),
             access_token_ttl=access_token_ttl,
@@ -153,6 +172,7 @@ class TikTokEmulator:
             config.clock, access_token_ttl, refresh_token_ttl, code_ttl, request_log_size
         )
         self._core = Core(config, state)
+        self._core.qr = QrBoard(config.clock, qr_code_ttl)
         self._core.add_users(sample_users() if users is None else users)
         for target in config.target_users:
             if self._core.find_user(target) is None:
@@ -187,6 +207,11 @@ class TikTokEmulator:
     @property
     def app_type(self) -> AppType:
         return self._core.config.app_type
+
+    @property
+    def strict_pkce(self) -> bool:
+        """Whether a web app's PKCE challenge must be base64url (else hex is accepted too)."""
+        return self._core.config.strict_pkce
 
     @property
     def products(self) -> tuple[str, ...]:
@@ -241,6 +266,24 @@ class TikTokEmulator:
         :attr:`pending_webhooks` for redelivery."""
         person = self.user(user.open_id if isinstance(user, EmulatorUser) else user)
         return await remove_app(self._core, person.open_id, reason)
+
+    async def send_webhook(
+        self,
+        event: str,
+        user: str | EmulatorUser,
+        content: Mapping[str, object] | None = None,
+    ) -> int | None:
+        """TikTok sends ``event``, one of its four (``authorization.removed``,
+        ``video.upload.failed``, ``video.publish.completed``, ``portability.download.ready``),
+        about ``user`` to the registered webhook URL, signed and delivered as
+        :meth:`remove_app` delivers. ``content`` is the event's content before TikTok encodes it
+        as JSON, e.g. ``{"share_id": "video.6974245311675353080.VDCxrcMJ"}``; by default a
+        typical one (``{"reason": 1}``, a fresh ``share_id`` or a numeric ``request_id``). For
+        ``authorization.removed`` the user's grants are revoked first, as at TikTok. Returns
+        the app's HTTP status, None without a webhook URL or when the app could not be
+        reached (the event then stays in :attr:`pending_webhooks`)."""
+        person = self.user(user.open_id if isinstance(user, EmulatorUser) else user)
+        return await send_tiktok_event(self._core, event, person.open_id, content)
 
     async def deliver_due(self) -> list[WebhookAttempt]:
         """Redeliver every pending webhook event that is due on the ``clock``, oldest first;
@@ -390,6 +433,50 @@ class TikTokEmulator:
     def deny(self, authorize_url: str) -> str:
         """Press Cancel: ``<redirect_uri>?error=access_denied&error_description=…&state=…``."""
         return denied_redirect(self._authorize_request(authorize_url))
+
+    # The phone's side of QR-code sign-in, for tests
+
+    def scan_qr(self, scan_url: str) -> None:
+        """A phone opens ``scan_url`` (the app's, with its client_ticket filled in): the code
+        turns ``scanned``. Raises :class:`EmulatorRejected` as the phone page would refuse:
+        an unknown, expired or used code, ``client_ticket=tobefilled`` left in, or a second
+        scan with another client_ticket."""
+        parts = urlsplit(scan_url)
+        headers = [("host", parts.netloc)] if parts.netloc else []
+        self._core.state.record(
+            record_of("qr_scan", "GET", parts.path, parts.query, headers, b"", None)
+        )
+        scan(self._core, scan_url)
+
+    def confirm_qr(
+        self,
+        scan_url: str,
+        user: str | EmulatorUser | None = None,
+        scopes: Sequence[str] | None = None,
+    ) -> None:
+        """The person confirms on the phone as ``user`` (first user if None), granting
+        ``scopes`` (None: all requested; ``user.info.basic`` always); scans first if needed.
+        A sandbox app's non-target ``user`` raises ``non_sandbox_target``."""
+        if isinstance(user, EmulatorUser):
+            person = self.user(user.open_id)
+        elif user is None:
+            if not self.users:
+                raise LookupError("the emulator has no users")
+            person = self.users[0]
+        else:
+            person = self.user(user)
+        confirm(self._core, scan_url, person, scopes)
+
+    def cancel_qr(self, scan_url: str) -> None:
+        """The person presses Cancel on the phone: the code turns ``expired``."""
+        cancel(self._core, scan_url)
+
+    def qr_status(self, scan_url: str) -> QrStatusName:
+        """Where the QR code of ``scan_url`` stands, as check_qrcode would answer."""
+        qr = find(self._core, scan_url)
+        if qr is None:
+            raise LookupError(f"the emulator made no QR code for {scan_url!r}")
+        return self._core.qr.status(qr, self._core.state.code_redeemed)
 
     # Looking inside
 

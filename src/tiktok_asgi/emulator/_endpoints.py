@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tiktok_asgi.emulator import _api, _oauth, _web
+from tiktok_asgi.emulator import _api, _oauth, _qrcode, _web
 from tiktok_asgi.emulator._core import Core
 from tiktok_asgi.emulator._errors import Rendering
 
@@ -73,6 +73,27 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "video_list", "/v2/video/list/", API_HOST, {"POST": _api.video_list}, "envelope", None
+    ),
+    # Login Kit with QR code: the middleware reaches both under api_base_url.
+    Endpoint(
+        "get_qrcode", "/v2/oauth/get_qrcode/", API_HOST, {"POST": _qrcode.get_qrcode}, "flat", None
+    ),
+    Endpoint(
+        "check_qrcode",
+        "/v2/oauth/check_qrcode/",
+        API_HOST,
+        {"POST": _qrcode.check_qrcode},
+        "flat",
+        None,
+    ),
+    # The page a scan URL opens on the phone.
+    Endpoint(
+        "qr_scan",
+        _qrcode.SCAN_PATH,
+        AUTHORIZE_HOST,
+        {"GET": _qrcode.scan_page, "POST": _qrcode.scan_form},
+        "page",
+        None,
     ),
 )
 ENDPOINT_NAMES = tuple(e.name for e in ENDPOINTS)

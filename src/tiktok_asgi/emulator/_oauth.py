@@ -70,13 +70,15 @@ def _code_grant(core: Core, form: Form) -> Grant:
     code = _require(form, "code")
     redirect_uri = _require(form, "redirect_uri")
     verifier = single(form, "code_verifier")
-    app_type = core.config.app_type
+    app_type, strict = core.config.app_type, core.config.strict_pkce
 
     def pkce_ok(challenge: str | None) -> bool:
-        """Base64url (web) or hex (desktop) SHA-256 of the verifier; none without a challenge."""
+        """The verifier's SHA-256 in an encoding the app accepts; none without a challenge."""
         if challenge is None:
             return verifier is None
-        return verifier is not None and verifier_matches(verifier, challenge, app_type)
+        return verifier is not None and verifier_matches(
+            verifier, challenge, app_type, strict=strict
+        )
 
     return core.state.exchange_code(code, redirect_uri, pkce_ok)
 

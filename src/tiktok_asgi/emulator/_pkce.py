@@ -1,4 +1,8 @@
-"""PKCE as TikTok checks it: S256, base64url for web apps (RFC 7636), hex for desktop apps."""
+"""PKCE as TikTok checks it: S256; hex for desktop apps; base64url (RFC 7636) or hex for web apps.
+
+TikTok documents hex for desktop apps and no encoding for web apps, where both are reported to
+work: a web app's challenge may be either unless the emulator is made strict (base64url only).
+"""
 
 from __future__ import annotations
 
@@ -27,15 +31,23 @@ def challenge_is_wellformed(challenge: str) -> bool:
 
 
 def challenge_of(verifier: str, app_type: AppType) -> str:
-    """The challenge TikTok expects for ``verifier``: base64url (web) or hex (desktop) SHA-256."""
+    """The challenge a strict TikTok expects for ``verifier``: base64url (web) or hex (desktop)
+    SHA-256."""
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     if app_type == "desktop":
         return digest.hex()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def verifier_matches(verifier: str, challenge: str, app_type: AppType) -> bool:
-    """Whether ``verifier`` hashes to ``challenge`` in the app type's encoding."""
+def verifier_matches(
+    verifier: str, challenge: str, app_type: AppType, *, strict: bool = False
+) -> bool:
+    """Whether ``verifier`` hashes to ``challenge`` in an encoding the app type accepts: hex on
+    desktop; base64url on web, and hex too unless ``strict``."""
     if not _VERIFIER.match(verifier):
         return False
-    return hmac.compare_digest(challenge_of(verifier, app_type), challenge)
+    if hmac.compare_digest(challenge_of(verifier, app_type), challenge):
+        return True
+    if app_type == "desktop" or strict:
+        return False
+    return hmac.compare_digest(challenge_of(verifier, "desktop"), challenge)

@@ -151,6 +151,12 @@ class EmulatorState:
             self._rotate(record.grant, now)
             return record.grant
 
+    def code_redeemed(self, code: str) -> bool:
+        """Whether ``code`` was exchanged at the token endpoint (QR codes turn ``utilised``)."""
+        with self._lock:
+            record = self._codes.get(code)
+            return record is not None and record.used
+
     def refresh(self, refresh_token: str) -> Grant:
         """Rotate: a new access and refresh token; the old pair stops working."""
         now = self.clock()
@@ -167,20 +173,25 @@ class EmulatorState:
             return grant
 
     def revoke(self, access_token: str) -> None:
+        """Revoking disconnects the app from the user's account, as at TikTok: every grant of
+        that user ends, not only the one behind this token."""
         with self._lock:
             grant = self._access.get(access_token)
             if grant is None:
                 raise EmulatorRejected("invalid_request", "Access token is invalid or expired.")
-            self._drop(grant)
+            self._drop_user(grant.open_id)
 
     def revoke_user(self, open_id: str) -> int:
         """The user removes the app: every grant of theirs ends; returns how many there were."""
         with self._lock:
-            grants = {id(g): g for g in self._access.values() if g.open_id == open_id}
-            grants.update({id(g): g for g in self._refresh.values() if g.open_id == open_id})
-            for grant in grants.values():
-                self._drop(grant)
-            return len(grants)
+            return self._drop_user(open_id)
+
+    def _drop_user(self, open_id: str) -> int:
+        grants = {id(g): g for g in self._access.values() if g.open_id == open_id}
+        grants.update({id(g): g for g in self._refresh.values() if g.open_id == open_id})
+        for grant in grants.values():
+            self._drop(grant)
+        return len(grants)
 
     def connected(self, open_id: str) -> bool:
         """Whether the user has a live grant (the app shows in their connected apps)."""

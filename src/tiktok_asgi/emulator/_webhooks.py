@@ -1,4 +1,5 @@
-"""TikTok's side of webhooks: a user removes the app, TikTok revokes its access and tells it.
+"""TikTok's side of webhooks: a user removes the app, TikTok revokes its access and tells it;
+a Video Kit upload fails or is published, a Data Portability download is ready.
 
 The event is sent as TikTok documents it: a JSON POST whose ``content`` is a JSON string, with
 ``TikTok-Signature: t=<unix seconds>,s=<hex HMAC-SHA256 of t + "." + body, keyed with the client
@@ -17,6 +18,9 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
+import string
+from collections.abc import Mapping
 from html import escape
 from typing import NoReturn
 from urllib.parse import urlsplit
@@ -31,11 +35,27 @@ from tiktok_asgi.emulator._deliveries import Delivery, WebhookAttempt, backoff
 from tiktok_asgi.emulator._pages import html_page_response, layout
 from tiktok_asgi.emulator._webhook_target import WebhookTarget
 
-__all__ = ["apps_page", "apps_remove", "deliver_due", "remove_app", "run_retries", "send_event"]
+__all__ = [
+    "EVENTS",
+    "apps_page",
+    "apps_remove",
+    "deliver_due",
+    "remove_app",
+    "run_retries",
+    "send_event",
+    "send_tiktok_event",
+]
 
 logger = logging.getLogger("tiktok_asgi.emulator")
 
 AUTHORIZATION_REMOVED = "authorization.removed"
+#: Every event TikTok sends to an app's webhook URL (an app receives all of them).
+EVENTS = (
+    AUTHORIZATION_REMOVED,
+    "video.upload.failed",
+    "video.publish.completed",
+    "portability.download.ready",
+)
 _DELIVERY_TIMEOUT = 10.0
 # The retry loop's longest sleep: an event queued meanwhile waits at most this long past due.
 RETRY_POLL = 0.25
@@ -190,6 +210,31 @@ async def remove_app(core: Core, open_id: str, reason: int = 1) -> int | None:
 async def _remove(core: Core, open_id: str, reason: int) -> WebhookAttempt | None:
     core.state.revoke_user(open_id)
     return await send_event(core, AUTHORIZATION_REMOVED, open_id, {"reason": reason})
+
+
+async def send_tiktok_event(
+    core: Core, event: str, open_id: str, content: Mapping[str, object] | None
+) -> int | None:
+    """One of TikTok's :data:`EVENTS` about ``open_id``, with ``content`` (default: a typical
+    one); ``authorization.removed`` revokes the user's grants first, as at TikTok. The app's
+    HTTP status, as :func:`remove_app`."""
+    if event not in EVENTS:
+        raise ValueError(f"TikTok sends no {event!r} event; its events are {', '.join(EVENTS)}")
+    body = dict(content) if content is not None else _typical_content(event)
+    if event == AUTHORIZATION_REMOVED:
+        core.state.revoke_user(open_id)
+    attempt = await send_event(core, event, open_id, body)
+    return None if attempt is None else attempt.status
+
+
+def _typical_content(event: str) -> dict[str, object]:
+    if event == AUTHORIZATION_REMOVED:
+        return {"reason": 1}
+    if event == "portability.download.ready":
+        return {"request_id": 7_000_000_000_000_000_000 + secrets.randbelow(10**18)}
+    # Shaped like TikTok's example, "video.6974245311675353080.VDCxrcMJ".
+    tail = "".join(secrets.choice(string.ascii_letters) for _ in range(8))
+    return {"share_id": f"video.{6_900_000_000_000_000_000 + secrets.randbelow(10**17)}.{tail}"}
 
 
 def _user_param(core: Core, raw: str | None) -> str | None:
