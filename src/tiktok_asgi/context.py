@@ -92,7 +92,7 @@ class TikTokContext:
             self.user = None
             self.signed_out = True
 
-    async def end_user_sessions(self, open_id: str, *, revoke: bool = True) -> int:
+    async def end_user_sessions(self, open_id: str, *, revoke: bool = False) -> int:
         """End every login session of ``open_id``; see :func:`tiktok_asgi.end_user_sessions`."""
         if self._tokens is None:
             raise RuntimeError(

@@ -11,8 +11,9 @@
     )
 
 Both need the token store the middleware uses; both delete the sessions' token records (the
-cookies naming them are anonymous from then on) and revoke their access tokens at TikTok unless
-``revoke=False``.
+cookies naming them are anonymous from then on). With ``revoke=True`` they also revoke the
+user's access at TikTok, which disconnects the app from the user's account (their next sign-in
+asks for consent again): "sign out everywhere" is not "disconnect", so it is off by default.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ __all__ = ["end_user_sessions", "end_user_sessions_in_store"]
 
 
 async def end_user_sessions(
-    connection: HTTPConnection | Scope, open_id: str, *, revoke: bool = True
+    connection: HTTPConnection | Scope, open_id: str, *, revoke: bool = False
 ) -> int:
     """End every login session of the TikTok user ``open_id`` and return how many there were.
 
@@ -48,7 +49,7 @@ async def end_user_sessions_in_store(
     *,
     settings: TikTokSettings,
     token_store: TokenStore,
-    revoke: bool = True,
+    revoke: bool = False,
     transport: AsyncBaseTransport | None = None,
 ) -> int:
     """:func:`end_user_sessions` outside a request: with the application's settings and store.

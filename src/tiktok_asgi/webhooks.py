@@ -200,6 +200,11 @@ class WebhookReceiver:
             return _answer(503, "token_store_unavailable", "Try again later.", 60)
         try:
             await self._handle(event)
+        except TikTokAuthError as exc:
+            # The store (or TikTok) is in trouble now: TikTok's redelivery is handled later.
+            logger.warning("webhook_deferred code=%s", exc.code, extra={"event": "webhook"})
+            await marks.release(digest)
+            return _answer(503, exc.code, "Try again later.", 60)
         except Exception:
             logger.exception("webhook handling failed", extra={"event": "webhook"})
             await marks.release(digest)

@@ -72,26 +72,32 @@ async def test_end_user_sessions_ends_every_browser_of_one_user_only(
         assert (await leo.post(f"/end/{maya.open_id}")).json() == {"ended": 0}
 
 
-async def test_end_user_sessions_outside_a_request_revokes_the_tokens(
+async def test_end_user_sessions_outside_a_request_revokes_once_when_asked(
     tiktok_settings: TikTokSettings, tiktok_emulator: TikTokEmulator
 ) -> None:
     store = MemoryTokenStore()
     app = session_app(tiktok_settings, store, tiktok_emulator)
     maya = tiktok_emulator.user("mayacooks")
-    async with signed_in_browser(app, tiktok_settings, tiktok_emulator) as phone:
+    async with (
+        signed_in_browser(app, tiktok_settings, tiktok_emulator) as phone,
+        signed_in_browser(app, tiktok_settings, tiktok_emulator) as laptop,
+    ):
         revokes = tiktok_emulator.count("revoke")
         ended = await end_user_sessions_in_store(
             maya.open_id,
             settings=tiktok_settings,
             token_store=store,
+            revoke=True,
             transport=tiktok_emulator.transport(),
         )
-        assert ended == 1
+        assert ended == 2
+        # One revoke disconnects the app from the account: every token goes with it.
         assert tiktok_emulator.count("revoke") == revokes + 1
         assert await who(phone) is None
+        assert await who(laptop) is None
 
 
-async def test_end_user_sessions_without_revoking(
+async def test_end_user_sessions_leaves_the_app_connected_by_default(
     tiktok_settings: TikTokSettings, tiktok_emulator: TikTokEmulator
 ) -> None:
     store = MemoryTokenStore()
@@ -100,7 +106,7 @@ async def test_end_user_sessions_without_revoking(
     async with signed_in_browser(app, tiktok_settings, tiktok_emulator):
         revokes = tiktok_emulator.count("revoke")
         ended = await end_user_sessions_in_store(
-            maya.open_id, settings=tiktok_settings, token_store=store, revoke=False
+            maya.open_id, settings=tiktok_settings, token_store=store
         )
         assert ended == 1
         assert tiktok_emulator.count("revoke") == revokes

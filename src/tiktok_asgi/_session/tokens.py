@@ -210,9 +210,10 @@ class TokenManager:
                 continue  # not this user's: never ended through another user's index
             await self._end_in_store(session_id, open_id)
             if record is not None:
-                ended.append(session_id)
-                if revoke:
+                if revoke and not ended:
+                    # One revoke disconnects the app from the user: every token goes with it.
                     await self._revoke(record)
+                ended.append(session_id)
         return ended
 
     async def _end_or_hold(self, session_id: str, open_id: str | None) -> None:

@@ -120,7 +120,7 @@ def build_app(setup: DemoSetup) -> ASGIApp:
         if request.headers.get("sec-fetch-site") == "cross-site":
             return PlainTextResponse("Refused: a sign-out from another site.", status_code=403)
         if isinstance(request.user, TikTokUser):
-            await end_user_sessions(request, request.user.open_id, revoke=False)
+            await end_user_sessions(request, request.user.open_id)
         return RedirectResponse("/", status_code=303)
 
     async def favicon(request: Request) -> Response:
