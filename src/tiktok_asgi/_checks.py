@@ -171,6 +171,24 @@ def check_qr_path(path: str | None, others: Mapping[str, str]) -> None:
         )
 
 
+def native_redirect_uris(value: Sequence[str]) -> tuple[str, ...]:
+    """The redirect URIs registered for the native apps (universal or app links), exactly as
+    the apps send them."""
+    fix = (
+        "native_redirect_uris must be a sequence of the absolute redirect URIs registered for "
+        "your iOS and Android apps in the TikTok app console, e.g. "
+        "('https://example.com/tiktok/auth',), each without a fragment and under 512 characters"
+    )
+    if isinstance(value, str):
+        raise ValueError(fix + ", not one string")
+    uris = tuple(value)
+    for uri in uris:
+        parts = urlsplit(uri) if isinstance(uri, str) else None
+        if parts is None or not parts.scheme or parts.fragment or len(uri) >= 512:
+            raise ValueError(f"{fix}; got {uri!r}")
+    return uris
+
+
 def check_local_target(name: str, target: str) -> None:
     if (
         not isinstance(target, str)

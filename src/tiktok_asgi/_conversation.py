@@ -29,6 +29,7 @@ from ._cookies.identity import Identity, IdentityCookie
 from ._cookies.signing import DuplicateCookie, read_cookies
 from ._cookies.tossing import clear_everywhere
 from ._disconnect import Disconnect
+from ._native import BearerSessions, who_is_asking
 from ._origins import origin_allowed
 from ._qr import QrSignIn
 from ._redirects import safe_next
@@ -79,10 +80,12 @@ class LoginConversation:
         revoke_on_logout: bool,
         on_logout: OnLogout | None = None,
         error_page: RenderErrorPage | None = None,
+        bearer: BearerSessions | None = None,
     ) -> None:
         self.settings = settings
         self._tiktok = tiktok
         self._identity = identity
+        self._bearer = bearer
         self._flows = FlowCookies(settings)
         self._tokens = tokens
         self._on_login = on_login
@@ -107,6 +110,7 @@ class LoginConversation:
                 on_logout=on_logout,
                 from_this_site=self._from_this_site,
                 error_page=error_page,
+                bearer=bearer,
             )
             self._confirmations[disconnect.answer] = disconnect.confirmation
             self._endpoints[settings.disconnect_path] = self._method_checked(
@@ -218,11 +222,28 @@ class LoginConversation:
         code_verifier: str | None,
         claimed_scopes: str | None,
     ) -> tuple[TikTokUser, str]:
-        """The steps every sign-in ends with, whether its code came to the callback or with a
-        confirmed QR code: token exchange → user info (the token's open_id) → ``on_login`` →
-        token store. Returns the user and the identity cookie that signs the browser in.
-        ``claimed_scopes`` (TikTok's granted list, as the answer carrying the code said) may
-        only narrow the requested scopes when the token names none."""
+        """:meth:`sign_in`, and the identity cookie that signs the browser in."""
+        identity = await self.sign_in(
+            code,
+            redirect_uri=redirect_uri,
+            code_verifier=code_verifier,
+            claimed_scopes=claimed_scopes,
+        )
+        return identity.user, self._identity_cookie(identity)
+
+    async def sign_in(
+        self,
+        code: str,
+        *,
+        redirect_uri: str | None,
+        code_verifier: str | None,
+        claimed_scopes: str | None,
+    ) -> Identity:
+        """The steps every sign-in ends with, whether its code came to the callback, with a
+        confirmed QR code or from a native app: token exchange → user info (the token's
+        open_id) → ``on_login`` → token store. ``claimed_scopes`` (TikTok's granted list, as
+        the answer carrying the code said) may only narrow the requested scopes when the token
+        names none."""
         token = await self._tiktok.exchange_code(
             code, redirect_uri=redirect_uri, code_verifier=code_verifier
         )
@@ -233,7 +254,7 @@ class LoginConversation:
         if self._tokens is not None:
             async with self._tokens.budget():
                 session_id = await self._tokens.save(token)
-        return user, self._identity_cookie(Identity(user, session_id))
+        return Identity(user, session_id)
 
     def _pending_next(self, state: str | None, cookies: Mapping[str, str]) -> str | None:
         """Where the failed sign-in was going, for "Try again" (read only when it failed)."""
@@ -277,10 +298,7 @@ class LoginConversation:
             return error_response(CrossSiteRequest(), self.settings, scope, render=self._error_page)
         query = QueryParams(scope["query_string"])
         target = safe_next(query.get("next"), self.settings.login_redirect)
-        try:
-            identity = self._identity.read(scope["headers"])
-        except DuplicateCookie:
-            identity = None  # whose is whose cannot be told: all of them are cleared below
+        identity, by_bearer = who_is_asking(self._identity, self._bearer, scope["headers"])
         # Copies a sibling subdomain set on a parent domain go too.
         clears = clear_everywhere(self._identity.spec, headers.get("host"), "/")
         if self._tokens is not None and identity is not None and identity.session_id is not None:
@@ -303,6 +321,8 @@ class LoginConversation:
         if self._on_logout is not None and identity is not None:
             await self._on_logout(identity.user)
         logger.info("logout", extra={"event": "logout"})
+        if by_bearer:
+            return secure(Response(status_code=204), ())  # a native app: no page, no cookie
         return redirect(target, clears, status_code=303)
 
     def _from_this_site(self, scope: Scope) -> bool:

@@ -28,11 +28,11 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from ._cookies.identity import IdentityCookie
-from ._cookies.signing import DuplicateCookie
 from ._cookies.tossing import clear_everywhere
+from ._native import BearerSessions, who_is_asking
 from ._paths import site_path
 from ._redirects import safe_next
-from ._responses import error_response, html_page, redirect
+from ._responses import error_response, html_page, redirect, secure
 from ._session import TokenManager
 from ._tiktok.provider import TikTokProvider
 from .errors import (
@@ -78,12 +78,14 @@ class Disconnect:
         on_logout: Callable[[TikTokUser], Awaitable[None]] | None,
         from_this_site: Callable[[Scope], bool],
         error_page: RenderErrorPage | None,
+        bearer: BearerSessions | None = None,
     ) -> None:
         assert settings.disconnect_path is not None
         self.settings = settings
         self._path = settings.disconnect_path
         self._tiktok = tiktok
         self._identity = identity
+        self._bearer = bearer
         self._tokens = tokens
         self._on_logout = on_logout
         self._from_this_site = from_this_site
@@ -100,10 +102,7 @@ class Disconnect:
             refused = CrossSiteRequest(description="Disconnecting must come from this site.")
             return self._error(refused, scope)
         target = safe_next(QueryParams(scope["query_string"]).get("next"), self._back)
-        try:
-            identity = self._identity.read(scope["headers"])
-        except DuplicateCookie:
-            identity = None  # whose is whose cannot be told: all of them are cleared
+        identity, by_bearer = who_is_asking(self._identity, self._bearer, scope["headers"])
         clears = clear_everywhere(self._identity.spec, Headers(scope=scope).get("host"), "/")
         if identity is None or identity.session_id is None:
             # No login session holds a token to revoke with: a new sign-in makes one.
@@ -145,6 +144,8 @@ class Disconnect:
             len(ended),
             extra={"event": "disconnect", "sessions_ended": len(ended)},
         )
+        if by_bearer:
+            return secure(Response(status_code=204), ())  # a native app: no page, no cookie
         return redirect(target, clears, status_code=303)
 
     def confirmation(self, scope: Scope) -> Response:

@@ -25,7 +25,9 @@ _REQUIRED_HELP = {
     "redirect_uri": "the callback URL registered in the TikTok app console",
     "secret_key": "one or more random keys of 32+ characters, comma-separated, newest last",
 }
-_LIST_FIELDS = frozenset({"scopes", "secret_key", "protected_paths", "allowed_origins"})
+_LIST_FIELDS = frozenset(
+    {"scopes", "secret_key", "protected_paths", "allowed_origins", "native_redirect_uris"}
+)
 _BOOLS = {"1": True, "true": True, "yes": True, "on": True}
 _BOOLS |= {"0": False, "false": False, "no": False, "off": False}
 
@@ -49,7 +51,7 @@ def _as_pkce(value: str) -> str | None:
 def _converter(field: dataclasses.Field[Any]) -> Callable[[str], Any]:
     if field.name in _LIST_FIELDS:
         return _as_list
-    if field.name in ("pkce", "qr_path"):
+    if field.name in ("pkce", "qr_path", "exchange_path"):
         return _as_pkce  # "none" or "off" turns either off
     if field.name == "disconnect_path":
         return _as_pkce  # "none" or "off" turns it off (empty keeps the default)

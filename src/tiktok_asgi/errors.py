@@ -7,6 +7,8 @@ answered with is the class's ``status_code``. Hierarchy (code, status)::
     ├── StateError                      state_missing | state_mismatch | state_expired |
     │                                   state_invalid | state_reused                   400
     ├── CallbackError                   invalid_request: a callback without a code    400
+    ├── ExchangeInvalid                 invalid_request: a native code exchange that is
+    │                                   not one (JSON, code, verifier, redirect_uri)   400
     ├── AuthorizationDenied             TikTok's ``?error=`` on the callback           400
     │   └── SignInCancelled             access_denied: the person pressed Cancel       403
     ├── LoginRequired                   login_required                                 401
@@ -50,6 +52,7 @@ __all__ = [
     "CallbackError",
     "ClientTicketMismatch",
     "CrossSiteRequest",
+    "ExchangeInvalid",
     "IdentityTooLarge",
     "InsufficientScope",
     "LoginRejected",
@@ -111,6 +114,12 @@ class StateError(TikTokAuthError):
 
 class CallbackError(TikTokAuthError):
     """The callback request itself is malformed."""
+
+    default_code = "invalid_request"
+
+
+class ExchangeInvalid(TikTokAuthError):
+    """A native app's code exchange is malformed, or names a redirect URI not registered."""
 
     default_code = "invalid_request"
 

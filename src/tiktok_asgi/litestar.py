@@ -17,7 +17,8 @@
 matched, so the plugin registers the login, callback, logout and disconnect paths as routes
 (named ``tiktok_login``, ``tiktok_callback``, ``tiktok_logout`` and ``tiktok_disconnect``, for
 ``request.url_for``), the ``qr_path`` of QR-code sign-in with everything below it as a mount
-(``tiktok_qr``), and the ``webhook_path`` when it is set (``tiktok_webhook``), and puts one
+(``tiktok_qr``), the ``webhook_path`` when it is set (``tiktok_webhook``) and the native apps'
+``exchange_path`` (``tiktok_exchange``), and puts one
 middleware in front of every route: ``request.user`` is the :class:`~tiktok_asgi.TikTokUser`
 (or Starlette's ``UnauthenticatedUser``) in HTTP and WebSocket handlers alike. The middleware
 decides on the path Litestar routed (slashes merged, no trailing slash, a mounted app's prefix
@@ -125,6 +126,8 @@ class TikTokPlugin(InitPluginProtocol):
         if settings.webhook_path is not None:
             # Litestar runs no middleware on a path it has no route for: TikTok would get 404.
             paths["tiktok_webhook"] = settings.webhook_path
+        if settings.exchange_path is not None:
+            paths["tiktok_exchange"] = settings.exchange_path  # native apps' code exchange
         app_config.route_handlers.extend(
             asgi(path, name=name, copy_scope=True)(_named_path) for name, path in paths.items()
         )

@@ -19,6 +19,7 @@ from ._conversation import LoginConversation, OnLogin, OnLogout
 from ._cookies.identity import Identity, IdentityCookie
 from ._cookies.signing import DuplicateCookie
 from ._cookies.tossing import clear_everywhere
+from ._native import BearerSessions, NativeExchange
 from ._origins import header, socket_origin_allowed
 from ._paths import ProtectedPaths, request_path, site_path
 from ._responses import error_response, refuse_anonymous, store_unavailable
@@ -106,10 +107,14 @@ class TikTokAuthMiddleware:
         self._tokens = tokens = (
             TokenManager(settings, token_store, tiktok) if token_store is not None else None
         )
+        self._bearer = bearer = (
+            BearerSessions(settings) if settings.exchange_path is not None else None
+        )
         self.conversation = LoginConversation(
             settings,
             tiktok,
             identity,
+            bearer=bearer,
             tokens=tokens,
             on_login=on_login,
             # Revoking disconnects the app at TikTok: a sign-out does it only when asked to.
@@ -117,9 +122,15 @@ class TikTokAuthMiddleware:
             on_logout=on_logout,
             error_page=error_page,
         )
-        self._webhooks = WebhookReceiver(settings, tokens=tokens, on_webhook=on_webhook)
+        # The library's own paths that read a body: answered as ASGI apps.
+        self._own_apps: dict[str, ASGIApp] = {}
+        if settings.webhook_path is not None:
+            receiver = WebhookReceiver(settings, tokens=tokens, on_webhook=on_webhook)
+            self._own_apps[settings.webhook_path] = receiver
+        if settings.exchange_path is not None and bearer is not None:
+            exchange = NativeExchange(settings, bearer, self.conversation.sign_in)
+            self._own_apps[settings.exchange_path] = exchange
         # Looked up on every request: bound once.
-        self._webhook_path = settings.webhook_path
         self._endpoint = self.conversation.endpoint
         self._sessions = (
             SessionStep(tokens, ProfileRefresher(settings, tokens, tiktok, identity))
@@ -145,7 +156,7 @@ class TikTokAuthMiddleware:
             await self._pass_through(scope, receive, send)
             return
         path = request_path(scope)
-        if kind == "http" and (path == self._webhook_path or self._endpoint(path) is not None):
+        if kind == "http" and (path in self._own_apps or self._endpoint(path) is not None):
             await self._answer_here(path, scope, receive, send)
             return
         try:
@@ -153,7 +164,11 @@ class TikTokAuthMiddleware:
         except DuplicateCookie:
             # Cookie tossing: a second identity cookie from another scope. Nobody, and cleared.
             identity, send = None, self._clear_tossed(scope, path, send)
-        if identity is not None and kind == "websocket" and not self._socket_origin_ok(scope):
+        by_bearer = False
+        if identity is None and self._bearer is not None:
+            identity = self._bearer.read(scope["headers"])  # a native app's session
+            by_bearer = identity is not None
+        elif identity is not None and kind == "websocket" and not self._socket_origin_ok(scope):
             identity = None  # a page of another origin must not get the user's socket
         if identity is None:
             context, renewed = self._anonymous, None
@@ -166,9 +181,9 @@ class TikTokAuthMiddleware:
                 await store_unavailable(scope, receive, send, self.settings, self._error_page)
                 return
         user = _publish(scope, context)
-        if identity is not None and (self._watch_responses or context.signed_out):
+        if identity is not None and not by_bearer and (self._watch_responses or context.signed_out):
             send = SignOutOnResponse(context, send, self._clear_identity, renewed)
-        elif user is None and kind == "http" and type(send) is not ClearOnResponse:
+        elif (user is None or by_bearer) and kind == "http" and type(send) is not ClearOnResponse:
             send = Watched(send)  # a view's unhandled TikTokAuthError is answered, not a 500
         if user is None and self._protected and self._protected.covers(path):
             await refuse_anonymous(scope, receive, send, self.settings.login_path)
@@ -193,9 +208,11 @@ class TikTokAuthMiddleware:
         await self.app(scope, receive, send)
 
     async def _answer_here(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
-        """The webhook and the login conversation's paths are the library's own."""
-        if path == self._webhook_path:
-            await self._webhooks(scope, receive, send)
+        """The webhook, the native code exchange and the login conversation's paths are the
+        library's own."""
+        own = self._own_apps.get(path)
+        if own is not None:
+            await own(scope, receive, send)
             return
         endpoint = self._endpoint(path)
         assert endpoint is not None

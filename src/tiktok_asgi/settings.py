@@ -43,6 +43,9 @@ class TikTokSettings:
     # Revokes at TikTok and ends every session of the user (needs a token store); None: off.
     disconnect_path: str | None = DEFAULT_DISCONNECT_PATH
     qr_path: str | None = "/auth/tiktok/qr"  # QR-code sign-in for TVs and devices; None: off
+    # Codes of TikTok's native SDKs exchanged for bearer sessions; None: off.
+    exchange_path: str | None = "/auth/tiktok/exchange"
+    native_redirect_uris: Sequence[str] = ()  # the app links the native apps' codes name
     login_redirect: str = "/"
     error_redirect: str | None = None
     protected_paths: Sequence[str] = ()
@@ -102,6 +105,7 @@ class TikTokSettings:
         _check_webhook(self)
         _check_disconnect(self)
         check.check_qr_path(self.qr_path, _other_paths(self))
+        native_uris = _check_native(self)
         if self.profile_max_age <= 0:
             raise ValueError(
                 "profile_max_age must be a positive number of seconds (default 86400: TikTok's "
@@ -166,6 +170,7 @@ class TikTokSettings:
         set_ = object.__setattr__  # frozen: derived fields are set once, here
         set_(self, "scopes", scopes)
         set_(self, "protected_paths", protected)
+        set_(self, "native_redirect_uris", native_uris)
         set_(self, "allowed_origins", origins)
         set_(self, "secret_keys", keys)
         set_(self, "secure_cookies", secure_cookies)
@@ -249,3 +254,16 @@ def _other_paths(settings: TikTokSettings) -> dict[str, str]:
             if isinstance(value, str):
                 paths[f.name] = value
     return paths
+
+
+def _check_native(settings: TikTokSettings) -> tuple[str, ...]:
+    path = settings.exchange_path
+    if path is not None:
+        check.check_path("exchange_path", path)
+        taken = [n for n, p in _other_paths(settings).items() if p == path and n != "exchange_path"]
+        if taken or path == settings.qr_path:
+            raise ValueError(
+                f"exchange_path {path!r} is also another path the middleware answers: give it "
+                "a path of its own, e.g. '/auth/tiktok/exchange', or None to turn it off"
+            )
+    return check.native_redirect_uris(settings.native_redirect_uris)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -38,6 +37,7 @@ from typing import Any, ClassVar, TypeAlias
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from ._bodies import BodyRefused, load_json, read_body
 from ._session import TokenManager
 from ._webhook_marks import DeliveryMarks
 from .errors import (
@@ -64,7 +64,6 @@ logger = logging.getLogger("tiktok_asgi")
 #: TikTok's event when a user removed the app (or their account went away).
 AUTHORIZATION_REMOVED = "authorization.removed"
 _MAX_BODY = 64 * 1024  # TikTok's events are a few hundred bytes
-_MAX_CHUNKS = 1024  # body messages read at most (empty ones would otherwise never end)
 #: Deepest JSON nesting accepted in an event (its body, and its content inside).
 MAX_JSON_DEPTH = 16
 
@@ -172,7 +171,7 @@ class WebhookReceiver:
             if scope["method"] != "POST":
                 raise MethodNotAllowed(description="TikTok's webhooks are POSTs.")
             stamp, given = _signature(dict(scope["headers"]).get(b"tiktok-signature"))
-            body = await _read_body(receive)
+            body = await _read_event_body(receive)
             self._verify(stamp, given, body)
             event = self._event(body)
         except TikTokAuthError as exc:
@@ -221,7 +220,7 @@ class WebhookReceiver:
 
     def _event(self, body: bytes) -> TikTokWebhookEvent:
         try:
-            data = _loads(body)
+            data = load_json(body, MAX_JSON_DEPTH)
         except ValueError:
             raise WebhookEventInvalid(description="The body is not JSON.") from None
         if not isinstance(data, dict):
@@ -236,7 +235,7 @@ class WebhookReceiver:
             raise WebhookEventInvalid(description="The event's create_time is not a number.")
         content = data.get("content", "{}")
         try:
-            decoded = _loads(content) if isinstance(content, str) else content
+            decoded = load_json(content, MAX_JSON_DEPTH) if isinstance(content, str) else content
         except ValueError:
             raise WebhookEventInvalid(description="The event's content is not JSON.") from None
         if not isinstance(decoded, dict):
@@ -319,47 +318,8 @@ def _signature(header: bytes | None) -> tuple[bytes, bytes]:
     return stamp, given
 
 
-def _loads(text: str | bytes) -> Any:
-    """JSON no deeper than :data:`MAX_JSON_DEPTH` (TikTok's events are two levels deep)."""
-    chars = text.decode("utf-8") if isinstance(text, bytes) else text  # ValueError if not UTF-8
-    if chars.count("{") + chars.count("[") > MAX_JSON_DEPTH and _depth(chars) > MAX_JSON_DEPTH:
-        raise WebhookEventInvalid(description="The body is nested too deeply for a TikTok event.")
-    return json.loads(chars)
-
-
-def _depth(chars: str) -> int:
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in chars:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    for _ in range(_MAX_CHUNKS):
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise WebhookEventInvalid(description="The request ended before its body.")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > _MAX_BODY:
-            raise WebhookEventInvalid(description="The body is too large for a TikTok event.")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-    raise WebhookEventInvalid(description="The body came in too many pieces.")
+async def _read_event_body(receive: Receive) -> bytes:
+    try:
+        return await read_body(receive, _MAX_BODY)
+    except BodyRefused as exc:
+        raise WebhookEventInvalid(description=str(exc)) from None

@@ -92,6 +92,13 @@ def test_webhook_path_is_the_middlewares(deployed: Deployed) -> None:
     assert json.loads(answer.body)["error"] == "webhook_signature_invalid"
 
 
+def test_native_exchange_path_is_the_middlewares(deployed: Deployed) -> None:
+    headers = {"content-type": "application/json"}
+    answer = send(deployed.port, "POST", "/auth/tiktok/exchange", headers, b'{"code": ""}')
+    assert answer.status == 400, (answer.status, answer.body[:200])
+    assert json.loads(answer.body)["error"] == "invalid_request"
+
+
 def _socket_answer(deployed: Deployed, path: str) -> str | int:
     """What an anonymous WebSocket at ``path`` gets: a message, or the close code after the
     handshake (a refusal of the handshake itself fails here, naming its HTTP status)."""

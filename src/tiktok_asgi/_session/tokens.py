@@ -203,7 +203,7 @@ class TokenManager:
         the ids of those that were still alive. Only the sessions ended leave the user's index:
         one started meanwhile stays listed, so a later end still finds it. Raises
         :class:`~tiktok_asgi.errors.TokenStoreUnavailable` when the store fails."""
-        ended = []
+        ended: list[str] = []
         for session_id in await self.ops.index_members(_INDEX_PREFIX + open_id):
             record = await self._read_or_none(session_id)
             if record is not None and record.open_id not in (None, open_id):

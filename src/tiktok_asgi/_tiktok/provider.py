@@ -195,9 +195,10 @@ class TikTokProvider:
         )
 
     async def exchange_code(
-        self, code: str, *, redirect_uri: str, code_verifier: str | None
+        self, code: str, *, redirect_uri: str | None, code_verifier: str | None
     ) -> dict[str, Any]:
-        """The token response for an authorization code (TikTok's flat shape)."""
+        """The token response for an authorization code (TikTok's flat shape). A Mini's code
+        comes without a redirect URI (None: left out, not Authlib's default)."""
         extra = {"code_verifier": code_verifier} if code_verifier else {}
         async with reaching_tiktok("token endpoint"):
             token = await self._oauth_client().fetch_token(

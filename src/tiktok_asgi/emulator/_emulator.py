@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -433,6 +434,32 @@ class TikTokEmulator:
     def deny(self, authorize_url: str) -> str:
         """Press Cancel: ``<redirect_uri>?error=access_denied&error_description=…&state=…``."""
         return denied_redirect(self._authorize_request(authorize_url))
+
+    # Codes TikTok's native SDKs and Minis hand to an app, for tests
+
+    def native_code(
+        self,
+        user: str | EmulatorUser | None = None,
+        *,
+        redirect_uri: str | None = None,
+        code_verifier: str | None = None,
+        scopes: Sequence[str] = ("user.info.basic",),
+    ) -> str:
+        """The ``code`` TikTok's iOS or Android SDK hands the app after the user consents in
+        the TikTok app: bound to the app's registered ``redirect_uri`` (a universal or app link)
+        and to ``code_verifier`` the way the SDKs send it (a hex S256 challenge). A Mini's code
+        (``TTMinis.login``) has neither. The app's server exchanges it at the token endpoint."""
+        if redirect_uri is not None and redirect_uri not in self._core.config.redirect_uris:
+            raise EmulatorRejected(
+                "invalid_request", f"redirect_uri {redirect_uri!r} is not registered for this app"
+            )
+        person = self.user(user) if isinstance(user, str) else user or self.users[0]
+        challenge = None
+        if code_verifier is not None:
+            challenge = hashlib.sha256(code_verifier.encode("ascii")).hexdigest()
+        return self._core.state.issue_code(
+            person.open_id, tuple(scopes), redirect_uri or "", challenge, native=True
+        )
 
     # The phone's side of QR-code sign-in, for tests
 

@@ -9,7 +9,7 @@ from tiktok_asgi.emulator._core import Core, is_form, parse_pairs, single
 from tiktok_asgi.emulator._errors import EmulatorRejected
 from tiktok_asgi.emulator._pkce import verifier_matches
 from tiktok_asgi.emulator._responses import rejection_response
-from tiktok_asgi.emulator._state import Grant
+from tiktok_asgi.emulator._state import CodeRecord, Grant
 
 __all__ = ["revoke", "token"]
 
@@ -68,17 +68,21 @@ def _require(form: Form, name: str) -> str:
 def _code_grant(core: Core, form: Form) -> Grant:
     _only(form, "authorization_code")
     code = _require(form, "code")
-    redirect_uri = _require(form, "redirect_uri")
+    # Optional only for codes TikTok's Minis hand over, which carry no redirect URI.
+    redirect_uri = single(form, "redirect_uri")
     verifier = single(form, "code_verifier")
     app_type, strict = core.config.app_type, core.config.strict_pkce
 
-    def pkce_ok(challenge: str | None) -> bool:
-        """The verifier's SHA-256 in an encoding the app accepts; none without a challenge."""
-        if challenge is None:
+    def pkce_ok(record: CodeRecord) -> bool:
+        """The verifier's SHA-256 in an encoding the app accepts (the native SDKs': hex); none
+        without a challenge."""
+        if record.challenge is None:
             return verifier is None
-        return verifier is not None and verifier_matches(
-            verifier, challenge, app_type, strict=strict
-        )
+        if verifier is None:
+            return False
+        if record.native:
+            return verifier_matches(verifier, record.challenge, "desktop")
+        return verifier_matches(verifier, record.challenge, app_type, strict=strict)
 
     return core.state.exchange_code(code, redirect_uri, pkce_ok)
 

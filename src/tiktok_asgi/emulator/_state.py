@@ -75,6 +75,7 @@ class CodeRecord:
     expires_at: float
     used: bool = False
     grant: Grant | None = None
+    native: bool = False  # minted by a native SDK: its challenge is hex, whatever the app type
 
 
 @dataclass(slots=True)
@@ -106,7 +107,13 @@ class EmulatorState:
     # Codes and tokens
 
     def issue_code(
-        self, open_id: str, scopes: tuple[str, ...], redirect_uri: str, challenge: str | None
+        self,
+        open_id: str,
+        scopes: tuple[str, ...],
+        redirect_uri: str,
+        challenge: str | None,
+        *,
+        native: bool = False,
     ) -> str:
         code = new_code()
         now = self.clock()
@@ -115,12 +122,12 @@ class EmulatorState:
             for stale in [c for c, r in self._codes.items() if r.expires_at < now]:
                 del self._codes[stale]
             self._codes[code] = CodeRecord(
-                open_id, scopes, redirect_uri, challenge, now + self.code_ttl
+                open_id, scopes, redirect_uri, challenge, now + self.code_ttl, native=native
             )
         return code
 
     def exchange_code(
-        self, code: str, redirect_uri: str, pkce_ok: Callable[[str | None], bool]
+        self, code: str, redirect_uri: str | None, pkce_ok: Callable[[CodeRecord], bool]
     ) -> Grant:
         """Redeem ``code`` once; replaying it revokes the tokens it produced."""
         now = self.clock()
@@ -137,12 +144,14 @@ class EmulatorState:
                 )
             if record.expires_at <= now:
                 raise EmulatorRejected("invalid_grant", "Authorization code is expired.")
-            if record.redirect_uri != redirect_uri:
+            if redirect_uri is None and record.redirect_uri:
+                raise EmulatorRejected("invalid_request", "Parameter redirect_uri is missing.")
+            if record.redirect_uri != (redirect_uri or ""):
                 raise EmulatorRejected(
                     "invalid_request",
                     "Redirect_uri is not matched with the uri when requesting code.",
                 )
-            if not pkce_ok(record.challenge):
+            if not pkce_ok(record):
                 raise EmulatorRejected(
                     "invalid_request", "Code verifier or code challenge is invalid."
                 )
