@@ -224,6 +224,18 @@ class TikTokProvider:
             )
         return dict(token)
 
+    async def client_token(self) -> dict[str, Any]:
+        """A client access token (``clt.…``, no user): the one call that proves the client key
+        and secret are a pair. TikTok answers ``invalid_client`` otherwise."""
+        async with reaching_tiktok("token endpoint"):
+            token = await self._oauth_client().fetch_token(
+                self.settings.token_url,
+                auth=_AS_IS,
+                grant_type="client_credentials",
+                **self._credentials,
+            )
+        return dict(token)
+
     async def revoke(self, access_token: str) -> None:
         """Revoke ``access_token`` at TikTok; raises :class:`TikTokAuthError` on failure."""
         async with reaching_tiktok("revoke endpoint"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -17,10 +19,13 @@ _CLIENT = frozenset({"client_key", "client_secret"})
 _ALLOWED = {
     "authorization_code": _CLIENT | {"grant_type", "code", "redirect_uri", "code_verifier"},
     "refresh_token": _CLIENT | {"grant_type", "refresh_token"},
+    "client_credentials": _CLIENT | {"grant_type"},
     "revoke": _CLIENT | {"token"},
 }
 
 Form = dict[str, list[str]]
+CLIENT_TOKEN_TTL = 7200  # TikTok's client access tokens last two hours
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _form(request: Request, body: bytes) -> Form:
@@ -92,6 +97,14 @@ def _refresh_grant(core: Core, form: Form) -> Grant:
     return core.state.refresh(_require(form, "refresh_token"))
 
 
+def _client_token(form: Form) -> Response:
+    """A client access token (no user): TikTok answers only these three fields."""
+    _only(form, "client_credentials")
+    access_token = "clt." + secrets.token_hex(16) + secrets.token_urlsafe(24)
+    body = {"access_token": access_token, "expires_in": CLIENT_TOKEN_TTL, "token_type": "Bearer"}
+    return JSONResponse(body, headers=_NO_STORE)
+
+
 async def token(core: Core, request: Request, body: bytes) -> Response:
     clock = core.config.clock
     try:
@@ -102,6 +115,8 @@ async def token(core: Core, request: Request, body: bytes) -> Response:
             grant = _code_grant(core, form)
         elif grant_type == "refresh_token":
             grant = _refresh_grant(core, form)
+        elif grant_type == "client_credentials":
+            return _client_token(form)
         else:
             raise EmulatorRejected("unsupported_grant_type", f"Grant type {grant_type} is invalid.")
     except EmulatorRejected as exc:
@@ -117,7 +132,7 @@ async def token(core: Core, request: Request, body: bytes) -> Response:
             "scope": ",".join(grant.scopes),
             "token_type": "Bearer",
         },
-        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+        headers=_NO_STORE,
     )
 
 
