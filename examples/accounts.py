@@ -13,19 +13,23 @@ import dataclasses
 import itertools
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from starlette.types import ASGIApp
 
 from tiktok_asgi import TikTokSettings, TikTokUser
 from tiktok_asgi.emulator import TEST_SECRET_KEY, TikTokEmulator
+
+from .first_request import BuiltAtFirstRequest
 
 DEFAULT_ORIGIN = "http://127.0.0.1:8000"
 
 
 def origin() -> str:
     """Where the example is served: the emulator's redirect URI and mount follow it. ``serve``
-    sets ``EXAMPLE_ORIGIN`` from --host/--port; set it yourself when you start uvicorn or
-    hypercorn on another port."""
+    sets ``EXAMPLE_ORIGIN`` from --host/--port; behind a proxy, set it yourself. Under uvicorn
+    or hypercorn without it, :func:`application` takes the first request's."""
     return os.environ.get("EXAMPLE_ORIGIN", DEFAULT_ORIGIN)
 
 
@@ -59,15 +63,21 @@ PAGE_HEADERS = {
 }
 
 
-def configure() -> tuple[TikTokSettings, TikTokEmulator | None]:
+def _emulated() -> bool:
+    return os.environ.get("EXAMPLE_EMULATOR", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def configure(served_at: str | None = None) -> tuple[TikTokSettings, TikTokEmulator | None]:
     """Real TikTok from ``TIKTOK_*`` variables (``TIKTOK_SECRET_KEY`` included: a missing one
-    fails naming it); the emulator, to mount at ``/tiktok``, only with ``EXAMPLE_EMULATOR=1``."""
-    if os.environ.get("EXAMPLE_EMULATOR", "").strip().lower() not in ("1", "true", "yes", "on"):
+    fails naming it); the emulator, to mount at ``/tiktok``, only with ``EXAMPLE_EMULATOR=1``,
+    for the origin ``served_at`` (default :func:`origin`)."""
+    if not _emulated():
         return _without_public_key(TikTokSettings.from_env()), None
+    served_at = served_at or origin()
     emulator = TikTokEmulator()
     settings = emulator.settings(
-        redirect_uri=f"{origin()}/auth/tiktok/callback",
-        base_url=f"{origin()}/tiktok",
+        redirect_uri=f"{served_at}/auth/tiktok/callback",
+        base_url=f"{served_at}/tiktok",
         # Not the emulator's default, the public test key: the redirect URI is loopback even
         # when the server listens on every interface.
         secret_key=os.environ.get("TIKTOK_SECRET_KEY", "").strip() or secrets.token_urlsafe(48),
@@ -84,6 +94,19 @@ def _without_public_key(settings: TikTokSettings) -> TikTokSettings:
             'print(secrets.token_urlsafe(48))"'
         )
     return settings
+
+
+def application(
+    create_app: Callable[[TikTokSettings, TikTokEmulator | None], Any],
+) -> ASGIApp:
+    """The example's app, as ``uvicorn examples.<name>:app`` serves it. With the emulator and
+    no ``EXAMPLE_ORIGIN``, where it is served is known at the first request only: the app is
+    built then, for that request's origin (see :mod:`examples.first_request`), so the emulator
+    follows uvicorn's or hypercorn's ``--host``/``--port``."""
+    if not _emulated() or "EXAMPLE_ORIGIN" in os.environ:
+        return create_app(*configure())
+    configure()  # a refused TIKTOK_SECRET_KEY stops the server now, not at its first request
+    return BuiltAtFirstRequest(lambda served_at: create_app(*configure(served_at)))
 
 
 def serve(app: str, argv: Sequence[str] | None = None) -> None:

@@ -22,7 +22,7 @@ from tiktok_asgi import TikTokSettings, TikTokUser
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.litestar import TikTokPlugin, login_required, require_scopes
 
-from .accounts import PAGE_HEADERS, Accounts, configure
+from .accounts import PAGE_HEADERS, Accounts, application
 
 
 @get("/", media_type=MediaType.HTML)
@@ -95,4 +95,4 @@ def create_app(
     return app
 
 
-app = create_app(*configure())
+app = application(create_app)

@@ -6,9 +6,9 @@ Run it from the repository root, then open http://127.0.0.1:8000::
 
 It talks to TikTok with the app of the ``TIKTOK_*`` variables (``TIKTOK_SECRET_KEY`` too). With
 ``EXAMPLE_EMULATOR=1`` it signs in against the TikTok emulator mounted at ``/tiktok`` instead.
-On another port, ``python -m examples.starlette_app --port 9000`` (the emulator's redirect URI
-follows), or tell the server's own command where it is served:
-``EXAMPLE_ORIGIN=http://127.0.0.1:9000``.
+On another port (``uvicorn examples.starlette_app:app --port 9000``, or
+``python -m examples.starlette_app --port 9000``) the emulator's redirect URI follows: the app is
+built at the first request, for its origin (see ``examples/first_request.py``).
 
 Everything under ``/app`` is protected by the ``protected_paths`` setting, without decorators.
 ``@login_required`` sends a browser to the login page and answers API clients 401;
@@ -31,7 +31,7 @@ from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.starlette import login_required, require_scopes, tiktok_routes
 
-from .accounts import PAGE_HEADERS, Accounts, configure
+from .accounts import PAGE_HEADERS, Accounts, application
 
 
 async def home(request: Request) -> HTMLResponse:
@@ -118,7 +118,7 @@ def create_app(
     return app
 
 
-app = create_app(*configure())
+app = application(create_app)
 
 
 if __name__ == "__main__":

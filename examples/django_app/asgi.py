@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import ASGIApp
 
-from examples.accounts import Accounts, configure
+from examples.accounts import Accounts, application
 from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings
 from tiktok_asgi.emulator import TikTokEmulator
 
@@ -44,4 +44,4 @@ def create_app(
     )
 
 
-app = create_app(*configure())
+app = application(create_app)

@@ -7,7 +7,7 @@ Generic over the settings class (any keyword-only dataclass), so that it needs n
 from __future__ import annotations
 
 import dataclasses
-import difflib
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 from starlette.config import Config
 
 __all__ = ["settings_from_env"]
+
+logger = logging.getLogger("tiktok_asgi")
 
 _S = TypeVar("_S")
 
@@ -75,8 +77,9 @@ def settings_from_env(
 
     Lists (``SCOPES``, ``SECRET_KEY``, ``PROTECTED_PATHS``) are comma-separated; booleans accept
     true/false, 1/0, yes/no, on/off; an empty value means "unset" for optional settings. Real
-    environment variables win over the ``.env`` file. Every missing, malformed or unknown
-    variable is reported at once, in one ``ValueError``.
+    environment variables win over the ``.env`` file. Every missing or malformed variable, and
+    every one that looks like a typo of a setting's name, is reported at once, in one
+    ``ValueError``; other ``<prefix>*`` variables are another program's, and ignored.
     """
     if env_file is not None and not Path(env_file).is_file():
         raise ValueError(f"env_file {os.fspath(env_file)!r} does not exist; create it or pass None")
@@ -111,24 +114,66 @@ def settings_from_env(
 
 
 def _unknown_variables(prefix: str, names: Sequence[str], present: Iterable[str]) -> list[str]:
-    """A variable with the prefix that names no setting is most likely a typo (``TIKTOK_SCOPE``):
-    left alone, its setting would silently keep its default."""
+    """The variables with the prefix that look like a typo of a setting's (``TIKTOK_SCOPE``):
+    left alone, that setting would silently keep its default.
+
+    The closeness rule, on the names without the shared prefix: a name is a typo when at most
+    :data:`_MAX_EDITS` single-character edits away from a setting's (a character inserted,
+    dropped or replaced, or two neighbours swapped; ``_`` counts as a character), at most one
+    for a setting's name of :data:`_SHORT` characters or fewer. So ``TIKTOK_SCOPE``,
+    ``TIKTOK_CLIENT_SECERT`` and ``TIKTOK_REDIRECT_URL`` are refused, naming the setting meant;
+    any other name (``TIKTOK_ADS_API_TOKEN``) belongs to something else, and is ignored.
+    """
     suffixes = [name.upper() for name in names]
-    known = [prefix + suffix for suffix in suffixes]
+    known = {prefix + suffix for suffix in suffixes}
     problems = []
     for variable in sorted(set(present)):
         if not variable.startswith(prefix) or variable in known:
             continue
         # Compared without the shared prefix, which would make every name look alike.
-        guess = difflib.get_close_matches(variable[len(prefix) :], suffixes, n=1, cutoff=0.6)
-        hint = (
-            f"did you mean {prefix}{guess[0]}?" if guess else f"the settings are {', '.join(known)}"
-        )
+        meant = _typo_of(variable[len(prefix) :], suffixes)
+        if meant is None:
+            logger.debug("%s is not a setting and not close to one: ignored", variable)
+            continue
         problems.append(
-            f"{variable} is not a setting: {hint} (from_env reads every {prefix}* variable; "
-            f"keep other variables under another prefix)"
+            f"{variable} is not a setting: did you mean {prefix}{meant}? (a {prefix}* variable "
+            f"this close to a setting's name is taken for a typo; if it is another program's, "
+            f"rename it)"
         )
     return problems
+
+
+_MAX_EDITS = 2
+_SHORT = 6  # PKCE, SCOPES: two edits would turn such names into unrelated words
+
+
+def _typo_of(name: str, settings: Sequence[str]) -> str | None:
+    """The setting ``name`` is a typo of, by the rule of :func:`_unknown_variables`."""
+    best: tuple[int, str] | None = None
+    for setting in settings:
+        allowed = 1 if len(setting) <= _SHORT else _MAX_EDITS
+        edits = _edits(name, setting, allowed)
+        if edits <= allowed and (best is None or edits < best[0]):
+            best = (edits, setting)
+    return None if best is None else best[1]
+
+
+def _edits(a: str, b: str, limit: int) -> int:
+    """Edits (insert, delete, replace, swap of neighbours) from ``a`` to ``b``; any count above
+    ``limit`` is reported as ``limit + 1``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    before: list[int] | None = None
+    previous = list(range(len(b) + 1))
+    for i, char in enumerate(a, 1):
+        current = [i]
+        for j, other in enumerate(b, 1):
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other))
+            if before is not None and j > 1 and char == b[j - 2] and a[i - 2] == other:
+                cost = min(cost, before[j - 2] + 1)
+            current.append(cost)
+        before, previous = previous, current
+    return min(previous[-1], limit + 1)
 
 
 def _one_message(prefix: str, problems: Sequence[str]) -> str:

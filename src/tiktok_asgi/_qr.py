@@ -35,6 +35,7 @@ from starlette.types import Scope
 
 from ._cookies.qr import QR_ID, USED, PendingQr, QrCookies
 from ._cookies.signing import read_cookies
+from ._extras import install_hint
 from ._paths import request_path, site_path
 from ._qr_page import qr_page, qr_page_csp
 from ._redirects import safe_next
@@ -76,7 +77,7 @@ class FinishSignIn(Protocol):
     ) -> Awaitable[tuple[TikTokUser, str]]: ...
 
 
-INSTALL = 'pip install "tiktok-asgi[qr]"'
+INSTALL = install_hint("qr")
 _TICKET_BYTES = 32  # 43 URL-safe characters: nothing to encode, far below TikTok's 512
 _PLACEHOLDER = re.compile(r"([?&]client_ticket=)tobefilled(?=[&#]|$)")
 _SVG_TITLE = "Scan with the TikTok app to sign in"

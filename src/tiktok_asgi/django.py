@@ -1,4 +1,5 @@
-"""Sign in with TikTok for Django served over ASGI (``pip install "tiktok-asgi[django]"``).
+"""Sign in with TikTok for Django served over ASGI (the ``django`` extra: ``pip install
+".[django]"`` from a checkout of tiktok-asgi).
 
 ``asgi.py`` wraps Django's ASGI application, and ``settings.py`` lists
 :class:`TikTokUserMiddleware` after Django's ``AuthenticationMiddleware``::
@@ -49,26 +50,38 @@ set, else the library's error page; an ``error_page`` given to the middleware is
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.conf import settings as django_settings
-from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from starlette.responses import Response
 from starlette.types import Scope
 
+from ._extras import missing_extra
+
+try:
+    from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+    from django.conf import settings as django_settings
+    from django.core.exceptions import ImproperlyConfigured
+    from django.core.signals import request_started
+    from django.http import HttpRequest, HttpResponse, HttpResponseBase
+    from django.utils.module_loading import import_string
+except ImportError as exc:
+    raise missing_extra(__name__, "django", exc) from exc
+
 from ._adapter import check_scopes, insufficient_scope_error, missing_scopes, refusal_response
 from ._responses import error_response
-from .context import TikTokContext, tiktok_context
+from .context import SCOPE_KEY, TikTokContext, tiktok_context
 from .errors import LoginRequired, TikTokAuthError
 from .user import TikTokUser
 
 __all__ = ["TikTokUserMiddleware", "login_required", "require_scopes"]
 
+logger = logging.getLogger("tiktok_asgi")
+
 _AUTHENTICATION = "django.contrib.auth.middleware.AuthenticationMiddleware"
 _THIS = f"{__name__}.TikTokUserMiddleware"
+_WATCH = f"{__name__}._watch_middleware"
 
 GetResponse = Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]
 V = TypeVar("V", bound=Callable[..., Any])
@@ -210,3 +223,39 @@ class TikTokUserMiddleware:
         # TikTokUser is not one of Django's user classes, which is what its stubs expect here.
         request.user = user  # type: ignore[assignment]
         request.auser = auser  # type: ignore[assignment]
+
+
+def _watch_middleware() -> None:
+    """Check ``settings.MIDDLEWARE`` at the first request Django serves inside
+    ``TikTokAuthMiddleware`` (which calls this when Django is loaded): without
+    :class:`TikTokUserMiddleware` ``request.user`` never becomes the TikTok user, and Django's
+    ``@login_required`` sends signed-in people back to the login page, round and round."""
+    request_started.connect(_check_listed, weak=False, dispatch_uid=_WATCH)
+
+
+def _check_listed(sender: object, scope: Scope | None = None, **kwargs: object) -> None:
+    if scope is None or SCOPE_KEY not in scope:
+        return  # WSGI, or a Django that TikTokAuthMiddleware does not wrap
+    request_started.disconnect(dispatch_uid=_WATCH)  # once: MIDDLEWARE is read at start-up
+    if _user_middleware_listed():
+        return
+    logger.warning(
+        "Django is served inside TikTokAuthMiddleware, but settings.MIDDLEWARE does not list "
+        "%r: request.user stays Django's, so Django's @login_required sends people signed in "
+        "with TikTok back to the login page; add it to MIDDLEWARE after %r",
+        _THIS,
+        _AUTHENTICATION,
+        extra={"event": "django_user_middleware_missing"},
+    )
+
+
+def _user_middleware_listed() -> bool:
+    """:class:`TikTokUserMiddleware`, a subclass, or the same class by another import path."""
+    for entry in getattr(django_settings, "MIDDLEWARE", None) or ():
+        try:
+            listed = import_string(entry)
+        except ImportError:
+            continue  # Django itself refuses it when it loads the middleware
+        if isinstance(listed, type) and issubclass(listed, TikTokUserMiddleware):
+            return True
+    return False

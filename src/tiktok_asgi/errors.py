@@ -46,6 +46,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import ClassVar
 
+from ._extras import install_hint
+
 __all__ = [
     "API_CALL_STATUS",
     "AuthorizationDenied",
@@ -220,9 +222,7 @@ class QrUnavailable(TikTokAuthError):
 
     status_code = 501
     default_code = "qr_unavailable"
-    default_description = (
-        'QR-code sign-in is not installed on this site: pip install "tiktok-asgi[qr]"'
-    )
+    default_description = f"QR-code sign-in is not installed on this site: {install_hint('qr')}"
 
 
 class TikTokUnavailable(TikTokAuthError):

@@ -1,4 +1,5 @@
-"""FastAPI dependencies for the signed-in TikTok user (``pip install "tiktok-asgi[fastapi]"``).
+"""FastAPI dependencies for the signed-in TikTok user (the ``fastapi`` extra: ``pip install
+".[fastapi]"`` from a checkout of tiktok-asgi).
 
 ::
 
@@ -40,14 +41,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Annotated, Any, cast
 
-from fastapi import Depends, FastAPI, HTTPException, WebSocketException
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ExceptionHandler
 from starlette.websockets import WebSocket
+
+from ._extras import missing_extra
+
+try:
+    from fastapi import Depends, FastAPI, HTTPException, WebSocketException
+    from fastapi.dependencies.models import Dependant
+    from fastapi.routing import APIRoute
+except ImportError as exc:
+    raise missing_extra(__name__, "fastapi", exc) from exc
 
 from ._adapter import (
     WS_POLICY_VIOLATION,

@@ -1,4 +1,5 @@
-"""Sign in with TikTok for Litestar (``pip install "tiktok-asgi[litestar]"``).
+"""Sign in with TikTok for Litestar (the ``litestar`` extra: ``pip install ".[litestar]"`` from a
+checkout of tiktok-asgi).
 
 ::
 
@@ -38,19 +39,25 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 from urllib.parse import unquote
 
-from litestar import Request, Response, WebSocket
-from litestar.config.app import AppConfig
-from litestar.connection import ASGIConnection
-from litestar.enums import ScopeType
-from litestar.exceptions import NotFoundException, WebSocketException
-from litestar.handlers import BaseRouteHandler, asgi
-from litestar.plugins import InitPluginProtocol
-from litestar.types import Middleware
-from litestar.types import Receive as LitestarReceive
-from litestar.types import Scope as LitestarScope
-from litestar.types import Send as LitestarSend
-from litestar.utils import normalize_path
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ._extras import missing_extra
+
+try:
+    from litestar import Request, Response, WebSocket
+    from litestar.config.app import AppConfig
+    from litestar.connection import ASGIConnection
+    from litestar.enums import ScopeType
+    from litestar.exceptions import NotFoundException, WebSocketException
+    from litestar.handlers import BaseRouteHandler, asgi
+    from litestar.plugins import InitPluginProtocol
+    from litestar.types import Middleware
+    from litestar.types import Receive as LitestarReceive
+    from litestar.types import Scope as LitestarScope
+    from litestar.types import Send as LitestarSend
+    from litestar.utils import normalize_path
+except ImportError as exc:
+    raise missing_extra(__name__, "litestar", exc) from exc
 
 from ._adapter import (
     WS_POLICY_VIOLATION,

@@ -10,6 +10,7 @@ application — and leaves with ``scope["user"]``, ``scope["auth"]`` and its
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
@@ -19,6 +20,7 @@ from ._conversation import LoginConversation, OnLogin, OnLogout
 from ._cookies.identity import Identity, IdentityCookie
 from ._cookies.signing import DuplicateCookie
 from ._cookies.tossing import clear_everywhere
+from ._mount_check import MountCheck
 from ._native import BearerSessions, NativeExchange
 from ._origins import header, socket_origin_allowed
 from ._paths import ProtectedPaths, request_path, site_path
@@ -53,6 +55,16 @@ def _publish(scope: Scope, context: TikTokContext) -> TikTokUser | None:
         scope["user"] = user
         scope["auth"] = AuthCredentials(("authenticated", *user.granted_scopes))
     return user
+
+
+def _watch_django() -> None:
+    """Django is loaded, so it may be the app, wrapped or not: the adapter checks its set-up at
+    the first request it serves."""
+    try:
+        from .django import _watch_middleware
+    except ImportError:
+        return
+    _watch_middleware()
 
 
 class TikTokAuthMiddleware:
@@ -145,9 +157,12 @@ class TikTokAuthMiddleware:
         self._anonymous = TikTokContext(settings, tiktok)
         self._clear_identity = (b"set-cookie", identity.clear().encode("latin-1"))
         self._protected = ProtectedPaths(settings.protected_paths)
+        self._mount_check = MountCheck(settings)
         self._warned_storeless = False
         # No store to ask and no load_user: a valid cookie is the whole answer, no await needed.
         self._cookie_says_all = token_store is None and load_user is None
+        if "django" in sys.modules:
+            _watch_django()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Steps stay inline on the way to the app: each coroutine more costs every request.
@@ -210,6 +225,7 @@ class TikTokAuthMiddleware:
     async def _answer_here(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         """The webhook, the native code exchange and the login conversation's paths are the
         library's own."""
+        self._mount_check.check(scope)  # here, not on the way to the app
         own = self._own_apps.get(path)
         if own is not None:
             await own(scope, receive, send)

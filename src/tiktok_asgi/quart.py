@@ -1,4 +1,5 @@
-"""Quart helpers for the signed-in TikTok user (``pip install "tiktok-asgi[quart]"``).
+"""Quart helpers for the signed-in TikTok user (the ``quart`` extra: ``pip install ".[quart]"``
+from a checkout of tiktok-asgi).
 
 ::
 
@@ -36,8 +37,21 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
-from quart import Quart, Response, has_request_context, has_websocket_context, request, websocket
 from starlette.types import Scope
+
+from ._extras import missing_extra
+
+try:
+    from quart import (
+        Quart,
+        Response,
+        has_request_context,
+        has_websocket_context,
+        request,
+        websocket,
+    )
+except ImportError as exc:
+    raise missing_extra(__name__, "quart", exc) from exc
 
 from ._adapter import (
     WS_POLICY_VIOLATION,

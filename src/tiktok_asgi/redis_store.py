@@ -1,10 +1,10 @@
 """A token store in Redis, shared by every process and instance of an application.
 
-Needs the ``redis`` extra: ``pip install "tiktok-asgi[redis]"``. Values are the token manager's
-encrypted records (Redis never sees a token in clear); refresh locks are Redis locks, so one
-refresh per login session happens across all instances. Every Redis failure, and every call
-slower than ``timeout``, becomes :class:`~tiktok_asgi.stores.TokenStoreError`, which the
-middleware answers with 503 ``token_store_unavailable``.
+Needs the ``redis`` extra: ``pip install ".[redis]"`` from a checkout of tiktok-asgi. Values are
+the token manager's encrypted records (Redis never sees a token in clear); refresh locks are Redis
+locks, so one refresh per login session happens across all instances. Every Redis failure, and
+every call slower than ``timeout``, becomes :class:`~tiktok_asgi.stores.TokenStoreError`, which
+the middleware answers with 503 ``token_store_unavailable``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
+from ._extras import missing_extra
 from .stores import TokenStoreError
 
 try:
@@ -23,8 +24,8 @@ try:
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
     from redis.exceptions import RedisError
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError('RedisTokenStore needs redis-py: pip install "tiktok-asgi[redis]"') from exc
+except ImportError as exc:
+    raise missing_extra(__name__, "redis", exc) from exc
 
 __all__ = ["RedisTokenStore"]
 

@@ -55,7 +55,7 @@ def serve_demo(host: str, tmp: Path) -> Iterator[DemoServer]:
     try:
         import uvicorn  # noqa: F401
     except ImportError:
-        unavailable('uvicorn is not installed (pip install "tiktok-asgi[demo]")')
+        unavailable('uvicorn is not installed (pip install ".[demo]" from a checkout)')
     port = free_port()
     url = f"http://{host}:{port}/"
     output = tmp / f"demo-{port}.log"

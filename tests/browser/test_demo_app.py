@@ -273,7 +273,7 @@ def test_main_without_uvicorn_names_the_extra(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(SystemExit) as exit_info:
         main([])
     assert exit_info.value.code == INSTALL_HINT
-    assert 'pip install "tiktok-asgi[demo]"' in INSTALL_HINT
+    assert 'pip install ".[demo]" from a checkout of tiktok-asgi' in INSTALL_HINT
 
 
 def test_main_refuses_an_incomplete_real_app(monkeypatch: pytest.MonkeyPatch) -> None:

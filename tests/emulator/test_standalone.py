@@ -143,7 +143,7 @@ def test_missing_uvicorn_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setitem(sys.modules, "uvicorn", None)
     with pytest.raises(SystemExit) as exited:
         main(["--port", "1"])
-    assert 'pip install "tiktok-asgi[demo]"' in str(exited.value.code)
+    assert 'pip install ".[demo]" from a checkout of tiktok-asgi' in str(exited.value.code)
 
 
 def test_invalid_configuration_exits_with_the_reason() -> None:

@@ -27,12 +27,15 @@ def ws_headers(client: TestClient, settings: TikTokSettings) -> dict[str, str]:
 @contextmanager
 def served(command: Sequence[str], port: int, log: Path) -> Iterator[str]:
     """Run ``command`` (a server listening on 127.0.0.1:``port``, its output going to ``log``)
-    with the example falling back to its mounted emulator; yield its origin; stop it afterwards."""
+    with the example falling back to its mounted emulator; yield its origin; stop it afterwards.
+    As documented: no ``EXAMPLE_ORIGIN``, the example follows the server's port by itself."""
     origin = f"http://127.0.0.1:{port}"
+    env = without_tiktok_settings(EXAMPLE_EMULATOR="1")
+    env.pop("EXAMPLE_ORIGIN", None)
     with running(
         [sys.executable, "-m", *command],
         cwd=ROOT,
-        env=without_tiktok_settings(EXAMPLE_ORIGIN=origin, EXAMPLE_EMULATOR="1"),
+        env=env,
         log=log,
         ready=listening(port),
         timeout=20,

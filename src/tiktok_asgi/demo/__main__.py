@@ -6,13 +6,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from tiktok_asgi._extras import install_hint
 from tiktok_asgi.demo._app import create_app
 
 __all__ = ["main"]
 
-INSTALL_HINT = (
-    'The demo is served by uvicorn, which is not installed: pip install "tiktok-asgi[demo]"'
-)
+INSTALL_HINT = f"The demo is served by uvicorn, which is not installed: {install_hint('demo')}"
 
 
 def _parser() -> argparse.ArgumentParser:

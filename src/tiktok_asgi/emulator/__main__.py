@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from tiktok_asgi._extras import install_hint
 from tiktok_asgi.emulator._config import (
     APP_TYPES,
     DEFAULT_PRODUCTS,
@@ -403,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         import uvicorn
     except ImportError:
-        sys.exit('The emulator server needs uvicorn: pip install "tiktok-asgi[demo]"')
+        sys.exit(f"The emulator server needs uvicorn: {install_hint('demo')}")
     try:
         emu = build_emulator(args)
     except ValueError as exc:
