@@ -57,7 +57,12 @@ __all__ = ["LoginConversation", "OnLogin", "OnLogout"]
 logger = logging.getLogger("tiktok_asgi")
 
 OnLogin = Callable[[TikTokUser, Mapping[str, Any]], Awaitable[TikTokUser | None]]
+"""The middleware's ``on_login`` hook: awaited once per sign-in with the fresh user and TikTok's
+token response; what it returns is the user from then on, ``None`` refuses the sign-in (403
+``login_rejected``)."""
 OnLogout = Callable[[TikTokUser], Awaitable[None]]
+"""The middleware's ``on_logout`` hook: awaited with the user who signs out or disconnects, before
+the cookie is cleared."""
 Endpoint = Callable[[Scope], Awaitable[Response]]
 
 _SIGN_OUT_HELD = (

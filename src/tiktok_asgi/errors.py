@@ -260,7 +260,6 @@ class TikTokRateLimited(TikTokAPIError):
     default_code = "rate_limit_exceeded"
 
 
-#: The status of an API call's error by TikTok's code, when a view's call passes it on.
 API_CALL_STATUS: Mapping[str, int] = MappingProxyType(
     {
         "access_token_invalid": 401,
@@ -271,3 +270,4 @@ API_CALL_STATUS: Mapping[str, int] = MappingProxyType(
         "rate_limit_exceeded": 429,
     }
 )
+"""The status of an API call's error by TikTok's code, when a view's call passes it on."""

@@ -42,6 +42,8 @@ __all__ = ["LoadUser", "OnLogin", "OnLogout", "OnWebhook", "TikTokAuthMiddleware
 logger = logging.getLogger("tiktok_asgi")
 
 LoadUser = Callable[[TikTokUser], Awaitable[TikTokUser | None]]
+"""The middleware's ``load_user`` hook: awaited on every signed-in request and WebSocket with the
+user of its cookie; ``None`` makes the request anonymous and clears the cookie."""
 
 
 def _publish(scope: Scope, context: TikTokContext) -> TikTokUser | None:

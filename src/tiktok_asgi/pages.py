@@ -25,7 +25,7 @@ class ErrorPage:
     description: str
     """What happened, in words for the person in the browser."""
     code: str
-    """The error code of the README's table, e.g. ``access_denied``."""
+    """The error code of the troubleshooting table, e.g. ``access_denied``."""
     status_code: int
     """The HTTP status the page is answered with."""
     log_id: str | None

@@ -110,7 +110,8 @@ class RedisTokenStore:
         return bool(written)
 
     async def add_once(self, key: str, ttl: int) -> bool:
-        """``SET key 1 NX EX ttl``: True if the key was absent (see :class:`OnceStore`)."""
+        """``SET key 1 NX EX ttl``: True if the key was absent (see
+        :class:`~tiktok_asgi.stores.OnceStore`)."""
         added = await self._call(self.redis.set(self._prefix + key, b"1", nx=True, ex=max(1, ttl)))
         return bool(added)
 

@@ -141,6 +141,8 @@ class TikTokWebhookEvent:
 
 
 OnWebhook = Callable[[TikTokWebhookEvent], Awaitable[None]]
+"""The middleware's ``on_webhook`` hook: awaited once per verified event; the event is answered
+200 only once it returns (if it raises, TikTok gets 500 and delivers the event again)."""
 
 
 def sign_webhook(client_secret: str, body: bytes, timestamp: int) -> str:

@@ -37,11 +37,17 @@ def test_licence_and_project_urls() -> None:
     assert all(url.startswith("https://") for url in project["urls"].values())
 
 
-def test_every_readme_image_is_absolute_on_the_package_page() -> None:
+def _package_page_readme() -> str:
+    """README.md as the package page shows it: after the build's substitutions."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     hook = _pyproject()["tool"]["hatch"]["metadata"]["hooks"]["fancy-pypi-readme"]
     for substitution in hook["substitutions"]:
         readme = re.sub(substitution["pattern"], substitution["replacement"], readme)
+    return readme
+
+
+def test_every_readme_image_is_absolute_on_the_package_page() -> None:
+    readme = _package_page_readme()
     images = re.findall(r"!\[[^\]]*\]\(([^)\s]+)", readme)
     assert images
     for image in images:
@@ -55,3 +61,19 @@ def test_the_demo_extra_brings_a_websocket_capable_server() -> None:
     config = uvicorn.Config(Starlette(), ws="auto")
     config.load()
     assert config.ws_protocol_class is not None
+
+
+def test_every_readme_link_leads_somewhere_on_the_package_page() -> None:
+    """README's links are relative (they work on the repository's pages); on the package page the
+    guide's pages are on the documentation site and the other files on the repository."""
+    urls = _pyproject()["project"]["urls"]
+    site, files = urls["Documentation"], f"{urls['Source']}/blob/main/"
+    links = re.findall(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)", _package_page_readme())
+    assert any(link.startswith(site) for link in links)
+    for link in links:
+        assert link.startswith("https://"), link
+        if link.startswith(site):
+            page = link.removeprefix(site).split("#", 1)[0].strip("/") or "index"
+            assert (ROOT / "docs" / f"{page}.md").is_file(), link
+        elif link.startswith(files):
+            assert (ROOT / link.removeprefix(files)).is_file(), link

@@ -1,24 +1,36 @@
-"""Every ```python block of README.md runs as it stands, with a real emulator as TikTok.
+"""Every ```python block of README.md and of the guide's pages (``docs/``) runs as it stands, with
+a real emulator as TikTok, and the commands of every shell block exist as written.
 
-Each block is checked on its own: it may use only names it defines or imports (no ``request``
+Each Python block is checked on its own: it may use only names it defines or imports (no ``request``
 or ``app`` borrowed from a neighbouring block), then it is executed with the ``TIKTOK_*``
 variables that ``python -m tiktok_asgi.emulator`` prints. A block that wraps an ``app`` in
 ``TikTokAuthMiddleware`` is then signed in to, end to end: its login redirects to the emulator
 (served over HTTP on 127.0.0.1, or the block's own in-process ``emu``), the consent is given
 there, and the callback signs the browser in.
+
+A shell block is not run (it installs, serves, or talks to real TikTok), but what it names is
+checked: ``nox -s`` sessions of the noxfile, the extras ``pip install`` asks for, modules run with
+``python -m`` (with their arguments, for the package's own command lines), and the ``TIKTOK_*``
+variables it exports, which must be settings.
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
+import dataclasses
+import importlib
+import importlib.util
 import inspect
 import os
 import re
 import shlex
 import symtable
 import sys
+import textwrap
 import threading
 import time
+import tomllib
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,8 +50,17 @@ from tiktok_asgi import TikTokSettings, pytest_plugin
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.emulator.__main__ import build_emulator, export_lines, parse
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
+ROOT = Path(__file__).resolve().parents[2]
+# The README and every page of the guide: a block moved from one to the other stays tested.
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+# A fenced block, also indented inside a list item; its language decides what is done with it.
+FENCE = re.compile(
+    r"^(?P<indent>[ \t]*)```(?P<lang>[\w+-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```",
+    re.DOTALL | re.MULTILINE,
+)
+RUN = frozenset({"python"})
+SHELL = frozenset({"bash", "sh"})
+SHOWN = frozenset({"", "text"})  # diagrams, signatures and sample output, shown as they are
 BASE_URL = "https://testserver"
 CALLBACK = f"{BASE_URL}/auth/tiktok/callback"
 LOGIN_PATH = "/auth/tiktok/login"
@@ -48,23 +69,43 @@ MODULE_NAMES = frozenset({"__name__", "__file__", "__doc__", "__builtins__"})
 
 
 class Block(NamedTuple):
+    page: str  # relative to the repository, e.g. "docs/fastapi.md"
     line: int
+    lang: str
     source: str
 
+    @property
+    def where(self) -> str:
+        return f"{self.page}:{self.line}"
 
-def readme_blocks() -> list[Any]:
-    text = README.read_text(encoding="utf-8")
+
+def all_blocks() -> list[Block]:
     blocks = []
-    for match in BLOCK.finditer(text):
-        line = text.count("\n", 0, match.start(1)) + 1
-        blocks.append(pytest.param(Block(line, match.group(1)), id=f"README.md:{line}"))
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        name = page.relative_to(ROOT).as_posix()
+        for match in FENCE.finditer(text):
+            line = text.count("\n", 0, match.start("body")) + 1
+            source = textwrap.dedent(match["body"])
+            blocks.append(Block(name, line, match["lang"], source))
     return blocks
 
 
-def undefined_names(source: str) -> set[str]:
+def blocks_in(languages: frozenset[str]) -> list[Any]:
+    return [pytest.param(b, id=b.where) for b in all_blocks() if b.lang in languages]
+
+
+def test_every_block_is_run_checked_or_plainly_shown() -> None:
+    """A block in another language (``py``, ``console``) would silently escape the tests."""
+    known = RUN | SHELL | SHOWN
+    assert not [b.where for b in all_blocks() if b.lang not in known]
+    assert {"README.md", "docs/index.md"} <= {b.page for b in all_blocks() if b.lang in RUN}
+
+
+def undefined_names(source: str, filename: str = "<block>") -> set[str]:
     """Names a block reads at module level, or as globals inside its functions, without
     defining or importing them (builtins aside)."""
-    top = symtable.symtable(source, "README.md", "exec")
+    top = symtable.symtable(source, filename, "exec")
     defined = {
         s.get_name()
         for s in top.get_symbols()
@@ -212,16 +253,16 @@ def redis_for(block: Block, monkeypatch: pytest.MonkeyPatch, directory: Path) ->
         server.stop()
 
 
-@pytest.mark.parametrize("block", readme_blocks())
-def test_readme_block_runs_as_it_stands(
+@pytest.mark.parametrize("block", blocks_in(RUN))
+def test_python_block_runs_as_it_stands(
     block: Block,
     served_emulator: Emulator,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    missing = undefined_names(block.source)
+    missing = undefined_names(block.source, block.where)
     if missing:
-        pytest.fail(f"README.md:{block.line} uses names it does not define: {sorted(missing)}")
+        pytest.fail(f"{block.where} uses names it does not define: {sorted(missing)}")
     for name in [n for n in os.environ if n.startswith("TIKTOK_")]:
         monkeypatch.delenv(name)
     for name, value in served_emulator.environ.items():
@@ -232,11 +273,11 @@ def test_readme_block_runs_as_it_stands(
     with redis_for(block, monkeypatch, tmp_path), django_settings_for(block):
         # A module of its own, as the block would be in a user's file: frameworks that read the
         # annotations back (Litestar) look them up in the module the function belongs to.
-        module = types.ModuleType(f"readme_block_{block.line}")
+        module = types.ModuleType("doc_block_" + re.sub(r"\W", "_", block.where))
         monkeypatch.setitem(sys.modules, module.__name__, module)
         namespace: dict[str, Any] = module.__dict__
-        code = compile(block.source, f"README.md:{block.line}", "exec")
-        exec(code, namespace)  # noqa: S102 - the README's own examples, the point of the test
+        code = compile(block.source, block.where, "exec")
+        exec(code, namespace)  # noqa: S102 - the docs' own examples, the point of the test
         run_tests_of(namespace)
         app = namespace.get("app")
         if app is None or "TikTokAuthMiddleware" not in block.source:
@@ -249,3 +290,84 @@ def test_readme_block_runs_as_it_stands(
             # The environment's redirect URI is https: the default name is __Host-.
             cookie_name = TikTokSettings.from_env(environ=served_emulator.environ).cookie_name
             sign_in_to(app, consent, cookie_name)
+
+
+# --------------------------------------------------------------------------- shell blocks
+
+OWN_COMMAND_LINES = {  # modules run with ``python -m`` whose arguments are checked
+    "tiktok_asgi": "tiktok_asgi.__main__",
+    "tiktok_asgi.demo": "tiktok_asgi.demo.__main__",
+    "tiktok_asgi.emulator": "tiktok_asgi.emulator.__main__",
+}
+
+
+def commands(source: str) -> list[list[str]]:
+    """The simple commands of a shell block: continuation lines joined, comments dropped, split
+    at ``&&``, ``;`` and ``|``."""
+    found: list[list[str]] = []
+    for line in source.replace("\\\n", " ").splitlines():
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
+        lexer.whitespace_split = True
+        command: list[str] = []
+        for token in lexer:
+            if token in {"&&", ";", "|", "||", "&"}:
+                found.append(command)
+                command = []
+            else:
+                command.append(token)
+        found.append(command)
+    return [c for c in found if c]
+
+
+def nox_sessions() -> set[str]:
+    tree = ast.parse((ROOT / "noxfile.py").read_text(encoding="utf-8"))
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        and any("nox.session" in ast.unparse(d) for d in node.decorator_list)
+    }
+
+
+def project() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+def check_command(command: list[str]) -> None:
+    program, *args = command
+    if program == "export":
+        settings = {f.name for f in dataclasses.fields(TikTokSettings)}
+        for assignment in args:
+            name = assignment.partition("=")[0]
+            if name.startswith("TIKTOK_"):
+                assert name.removeprefix("TIKTOK_").lower() in settings, f"{name} is no setting"
+    elif program == "nox":
+        assert args[:1] == ["-s"], command
+        names = args[1 : args.index("--")] if "--" in args else args[1:]
+        assert set(names) <= nox_sessions(), f"{names}: not sessions of noxfile.py"
+    elif program == "pip" and args[:1] == ["install"]:
+        extras = set(project()["optional-dependencies"])
+        for requirement in args[1:]:
+            wanted = re.fullmatch(r"(?:\.|tiktok-asgi)\[([\w,]+)\]", requirement)
+            if wanted:
+                assert set(wanted[1].split(",")) <= extras, f"{requirement}: no such extra"
+    elif program in {"python", "python3"} and args[:1] == ["-m"]:
+        module, arguments = args[1], args[2:]
+        assert importlib.util.find_spec(module) is not None, f"no module {module}"
+        if module in OWN_COMMAND_LINES:
+            parser = importlib.import_module(OWN_COMMAND_LINES[module])._parser()
+            parser.parse_args(arguments)  # exits (and fails the test) on a wrong argument
+    elif program in project()["scripts"]:
+        parser = importlib.import_module("tiktok_asgi.__main__")._parser()
+        parser.parse_args(args)
+
+
+@pytest.mark.parametrize("block", blocks_in(SHELL))
+def test_shell_block_names_what_exists(block: Block) -> None:
+    found = commands(block.source)
+    assert found, f"{block.where} has no command"
+    for command in found:
+        try:
+            check_command(command)
+        except SystemExit as exc:  # argparse refused the arguments
+            pytest.fail(f"{block.where}: {shlex.join(command)} is refused ({exc})")

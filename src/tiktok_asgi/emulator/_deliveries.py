@@ -29,7 +29,8 @@ class WebhookAttempt:
     """One attempt to deliver one event to the app's webhook URL, and how it went.
 
     ``status`` is the app's HTTP status, None when no answer came; ``error`` then names why
-    (``"ConnectError"``, ``"ReadTimeout"``, ``"injected"`` for :meth:`fail_webhooks` …).
+    (``"ConnectError"``, ``"ReadTimeout"``, ``"injected"`` for
+    :meth:`~tiktok_asgi.emulator.TikTokEmulator.fail_webhooks` …).
     ``next_at`` is when the next attempt is due on the emulator's clock: None once the event
     was delivered or dropped. ``body`` is the same on every attempt of one event; ``signature``
     (the ``TikTok-Signature`` header) is made afresh for each.

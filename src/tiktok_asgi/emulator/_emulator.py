@@ -53,8 +53,9 @@ if TYPE_CHECKING:
 
 __all__ = ["TEST_SECRET_KEY", "TikTokEmulator"]
 
-# Public, so tests can forge cookies; TikTokSettings accepts it only for loopback and testserver.
 TEST_SECRET_KEY = PUBLIC_TEST_KEY
+"""The ``secret_key`` :meth:`TikTokEmulator.settings` uses for a redirect URI on loopback or
+``testserver``: public, so tests can forge cookies; ``TikTokSettings`` accepts it only there."""
 _TEST_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "testserver"})
 _AUTHORIZE = check_endpoint("authorize")
 

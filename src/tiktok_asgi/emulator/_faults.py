@@ -19,6 +19,7 @@ FaultKind = Literal[
     "rate_limited",
     "connection_refused",
 ]
+"""The kinds of :class:`Fault`, one class method each."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
