@@ -23,6 +23,7 @@ from itsdangerous import BadData, SignatureExpired
 from tiktok_asgi.errors import StateError
 from tiktok_asgi.settings import HOST_PREFIX, TikTokSettings
 
+from .pending import beyond_bounds
 from .signing import CookieSpec, Signer
 
 __all__ = ["MAX_PENDING_LOGINS", "FlowCookies"]
@@ -66,23 +67,14 @@ class FlowCookies:
         :data:`MAX_PENDING_LOGINS` (or the byte budget) and of flow cookies that can no longer
         finish one."""
         new = self.start(state, data)
-        pending: list[tuple[float, str, int]] = []
-        dropped: list[str] = []
-        for name, value in cookies.items():
-            if not name.startswith(self._prefix):
-                continue
-            started = self._started_at(value)
-            if started is None:
-                dropped.append(name)
-            else:
-                pending.append((started, name, len(name) + len(value) + 3))  # "n=v; "
-        pending.sort(reverse=True)
-        kept, size = 1, len(new.partition(";")[0])
-        for at, (_, name, length) in enumerate(pending):
-            if kept == MAX_PENDING_LOGINS or size + length > _MAX_PENDING_BYTES:
-                dropped += [name for _, name, _ in pending[at:]]
-                break
-            kept, size = kept + 1, size + length
+        dropped = beyond_bounds(
+            new,
+            self._prefix,
+            cookies,
+            self._started_at,
+            most=MAX_PENDING_LOGINS,
+            max_bytes=_MAX_PENDING_BYTES,
+        )
         return [new, *(self.spec.clear(name=name) for name in dropped)]
 
     def _started_at(self, value: str) -> float | None:

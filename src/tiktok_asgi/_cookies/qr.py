@@ -21,6 +21,7 @@ from itsdangerous import BadData, SignatureExpired
 from tiktok_asgi.errors import QrSessionError
 from tiktok_asgi.settings import HOST_PREFIX, TikTokSettings
 
+from .pending import beyond_bounds
 from .signing import CookieSpec, Signer
 
 __all__ = ["MAX_PENDING_QR", "QR_ID", "PendingQr", "QrCookies"]
@@ -72,23 +73,14 @@ class QrCookies:
         new = self.spec.header(
             self._signer.dumps({**payload, "at": time.time()}), name=self.name(qr_id)
         )
-        waiting: list[tuple[float, str, int]] = []
-        dropped: list[str] = []
-        for name, value in cookies.items():
-            if not name.startswith(self._prefix):
-                continue
-            started = self._started_at(value)
-            if started is None:
-                dropped.append(name)
-            else:
-                waiting.append((started, name, len(name) + len(value) + 3))
-        waiting.sort(reverse=True)
-        kept, size = 1, len(new.partition(";")[0])
-        for at, (_, name, length) in enumerate(waiting):
-            if kept == MAX_PENDING_QR or size + length > _MAX_PENDING_BYTES:
-                dropped += [name for _, name, _ in waiting[at:]]
-                break
-            kept, size = kept + 1, size + length
+        dropped = beyond_bounds(
+            new,
+            self._prefix,
+            cookies,
+            self._started_at,
+            most=MAX_PENDING_QR,
+            max_bytes=_MAX_PENDING_BYTES,
+        )
         return [new, *(self.spec.clear(name=name) for name in dropped)]
 
     def _started_at(self, value: str) -> float | None:
