@@ -422,15 +422,18 @@ class TikTokEmulator:
         link back to the app (``error=unauthorized_client&error_type=client_key``).
         """
         request = self._authorize_request(authorize_url)
+        person = self._person(user)
+        return grant(self._core, request, person, scopes)
+
+    def _person(self, user: str | EmulatorUser | None) -> EmulatorUser:
+        """One of the emulator's users: by open_id or username, as given, or the first."""
         if isinstance(user, EmulatorUser):
-            person = self.user(user.open_id)
-        elif user is None:
+            return self.user(user.open_id)
+        if user is None:
             if not self.users:
                 raise LookupError("the emulator has no users")
-            person = self.users[0]
-        else:
-            person = self.user(user)
-        return grant(self._core, request, person, scopes)
+            return self.users[0]
+        return self.user(user)
 
     def deny(self, authorize_url: str) -> str:
         """Press Cancel: ``<redirect_uri>?error=access_denied&error_description=…&state=…``."""
@@ -454,7 +457,7 @@ class TikTokEmulator:
             raise EmulatorRejected(
                 "invalid_request", f"redirect_uri {redirect_uri!r} is not registered for this app"
             )
-        person = self.user(user) if isinstance(user, str) else user or self.users[0]
+        person = self._person(user)
         challenge = None
         if code_verifier is not None:
             challenge = hashlib.sha256(code_verifier.encode("ascii")).hexdigest()
@@ -485,14 +488,7 @@ class TikTokEmulator:
         """The person confirms on the phone as ``user`` (first user if None), granting
         ``scopes`` (None: all requested; ``user.info.basic`` always); scans first if needed.
         A sandbox app's non-target ``user`` raises ``non_sandbox_target``."""
-        if isinstance(user, EmulatorUser):
-            person = self.user(user.open_id)
-        elif user is None:
-            if not self.users:
-                raise LookupError("the emulator has no users")
-            person = self.users[0]
-        else:
-            person = self.user(user)
+        person = self._person(user)
         confirm(self._core, scan_url, person, scopes)
 
     def cancel_qr(self, scan_url: str) -> None:
