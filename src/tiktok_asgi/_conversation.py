@@ -133,6 +133,14 @@ class LoginConversation:
             )
             self._endpoints[settings.qr_path] = self._qr.answer
 
+    def paths(self) -> frozenset[str]:
+        """The paths answered here exactly."""
+        return frozenset(self._endpoints)
+
+    def below(self) -> str | None:
+        """The prefix of the paths answered below one of these (each QR code's status)."""
+        return self._qr.below if self._qr is not None else None
+
     def endpoint(self, path: str) -> Endpoint | None:
         """The endpoint answering ``path``, or None when the path is the application's."""
         found = self._endpoints.get(path)

@@ -83,7 +83,10 @@ class BearerSessions:
 
     def read(self, headers: Headers) -> Identity | None:
         token = bearer_token(headers)
-        return self._codec.read_value(token) if token else None
+        return self.read_token(token) if token else None
+
+    def read_token(self, token: str) -> Identity | None:
+        return self._codec.read_value(token)
 
     def issue(self, identity: Identity) -> str:
         return self._codec.encode_value(identity)

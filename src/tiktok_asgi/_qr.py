@@ -140,7 +140,7 @@ class QrSignIn:
         assert settings.qr_path is not None
         self.settings = settings
         self.path = settings.qr_path
-        self._below = self.path + "/"
+        self.below = self.path + "/"
         self._tiktok = tiktok
         self._finish = finish
         self._tokens = tokens
@@ -159,7 +159,7 @@ class QrSignIn:
 
     def endpoint_below(self, path: str) -> Endpoint | None:
         """The status endpoint when ``path`` is ``qr_path/<a QR id>``."""
-        if path.startswith(self._below) and QR_ID.fullmatch(path[len(self._below) :]):
+        if path.startswith(self.below) and QR_ID.fullmatch(path[len(self.below) :]):
             return self._status_checked
         return None
 
@@ -222,7 +222,7 @@ class QrSignIn:
         return secure(JSONResponse(body), set_cookies)
 
     async def status(self, scope: Scope) -> Response:
-        qr_id = request_path(scope)[len(self._below) :]
+        qr_id = request_path(scope)[len(self.below) :]
         cookies = read_cookies(scope["headers"])
         ended = self._cookies.clear(qr_id, cookies)
         try:

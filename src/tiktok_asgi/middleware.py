@@ -21,7 +21,7 @@ from ._cookies.identity import Identity, IdentityCookie
 from ._cookies.signing import DuplicateCookie
 from ._cookies.tossing import clear_everywhere
 from ._mount_check import MountCheck
-from ._native import BearerSessions, NativeExchange
+from ._native import BearerSessions, NativeExchange, bearer_token
 from ._origins import header, socket_origin_allowed
 from ._paths import ProtectedPaths, request_path, site_path
 from ._responses import error_response, refuse_anonymous, store_unavailable
@@ -44,19 +44,6 @@ logger = logging.getLogger("tiktok_asgi")
 LoadUser = Callable[[TikTokUser], Awaitable[TikTokUser | None]]
 """The middleware's ``load_user`` hook: awaited on every signed-in request and WebSocket with the
 user of its cookie; ``None`` makes the request anonymous and clears the cookie."""
-
-
-def _publish(scope: Scope, context: TikTokContext) -> TikTokUser | None:
-    """``scope["user"]``, ``scope["auth"]`` and the context, for whatever runs downstream."""
-    user = context.user
-    scope[SCOPE_KEY] = context
-    if user is None:
-        scope["user"] = UnauthenticatedUser()
-        scope["auth"] = NO_CREDENTIALS
-    else:
-        scope["user"] = user
-        scope["auth"] = AuthCredentials(("authenticated", *user.granted_scopes))
-    return user
 
 
 def _watch_django() -> None:
@@ -146,6 +133,9 @@ class TikTokAuthMiddleware:
             self._own_apps[settings.exchange_path] = exchange
         # Looked up on every request: bound once.
         self._endpoint = self.conversation.endpoint
+        self._own_paths = frozenset(self._own_apps) | self.conversation.paths()
+        # Paths the library answers below one of its own (each QR code's status).
+        self._below_own = self.conversation.below() or "\0"  # "\0": no path starts with it
         self._sessions = (
             SessionStep(tokens, ProfileRefresher(settings, tokens, tiktok, identity))
             if tokens is not None
@@ -158,7 +148,9 @@ class TikTokAuthMiddleware:
         self._watch_responses = load_user is not None or token_store is not None
         self._anonymous = TikTokContext(settings, tiktok)
         self._clear_identity = (b"set-cookie", identity.clear().encode("latin-1"))
-        self._protected = ProtectedPaths(settings.protected_paths)
+        self._protected = (
+            ProtectedPaths(settings.protected_paths) if settings.protected_paths else None
+        )
         self._mount_check = MountCheck(settings)
         self._warned_storeless = False
         # No store to ask and no load_user: a valid cookie is the whole answer, no await needed.
@@ -173,8 +165,11 @@ class TikTokAuthMiddleware:
             await self._pass_through(scope, receive, send)
             return
         path = request_path(scope)
-        if kind == "http" and (path in self._own_apps or self._endpoint(path) is not None):
-            await self._answer_here(path, scope, receive, send)
+        if (
+            kind == "http"
+            and (path in self._own_paths or path.startswith(self._below_own))
+            and await self._answered_here(path, scope, receive, send)
+        ):
             return
         try:
             identity = self._identity.read(scope["headers"])
@@ -183,8 +178,10 @@ class TikTokAuthMiddleware:
             identity, send = None, self._clear_tossed(scope, path, send)
         by_bearer = False
         if identity is None and self._bearer is not None:
-            identity = self._bearer.read(scope["headers"])  # a native app's session
-            by_bearer = identity is not None
+            token = bearer_token(scope["headers"])  # a native app's session
+            if token:
+                identity = self._bearer.read_token(token)
+                by_bearer = identity is not None
         elif identity is not None and kind == "websocket" and not self._socket_origin_ok(scope):
             identity = None  # a page of another origin must not get the user's socket
         if identity is None:
@@ -197,12 +194,19 @@ class TikTokAuthMiddleware:
             except TokenStoreUnavailable:
                 await store_unavailable(scope, receive, send, self.settings, self._error_page)
                 return
-        user = _publish(scope, context)
+        user = context.user
+        scope[SCOPE_KEY] = context
+        if user is None:
+            scope["user"] = UnauthenticatedUser()
+            scope["auth"] = NO_CREDENTIALS
+        else:
+            scope["user"] = user
+            scope["auth"] = AuthCredentials(("authenticated", *user.granted_scopes))
         if identity is not None and not by_bearer and (self._watch_responses or context.signed_out):
             send = SignOutOnResponse(context, send, self._clear_identity, renewed)
         elif (user is None or by_bearer) and kind == "http" and type(send) is not ClearOnResponse:
             send = Watched(send)  # a view's unhandled TikTokAuthError is answered, not a 500
-        if user is None and self._protected and self._protected.covers(path):
+        if user is None and self._protected is not None and self._protected.covers(path):
             await refuse_anonymous(scope, receive, send, self.settings.login_path)
             return
         if kind == "websocket" and user is not None and self._sockets is not None:
@@ -224,18 +228,21 @@ class TikTokAuthMiddleware:
             receive = self._transport.watch_lifespan(receive)
         await self.app(scope, receive, send)
 
-    async def _answer_here(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _answered_here(self, path: str, scope: Scope, receive: Receive, send: Send) -> bool:
         """The webhook, the native code exchange and the login conversation's paths are the
-        library's own."""
-        self._mount_check.check(scope)  # here, not on the way to the app
+        library's own: answered here (False for a path below them that is not)."""
         own = self._own_apps.get(path)
+        endpoint = self._endpoint(path) if own is None else None
+        if own is None and endpoint is None:
+            return False
+        self._mount_check.check(scope)  # here, not on the way to the app
         if own is not None:
             await own(scope, receive, send)
-            return
-        endpoint = self._endpoint(path)
-        assert endpoint is not None
-        response = await endpoint(scope)
-        await response(scope, receive, send)
+        else:
+            assert endpoint is not None
+            response = await endpoint(scope)
+            await response(scope, receive, send)
+        return True
 
     def _cookie_context(self, identity: Identity) -> TikTokContext:
         """Without a token store or ``load_user`` the identity cookie alone says who it is."""
