@@ -68,6 +68,9 @@ class TokenManager:
         self.ops = StoreOps(store)
         self.live = LiveSessions(self.ops, record_key)
         self._unsaved: dict[str, TokenRecord] = {}  # rotated tokens the store has not taken yet
+        # The refresh locks of those sessions, kept until then: no other instance can refresh
+        # with the refresh token TikTok has already rotated away.
+        self._leases: dict[str, _Lease] = {}
         self._retrying: asyncio.Task[None] | None = None
 
     def budget(self) -> AbstractAsyncContextManager[None]:
@@ -130,18 +133,18 @@ class TokenManager:
             record = await self._read(session_id)  # a request of this process may have refreshed
             if usable(record):
                 return record
-            async with self._store_lock(session_id):
+            async with self._store_lock(session_id) as lease:
                 record = await self._read(session_id)  # or one of another process
                 if usable(record):
                     return record
-                return await self._refresh(session_id, record)
+                return await self._refresh(session_id, record, lease)
 
     async def extend(self, session_id: str, record: TokenRecord) -> bool:
         """The identity cookie is re-issued: the record lives as long as the new cookie can.
         False when the session ended meanwhile."""
         return await self._write(session_id, record)
 
-    async def _refresh(self, session_id: str, record: TokenRecord) -> TokenRecord:
+    async def _refresh(self, session_id: str, record: TokenRecord, lease: _Lease) -> TokenRecord:
         if not record.refresh_token:
             await self._end_or_hold(session_id, record.open_id)
             raise LoginRequired(description="The TikTok access expired and cannot be renewed.")
@@ -160,11 +163,11 @@ class TokenManager:
         fresh = TokenRecord.from_response(token, time.time())
         if fresh.refresh_token is None:  # TikTok rotates; keep the old one only if none came
             fresh = replace(fresh, refresh_token=record.refresh_token)
-        await self._keep_rotated(session_id, fresh)
+        await self._keep_rotated(session_id, fresh, lease)
         logger.info("token_refreshed", extra={"event": "token_refreshed"})
         return fresh
 
-    async def _keep_rotated(self, session_id: str, fresh: TokenRecord) -> None:
+    async def _keep_rotated(self, session_id: str, fresh: TokenRecord, lease: _Lease) -> None:
         """The old refresh token no longer works: the new record reaches the store, or is held
         here and written when the store is back. Never written over an ended session."""
         for attempt in range(_WRITE_TRIES):
@@ -175,9 +178,19 @@ class TokenManager:
             except TokenStoreUnavailable:
                 if attempt + 1 < _WRITE_TRIES:
                     await self.sleep(_RETRY_FIRST * (attempt + 1))
+        alive = self.live.known(session_id)
+        if alive is False:
+            # Ended here while TikTok answered: the new tokens belong to nobody.
+            raise LoginRequired(description="This sign-in has ended.")
         logger.warning("token_write_held", extra={"event": "token_refreshed"})
         self._unsaved[session_id] = fresh
+        lease.kept = True
+        self._leases[session_id] = lease
         self._start_retrying()
+        if alive is None:
+            # Nobody can vouch that the session still lives (it may have ended elsewhere):
+            # kept for the store, handed out to nobody until it can be checked again.
+            raise TokenStoreUnavailable()
 
     # ended --------------------------------------------------------------------------------------
 
@@ -187,7 +200,7 @@ class TokenManager:
         process (the session is ended here at once, and in the store once it is back) and
         :class:`~tiktok_asgi.errors.TokenStoreUnavailable` is raised."""
         self.live.ended(session_id)
-        self._unsaved.pop(session_id, None)
+        await self._forget_held(session_id)
         record: TokenRecord | None = None
         try:
             record = await self._read_or_none(session_id)
@@ -223,11 +236,23 @@ class TokenManager:
             self._hold_end(session_id, open_id)
 
     async def _end_in_store(self, session_id: str, open_id: str | None) -> None:
+        """Ended here at once; in the store now, or (when it fails) held until it is back."""
         self.live.ended(session_id)
+        await self._forget_held(session_id)
+        try:
+            await self.ops.end(record_key(session_id), self._max_age)
+            if open_id:
+                await self.ops.index_remove(_INDEX_PREFIX + open_id, session_id)
+        except TokenStoreUnavailable:
+            self._hold_end(session_id, open_id)
+            raise
+
+    async def _forget_held(self, session_id: str) -> None:
+        """A held rotated token of an ended session is written nowhere; its lock goes."""
         self._unsaved.pop(session_id, None)
-        await self.ops.end(record_key(session_id), self._max_age)
-        if open_id:
-            await self.ops.index_remove(_INDEX_PREFIX + open_id, session_id)
+        lease = self._leases.pop(session_id, None)
+        if lease is not None:
+            await lease.release()
 
     def _hold_end(self, session_id: str, open_id: str | None) -> None:
         self.live.unwritten_ends[session_id] = open_id
@@ -253,7 +278,7 @@ class TokenManager:
                 for session_id, record in list(self._unsaved.items()):
                     await self._write(session_id, record)  # False: it ended meanwhile
                     if self._unsaved.get(session_id) is record:
-                        del self._unsaved[session_id]
+                        await self._forget_held(session_id)
             except TokenStoreUnavailable:
                 delay = min(delay * 2, _RETRY_MOST)
             else:
@@ -304,13 +329,28 @@ class TokenManager:
         return self.settings.http_timeout * 2 + 1
 
     @asynccontextmanager
-    async def _store_lock(self, session_id: str) -> AsyncIterator[None]:
+    async def _store_lock(self, session_id: str) -> AsyncIterator[_Lease]:
         manager = self.store.lock(record_key(session_id), self._lock_timeout())
         await self.ops.call(manager.__aenter__())
+        lease = _Lease(manager)
         try:
-            yield
+            yield lease
         finally:
-            try:
-                await manager.__aexit__(None, None, None)
-            except TokenStoreError:
-                logger.warning("token store lock release failed")
+            if not lease.kept:
+                await lease.release()
+
+
+class _Lease:
+    """A held refresh lock; ``kept`` hands its release to whoever writes the held tokens."""
+
+    __slots__ = ("_manager", "kept")
+
+    def __init__(self, manager: AbstractAsyncContextManager[None]) -> None:
+        self._manager = manager
+        self.kept = False
+
+    async def release(self) -> None:
+        try:
+            await self._manager.__aexit__(None, None, None)
+        except TokenStoreError:
+            logger.warning("token store lock release failed")
