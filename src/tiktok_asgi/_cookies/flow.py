@@ -23,7 +23,7 @@ from itsdangerous import BadData, SignatureExpired
 from tiktok_asgi.errors import StateError
 from tiktok_asgi.settings import HOST_PREFIX, TikTokSettings
 
-from .pending import beyond_bounds
+from .pending import beyond_bounds, started_at
 from .signing import CookieSpec, Signer
 
 __all__ = ["MAX_PENDING_LOGINS", "FlowCookies"]
@@ -78,15 +78,7 @@ class FlowCookies:
         return [new, *(self.spec.clear(name=name) for name in dropped)]
 
     def _started_at(self, value: str) -> float | None:
-        """When a flow cookie's login started; None if it is expired, altered or not ours."""
-        try:
-            payload, signed_at = self._signer.loads(value, max_age=self.spec.max_age)
-        except BadData:
-            return None
-        if not isinstance(payload, dict) or not isinstance(payload.get("state"), str):
-            return None
-        at = payload.get("at")
-        return at if isinstance(at, float) else signed_at
+        return started_at(self._signer, value, self.spec.max_age, "state")
 
     def finish(self, state: str | None, cookies: Mapping[str, str]) -> dict[str, Any]:
         """The pending login's data; :class:`StateError` if ``state`` does not belong to a login

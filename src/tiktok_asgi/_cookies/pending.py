@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-__all__ = ["beyond_bounds"]
+from itsdangerous import BadData
+
+from .signing import Signer
+
+__all__ = ["beyond_bounds", "started_at"]
 
 
 def beyond_bounds(
@@ -38,3 +42,16 @@ def beyond_bounds(
             break
         kept, size = kept + 1, size + length
     return dropped
+
+
+def started_at(signer: Signer, value: str, max_age: int, key: str) -> float | None:
+    """When a pending cookie (whose payload names its ``key``) was started; None if it is
+    expired, altered or not ours."""
+    try:
+        payload, signed_at = signer.loads(value, max_age=max_age)
+    except BadData:
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get(key), str):
+        return None
+    at = payload.get("at")
+    return at if isinstance(at, float) else signed_at

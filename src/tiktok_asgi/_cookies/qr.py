@@ -21,7 +21,7 @@ from itsdangerous import BadData, SignatureExpired
 from tiktok_asgi.errors import QrSessionError
 from tiktok_asgi.settings import HOST_PREFIX, TikTokSettings
 
-from .pending import beyond_bounds
+from .pending import beyond_bounds, started_at
 from .signing import CookieSpec, Signer
 
 __all__ = ["MAX_PENDING_QR", "QR_ID", "PendingQr", "QrCookies"]
@@ -84,14 +84,7 @@ class QrCookies:
         return [new, *(self.spec.clear(name=name) for name in dropped)]
 
     def _started_at(self, value: str) -> float | None:
-        try:
-            payload, signed_at = self._signer.loads(value, max_age=self.spec.max_age)
-        except BadData:
-            return None
-        if not isinstance(payload, dict) or not isinstance(payload.get("qr"), str):
-            return None
-        at = payload.get("at")
-        return at if isinstance(at, float) else signed_at
+        return started_at(self._signer, value, self.spec.max_age, "qr")
 
     def read(self, qr_id: str, cookies: Mapping[str, str]) -> PendingQr | None:
         """This browser's pending QR code ``qr_id``; None once its time is up.
