@@ -4,7 +4,7 @@
 Time is virtual wherever the session code lets it be: the liveness cache's clock, the sleeps of
 the token manager's background writer (held ends and rotated tokens), and the emulator's clock
 (for webhook redeliveries). A request's own short retries take no time; the background writer
-runs only when the model lets time pass.
+runs only when the model lets time pass, or when a step is stuck waiting for it.
 """
 
 from __future__ import annotations

@@ -665,7 +665,7 @@ def _settings(examples: int) -> hsettings:
 
 
 def test_session_model_on_the_memory_store() -> None:
-    run_state_machine_as_test(lambda: SessionModel(MemoryBackend()), settings=_settings(160))
+    run_state_machine_as_test(lambda: SessionModel(MemoryBackend()), settings=_settings(140))
 
 
 @pytest.mark.redis

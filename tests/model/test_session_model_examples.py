@@ -64,6 +64,23 @@ async def test_a_refresh_finishing_after_sign_out_hands_out_no_token_while_the_s
     assert answer.status != 200, "a fresh access token for a signed-out session"
 
 
+async def test_a_refresh_finishing_after_a_held_sign_out_hands_out_no_token() -> None:
+    """An instance holding a session's end never signs it in again, though the store still
+    holds the record until the end is written."""
+    world = World(MemoryBackend())
+    browser = await _signed_in(world)
+    gate = Gate()
+    world.tiktok.hold_next_refresh(gate, after=True)
+    refresh = asyncio.create_task(_copy(browser).request(world.apps[0], "GET", "/token?rejected=1"))
+    await gate.reached.wait()
+    world.stores[0].fail_next.append("delete")  # the sign-out cannot reach the store: held
+    signed_out = await browser.request(world.apps[0], "POST", world.settings.logout_path)
+    assert signed_out.status == 503, signed_out.text
+    gate.opened.set()
+    answer = await refresh
+    assert answer.status != 200, "a fresh access token for a session this instance ended"
+
+
 async def test_a_rotated_token_held_by_one_instance_is_not_sent_again_by_another() -> None:
     """No refresh token is sent to TikTok twice, and a session nobody ended stays signed in."""
     world = World(MemoryBackend())

@@ -169,10 +169,15 @@ class TokenManager:
 
     async def _keep_rotated(self, session_id: str, fresh: TokenRecord, lease: _Lease) -> None:
         """The old refresh token no longer works: the new record reaches the store, or is held
-        here and written when the store is back. Never written over an ended session."""
+        here and written when the store is back. Never written over, nor handed out for, a
+        session this process knows has ended (its end may still be held for the store)."""
         for attempt in range(_WRITE_TRIES):
+            if self.live.known(session_id) is False:
+                raise LoginRequired(description="This sign-in has ended.")
             try:
                 if not await self._write(session_id, fresh):
+                    raise LoginRequired(description="This sign-in has ended.")
+                if self.live.known(session_id) is False:  # ended while the write was on its way
                     raise LoginRequired(description="This sign-in has ended.")
                 return
             except TokenStoreUnavailable:
