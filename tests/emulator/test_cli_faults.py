@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, get_args
 
@@ -17,6 +15,7 @@ import uvicorn
 from tests.emulator.helpers import TOKEN, USERINFO
 from tests.emulator.test_webhook_retries import Receiver, verifies
 from tests.support.processes import free_port, listening, running, stop_process
+from tests.support.serving import serving
 
 from tiktok_asgi.emulator import Fault, FaultKind, TikTokEmulator
 from tiktok_asgi.emulator.__main__ import build_emulator, fault_spec, main, parse
@@ -194,25 +193,6 @@ def test_the_banner_shows_the_schedule_and_the_faults(
     assert "fault:         userinfo latency 1.5 s (every request)" in out
     assert "fault:         revoke error_body invalid_request, HTTP 200 (1x)" in out
     assert isinstance(served[0], TikTokEmulator)
-
-
-@asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """``app`` under uvicorn on 127.0.0.1, in this event loop; its origin."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(250):  # bounded: 5 s
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
 
 
 async def test_the_standalone_server_redelivers_in_the_background(tmp_path: Path) -> None:

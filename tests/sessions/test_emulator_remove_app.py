@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx2
 import pytest
-import uvicorn
 
 from tests.sessions.conftest import session_app, signed_in_browser, who
 from tests.sessions.test_webhooks import WEBHOOK, Hook
 from tests.support.faulty_store import FaultyStore
-from tests.support.processes import free_port
+from tests.support.serving import serving
 from tiktok_asgi import MemoryTokenStore, TikTokSettings
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.emulator.__main__ import build_emulator, parse
@@ -81,25 +76,6 @@ async def test_without_a_webhook_url_the_grants_still_end(
 def test_the_webhook_url_must_be_absolute(tiktok_emulator: TikTokEmulator) -> None:
     with pytest.raises(ValueError, match="absolute http"):
         tiktok_emulator.register_webhook("/auth/tiktok/webhook")
-
-
-@asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """``app`` under uvicorn on 127.0.0.1, in this event loop; its origin."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(250):  # bounded: 5 s
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
 
 
 async def test_the_event_reaches_a_served_app_over_real_http(
