@@ -14,7 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._conversation import LoginConversation, OnLogin, OnLogout
 from ._cookies.identity import Identity, IdentityCookie
@@ -226,6 +226,8 @@ class TikTokAuthMiddleware:
         """Lifespan (watched for the connection pool) and scope types this library ignores."""
         if scope["type"] == "lifespan":
             receive = self._transport.watch_lifespan(receive)
+            if self._tokens is not None:
+                receive = _store_lifespan(receive, self._tokens)
         await self.app(scope, receive, send)
 
     async def _answered_here(self, path: str, scope: Scope, receive: Receive, send: Send) -> bool:
@@ -285,11 +287,12 @@ class TikTokAuthMiddleware:
         self, scope: Scope, receive: Receive, send: Send, identity: Identity | None
     ) -> None:
         """A signed-in WebSocket stays open only while its login session lives."""
-        session_id = identity.session_id if identity is not None else None
-        if self._sockets is None or session_id is None:
+        if self._sockets is None or identity is None or identity.session_id is None:
             await self.app(scope, receive, send)
             return
-        await self._sockets.run(self.app, scope, receive, send, session_id)
+        await self._sockets.run(
+            self.app, scope, receive, send, identity.session_id, identity.issued
+        )
 
     def _clear_tossed(self, scope: Scope, path: str, send: Send) -> Send:
         host = header(scope["headers"], b"host")
@@ -309,3 +312,18 @@ class TikTokAuthMiddleware:
                 "they sign nobody in; pass the token_store those sessions were kept in",
                 extra={"event": "session_without_store"},
             )
+
+
+def _store_lifespan(receive: Receive, tokens: TokenManager) -> Receive:
+    """``receive`` of a lifespan scope: the token store opened and its feed of ends followed
+    at start-up, no longer followed at shutdown."""
+
+    async def watched() -> Message:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await tokens.start()
+        elif message["type"] == "lifespan.shutdown":
+            await tokens.aclose()
+        return message
+
+    return watched

@@ -1,7 +1,8 @@
 """Open WebSockets follow their login session: once it ends, the socket is closed with 1008.
 
 An end in this process (sign-out, a user's sessions ended, ``authorization.removed``, a refused
-refresh) closes the session's sockets at once; an end in another instance sharing the store is
+refresh) closes the session's sockets at once; so does an end in another instance when the
+store pushes ends (:mod:`.feed`). Otherwise (no feed, or the feed lost) an end elsewhere is
 found by asking the store every :data:`POLL_SECONDS`. While the store cannot answer, a socket
 stays open for :data:`STALE_SECONDS` after its last good answer, then is closed with 1013 (try
 again later): it never goes on acting as a user nobody can vouch for.
@@ -35,19 +36,30 @@ class SocketFollower:
         self.stale = stale
 
     async def run(
-        self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, session_id: str
+        self,
+        app: ASGIApp,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        session_id: str,
+        issued: float | None = None,
     ) -> None:
-        """Run the WebSocket ``app``; close its socket when ``session_id`` ends."""
+        """Run the WebSocket ``app``; close its socket when ``session_id`` ends (``issued``:
+        when the cookie naming it was signed)."""
         socket = _Socket(receive, send)
         ended = self._live.watch(session_id)
-        watcher = asyncio.get_running_loop().create_task(self._watch(session_id, ended, socket))
+        watcher = asyncio.get_running_loop().create_task(
+            self._watch(session_id, issued, ended, socket)
+        )
         try:
             await app(scope, socket.receive, socket.send)
         finally:
             watcher.cancel()
             self._live.unwatch(session_id)
 
-    async def _watch(self, session_id: str, ended: asyncio.Event, socket: _Socket) -> None:
+    async def _watch(
+        self, session_id: str, issued: float | None, ended: asyncio.Event, socket: _Socket
+    ) -> None:
         loop = asyncio.get_running_loop()
         vouched = loop.time()
         while True:
@@ -57,8 +69,11 @@ class SocketFollower:
                 break
             except TimeoutError:
                 pass
+            # Following the feed, ends arrive by themselves: no question for the store.
+            alive = self._live.known(session_id, issued) if self._live.following() else None
             try:
-                alive = await self._live.check(session_id)
+                if alive is None:
+                    alive = await self._live.check(session_id)
             except TokenStoreUnavailable:
                 if loop.time() - vouched > self.stale:
                     await socket.close(_TRY_AGAIN_LATER, "token_store_unavailable")

@@ -44,7 +44,7 @@ class SessionStep:
         session_id = identity.session_id
         if session_id is None:
             return ALIVE
-        alive = self._live.known(session_id)
+        alive = self._live.known(session_id, identity.issued)
         if alive is None:
             async with self._budget():
                 alive = await self._live.check(session_id)

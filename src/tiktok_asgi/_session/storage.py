@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 from tiktok_asgi.errors import TokenStoreUnavailable
 from tiktok_asgi.stores import TokenStore, TokenStoreError
 
+from .feed import EndsRead
+
 __all__ = ["StoreOps", "store_budget"]
 
 _T = TypeVar("_T")
@@ -68,6 +70,11 @@ class StoreOps:
         self._index_add = _method(store, "index_add") or self._index_add_locked
         self._index_members = _method(store, "index_members") or self._index_members_read
         self._index_remove = _method(store, "index_remove") or self._index_remove_locked
+        # A feed of ends (see .feed): ends published to every instance, read by a follower.
+        self._end_record = _method(store, "end_record")
+        self.read_ends: Callable[[str, float], Awaitable[EndsRead | None]] | None = _method(
+            store, "read_ends"
+        )
 
     # Every call: one deadline per request, one error type. -------------------------------------
 
@@ -108,7 +115,11 @@ class StoreOps:
         return await self.call(self._replace_checked(key, value, ttl))
 
     async def end(self, key: str, ttl: int) -> None:
-        """Remove a record for good: no ``replace`` brings it back."""
+        """Remove a record for good: no ``replace`` brings it back. With a feed of ends, the
+        end is published first (kept ``ttl`` seconds: as long as a cookie may name it)."""
+        if self._end_record is not None:
+            await self.call(self._end_record(key, ttl))
+            return
         if self._replace is None:
             # The marker first: a replace that already checked it re-checks after its write.
             await self.call(self.store.set(key + _ENDED_SUFFIX, b"1", ttl))

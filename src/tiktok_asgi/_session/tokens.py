@@ -66,12 +66,28 @@ class TokenManager:
         self._max_age = settings.cookie_max_age
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.ops = StoreOps(store)
-        self.live = LiveSessions(self.ops, record_key)
+        self.live = LiveSessions(self.ops, record_key, keep=self._max_age)
         self._unsaved: dict[str, TokenRecord] = {}  # rotated tokens the store has not taken yet
         # The refresh locks of those sessions, kept until then: no other instance can refresh
         # with the refresh token TikTok has already rotated away.
         self._leases: dict[str, _Lease] = {}
         self._retrying: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """At start-up: open the store's connections (if it can) and follow its feed of ends,
+        so that the first requests find both ready. A store that cannot be reached yet is
+        logged, not fatal: requests answer 503 until it is back."""
+        opening = getattr(self.store, "start", None)
+        if callable(opening):
+            try:
+                await opening()
+            except TokenStoreError as exc:
+                logger.warning("token_store_not_reachable_at_startup: %s", exc)
+        self.live.start_following()
+
+    async def aclose(self) -> None:
+        """Stop following the store's feed of ends (at shutdown)."""
+        await self.live.stop()
 
     def budget(self) -> AbstractAsyncContextManager[None]:
         """One deadline for a request's store calls (the store's own ``timeout``, or 2 s)."""
