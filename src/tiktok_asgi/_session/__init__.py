@@ -22,8 +22,9 @@ a signed-in or signed-out answer. An end the store could not take is held in thi
 (ended here at once) and written when the store is back; so is a rotated refresh token, which
 TikTok will not accept twice. A request's store calls share one deadline.
 
-The parts: :mod:`.storage` (the store's capabilities and the deadline), :mod:`.liveness` (is a
-session alive, answered locally where it can be), :mod:`.tokens` (the moves),
+The parts: :mod:`.storage` (the store's capabilities and the deadline), :mod:`.feed` (ends
+pushed to every instance by a store that can), :mod:`.liveness` (is a session alive, answered
+locally where it can be), :mod:`.tokens` (the moves),
 :mod:`.profiles` (profiles re-read from TikTok), :mod:`.step` (the gate's verdict per request)
 and :mod:`.sockets` (open WebSockets closed when their session ends).
 """
