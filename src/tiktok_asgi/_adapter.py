@@ -8,12 +8,11 @@ browser to the login page the same way.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import urlencode
 
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
-from ._redirects import safe_next
+from ._i18n import N_
 from ._responses import login_redirect_target, redirect, secure
 from .context import tiktok_context
 from .errors import InsufficientScope, TikTokAuthError
@@ -25,7 +24,6 @@ __all__ = [
     "browser_login_url",
     "check_scopes",
     "insufficient_scope_error",
-    "login_url",
     "missing_scopes",
     "refusal_response",
     "setting_default",
@@ -53,13 +51,10 @@ def missing_scopes(user: TikTokUser, scopes: Iterable[str]) -> tuple[str, ...]:
 
 def insufficient_scope_error(missing: Iterable[str]) -> InsufficientScope:
     """The user is signed in but did not grant a TikTok scope this needs (403)."""
-    names = ", ".join(missing)
-    return InsufficientScope(
-        description=(
-            f"This needs the TikTok scope {names}, which was not granted. "
-            "Sign in again and allow it."
-        )
+    text = N_(
+        "This needs the TikTok scope {scopes}, which was not granted. Sign in again and allow it."
     )
+    return InsufficientScope(description=text.format(scopes=", ".join(missing)))
 
 
 def check_scopes(scopes: tuple[str, ...]) -> tuple[str, ...]:
@@ -88,13 +83,3 @@ def refusal_response(scope: Scope, error: TikTokAuthError) -> Response:
         if target is not None:
             return redirect(target)
     return secure(JSONResponse(error.as_dict(), status_code=error.status_code), ())
-
-
-def login_url(scope: Scope, next: str | None = None) -> str:  # the query's name
-    """The login path of the middleware serving ``scope``, under the app's ``root_path``, with
-    ``next`` (a path on this site; anything else is left out, as the login page would ignore it)."""
-    settings = tiktok_context(scope).settings
-    url = str(scope.get("root_path", "")) + settings.login_path
-    if next is not None and safe_next(next, "") == next:
-        url += "?" + urlencode({"next": next})
-    return url

@@ -29,6 +29,7 @@ from ._cookies.identity import Identity, IdentityCookie
 from ._cookies.signing import DuplicateCookie, read_cookies
 from ._cookies.tossing import clear_everywhere
 from ._disconnect import Disconnect
+from ._i18n import N_, for_request
 from ._native import BearerSessions, who_is_asking
 from ._origins import origin_allowed
 from ._qr import QrSignIn
@@ -65,7 +66,7 @@ OnLogout = Callable[[TikTokUser], Awaitable[None]]
 the cookie is cleared."""
 Endpoint = Callable[[Scope], Awaitable[Response]]
 
-_SIGN_OUT_HELD = (
+_SIGN_OUT_HELD = N_(
     "You are signed out in this browser, but the sign-out could not be recorded everywhere "
     "yet. Please try again in a moment."
 )
@@ -163,7 +164,8 @@ class LoginConversation:
             page = self._confirmations.get(endpoint)
             if page is not None and scope["method"] in ("GET", "HEAD") and not wants_json(headers):
                 return page(scope)
-            error = MethodNotAllowed(description=f"Use {method} for this address.")
+            use = N_("Use {method} for this address.").format(method=method)
+            error = MethodNotAllowed(description=use)
             response = error_response(error, self.settings, scope, render=self._error_page)
             response.headers["allow"] = method
             return response
@@ -201,7 +203,7 @@ class LoginConversation:
                 await self._accept_once(state)
             code = query.get("code")
             if not code:
-                raise CallbackError(description="The sign-in answer carries no code.")
+                raise CallbackError(description=N_("The sign-in answer carries no code."))
             user, cookie = await self.finish_sign_in(
                 code,
                 redirect_uri=flow["redirect_uri"],
@@ -355,7 +357,7 @@ class LoginConversation:
         async with self._tokens.budget():
             accepted = await self._tokens.accept_once(name, self.settings.flow_max_age)
         if not accepted:
-            raise StateError("state_reused", "This sign-in answer was already used.")
+            raise StateError("state_reused", N_("This sign-in answer was already used."))
 
     def logout_confirmation(self, scope: Scope) -> Response:
         """GET on the logout path: a page whose button posts the sign-out (``next`` kept)."""
@@ -365,7 +367,8 @@ class LoginConversation:
         target = safe_next(query.get("next"), self.settings.login_redirect)
         # Under a mount the form must post inside it, where the middleware answers.
         action = f"{site_path(scope, self.settings.logout_path)}?{urlencode({'next': target})}"
-        return html_page(logout_page(action, target), 200)
+        lang = for_request(scope, self.settings.locale).code
+        return html_page(logout_page(action, target, lang=lang), 200)
 
     async def _accepted(self, user: TikTokUser, token: Mapping[str, Any]) -> TikTokUser:
         """``on_login`` may persist, enrich or refuse the user."""

@@ -29,6 +29,7 @@ from starlette.types import Scope
 
 from ._cookies.identity import IdentityCookie
 from ._cookies.tossing import clear_everywhere
+from ._i18n import N_, for_request
 from ._native import BearerSessions, who_is_asking
 from ._paths import site_path
 from ._redirects import safe_next
@@ -52,17 +53,18 @@ logger = logging.getLogger("tiktok_asgi")
 
 # TikTok's answers to a revoke whose token is dead already: the grant is gone, as wanted.
 _ALREADY_REVOKED = frozenset({"access_token_invalid", "invalid_grant", "invalid_request"})
-_SIGN_IN_FIRST = "Sign in with TikTok again to disconnect it from this site."
-_NOTHING_CHANGED = (
+_SIGN_IN_FIRST = N_("Sign in with TikTok again to disconnect it from this site.")
+_NOTHING_CHANGED = N_(
     "TikTok could not be disconnected right now; nothing was changed. Please try again in a moment."
 )
-_ENDS_HELD = (
+_ENDS_HELD = N_(
     "TikTok is disconnected and you are signed out in this browser, but your sign-ins on other "
     "devices could not be ended yet. Please try again in a moment."
 )
-_UNAVAILABLE = (
+_UNAVAILABLE = N_(
     "Disconnecting TikTok is not available on this site: it keeps no TikTok access to revoke."
 )
+_CROSS_SITE = N_("Disconnecting must come from this site.")
 
 
 class Disconnect:
@@ -99,7 +101,7 @@ class Disconnect:
         if tokens is None:
             return self._unavailable(scope)
         if not self._from_this_site(scope):
-            refused = CrossSiteRequest(description="Disconnecting must come from this site.")
+            refused = CrossSiteRequest(description=_CROSS_SITE)
             return self._error(refused, scope)
         target = safe_next(QueryParams(scope["query_string"]).get("next"), self._back)
         identity, by_bearer = who_is_asking(self._identity, self._bearer, scope["headers"])
@@ -155,7 +157,8 @@ class Disconnect:
         target = safe_next(QueryParams(scope["query_string"]).get("next"), self._back)
         # Under a mount the form must post inside it, where the middleware answers.
         action = f"{site_path(scope, self._path)}?{urlencode({'next': target})}"
-        return html_page(disconnect_page(action, target), 200)
+        lang = for_request(scope, self.settings.locale).code
+        return html_page(disconnect_page(action, target, lang=lang), 200)
 
     def _not_disconnected(self, exc: TikTokAuthError, scope: Scope, target: str) -> Response:
         """Nothing changed (the cookie stays, so it can be tried again): said, and logged."""

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from starlette.config import Config
 
+from ._i18n import available, match
+
 __all__ = ["settings_from_env"]
 
 logger = logging.getLogger("tiktok_asgi")
@@ -50,9 +52,24 @@ def _as_pkce(value: str) -> str | None:
     return None if value.strip().lower() in ("none", "off") else value.strip()
 
 
+def _as_locale(value: str) -> str | None:
+    """``auto`` follows each browser's ``Accept-Language``; else a language of the pages."""
+    if value.strip().lower() == "auto":
+        return None
+    found = match(value)
+    if found is None:
+        raise ValueError(
+            f"expected one of {', '.join(available())}, or auto to follow each browser's "
+            "Accept-Language"
+        )
+    return found
+
+
 def _converter(field: dataclasses.Field[Any]) -> Callable[[str], Any]:
     if field.name in _LIST_FIELDS:
         return _as_list
+    if field.name == "locale":
+        return _as_locale
     if field.name in ("pkce", "qr_path", "exchange_path"):
         return _as_pkce  # "none" or "off" turns either off
     if field.name == "disconnect_path":

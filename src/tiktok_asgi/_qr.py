@@ -36,6 +36,7 @@ from starlette.types import Scope
 from ._cookies.qr import QR_ID, USED, PendingQr, QrCookies
 from ._cookies.signing import read_cookies
 from ._extras import install_hint
+from ._i18n import N_, for_request
 from ._paths import request_path, site_path
 from ._qr_page import qr_page, qr_page_csp
 from ._redirects import safe_next
@@ -80,7 +81,8 @@ class FinishSignIn(Protocol):
 INSTALL = install_hint("qr")
 _TICKET_BYTES = 32  # 43 URL-safe characters: nothing to encode, far below TikTok's 512
 _PLACEHOLDER = re.compile(r"([?&]client_ticket=)tobefilled(?=[&#]|$)")
-_SVG_TITLE = "Scan with the TikTok app to sign in"
+_SVG_TITLE = N_("Scan with the TikTok app to sign in")
+_CROSS_SITE = N_("QR-code sign-in must start from this site.")
 
 
 def load_segno() -> ModuleType | None:
@@ -92,7 +94,7 @@ def load_segno() -> ModuleType | None:
     return segno
 
 
-def qr_svg(segno: ModuleType, text: str) -> str:
+def qr_svg(segno: ModuleType, text: str, title: str = _SVG_TITLE) -> str:
     """``text`` as a standalone SVG QR code (with its namespace, sized by its viewBox)."""
     out = io.BytesIO()
     segno.make_qr(text, error="m").save(
@@ -104,7 +106,7 @@ def qr_svg(segno: ModuleType, text: str) -> str:
         dark="#161823",
         light="#ffffff",
         omitsize=True,
-        title=_SVG_TITLE,
+        title=title,
     )
     return out.getvalue().decode("utf-8")
 
@@ -178,7 +180,12 @@ class QrSignIn:
         return await self.status(scope)
 
     def _wrong_method(self, scope: Scope, allow: str) -> Response:
-        error = MethodNotAllowed(description=f"Use {' or '.join(allow.split(', '))} here.")
+        methods = allow.split(", ")
+        if len(methods) == 1:
+            use = N_("Use {method} here.").format(method=methods[0])
+        else:
+            use = N_("Use {method} or {other} here.").format(method=methods[0], other=methods[1])
+        error = MethodNotAllowed(description=use)
         response = error_response(error, self.settings, scope, render=self._error_page)
         response.headers["allow"] = allow
         return response
@@ -192,6 +199,7 @@ class QrSignIn:
             next_url=target,
             back_url=self.settings.login_redirect,
             nonce=nonce,
+            lang=for_request(scope, self.settings.locale).code,
         )
         response = HTMLResponse(document)
         response.headers["content-security-policy"] = qr_page_csp(nonce)
@@ -199,7 +207,7 @@ class QrSignIn:
 
     async def start(self, scope: Scope) -> Response:
         if not self._from_this_site(scope):
-            refused = CrossSiteRequest(description="QR-code sign-in must start from this site.")
+            refused = CrossSiteRequest(description=_CROSS_SITE)
             return self._failed(refused, [])
         if self._segno is None:
             return self._failed(QrUnavailable(), [])
@@ -215,11 +223,15 @@ class QrSignIn:
         body = {
             "qr_id": qr_id,
             "scan_url": scan_url,
-            "svg": qr_svg(self._segno, scan_url),
+            "svg": qr_svg(self._segno, scan_url, self._svg_title(scope)),
             "expires_in": self._cookies.spec.max_age,
         }
         logger.info("qr_started", extra={"event": "qr_started"})
         return secure(JSONResponse(body), set_cookies)
+
+    def _svg_title(self, scope: Scope) -> str:
+        """The code's title (a tooltip), in the page's language: the page asks for its code."""
+        return for_request(scope, self.settings.locale).gettext(_SVG_TITLE)
 
     async def status(self, scope: Scope) -> Response:
         qr_id = request_path(scope)[len(self.below) :]

@@ -10,22 +10,30 @@ from starlette.datastructures import Headers
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from ._i18n import DEFAULT, N_, Language, for_request
 from ._paths import app_path, site_path
-from .errors import LoginRequired, TikTokAuthError, TokenStoreUnavailable
+from .errors import (
+    LoginRequired,
+    TikTokAPIError,
+    TikTokAuthError,
+    TikTokUnavailable,
+    TokenStoreUnavailable,
+)
 from .pages import ErrorPage, RenderErrorPage, default_error_page
 from .settings import TikTokSettings
 
 __all__ = [
     "close_websocket",
+    "described",
     "error_response",
     "html_page",
     "login_redirect_target",
-    "login_url",
     "redirect",
     "refuse_anonymous",
     "secure",
     "store_unavailable",
     "wants_json",
+    "with_next",
 ]
 
 _SECURITY_HEADERS = {
@@ -39,10 +47,15 @@ _HTML_CSP = (
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 _TITLES = {
-    "access_denied": "Sign-in cancelled",
-    "tiktok_unavailable": "TikTok is not reachable right now",
-    "disconnect_unavailable": "Disconnecting TikTok is not available",
+    "access_denied": N_("Sign-in cancelled"),
+    "tiktok_unavailable": N_("TikTok is not reachable right now"),
+    "disconnect_unavailable": N_("Disconnecting TikTok is not available"),
 }
+_FAILED = N_("Sign-in with TikTok failed")
+_TRY_AGAIN = N_("Please try again.")
+# In another language than English, in place of TikTok's own words (or ours, composed of parts).
+_UNREACHABLE = N_("TikTok could not be reached. Please try again in a moment.")
+_TIKTOK_FAILED = N_("TikTok answered with an error. Please try again in a moment.")
 
 
 def secure(response: Response, set_cookies: Sequence[str]) -> Response:
@@ -97,19 +110,39 @@ def _error_response(
         sep = "&" if "?" in settings.error_redirect else "?"
         target = f"{settings.error_redirect}{sep}{urlencode({'error': error.code})}"
         return redirect(target, set_cookies, status_code=303)
+    lang = for_request(scope, settings.locale)
     page = ErrorPage(
-        title=_TITLES.get(error.code, "Sign-in with TikTok failed"),
-        description=error.description or "Please try again.",
+        title=lang.gettext(_TITLES.get(error.code, _FAILED)),
+        description=described(error, lang),
         code=error.code,
         status_code=error.status_code,
         log_id=error.log_id,
-        try_again_url=login_url(
+        try_again_url=with_next(
             site_path(scope, try_again or settings.login_path),
             None if next == settings.login_redirect else next,
         ),
         back_url=settings.login_redirect,
+        lang=lang.code,
+        dir=lang.dir,
     )
     return html_page((render or default_error_page)(page), error.status_code, set_cookies)
+
+
+def described(error: TikTokAuthError, lang: Language) -> str:
+    """What the error page says happened, in ``lang``. A description the catalogs lack is
+    someone else's text (the application's, or TikTok's in English): shown as it is, but
+    TikTok's is replaced by a sentence in ``lang``."""
+    text = error.description or _TRY_AGAIN
+    if lang.code == DEFAULT:
+        return text
+    known = lang.known(text)
+    if known is not None:
+        return known
+    if isinstance(error, TikTokUnavailable):
+        return lang.gettext(_UNREACHABLE)
+    if isinstance(error, TikTokAPIError):
+        return lang.gettext(_TIKTOK_FAILED)
+    return text
 
 
 def html_page(document: str, status_code: int, set_cookies: Sequence[str] = ()) -> Response:
@@ -119,7 +152,7 @@ def html_page(document: str, status_code: int, set_cookies: Sequence[str] = ()) 
     return secure(response, set_cookies)
 
 
-def login_url(login_path: str, next: str | None) -> str:
+def with_next(login_path: str, next: str | None) -> str:
     """The login path, with ``next`` when there is one to keep."""
     return login_path if next is None else f"{login_path}?{urlencode({'next': next})}"
 
@@ -144,7 +177,7 @@ def login_redirect_target(scope: Scope, login_path: str) -> str | None:
         return None
     query = scope.get("query_string", b"")
     here = site_path(scope, app_path(scope)) + (f"?{query.decode('latin-1')}" if query else "")
-    return login_url(site_path(scope, login_path), here)
+    return with_next(site_path(scope, login_path), here)
 
 
 async def refuse_anonymous(scope: Scope, receive: Receive, send: Send, login_path: str) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NamedTuple
 
+from ._i18n import N_
 from .errors import AuthorizationDenied, SignInCancelled, TikTokAPIError, TikTokAuthError
 from .settings import TikTokSettings
 
@@ -25,18 +26,18 @@ class Advice(NamedTuple):
     developer: str
 
 
-_TRY_LATER = "TikTok could not complete the sign-in right now. Please try again in a moment."
-_START_AGAIN = "The sign-in could not be completed. Please start again."
+_TRY_LATER = N_("TikTok could not complete the sign-in right now. Please try again in a moment.")
+_START_AGAIN = N_("The sign-in could not be completed. Please start again.")
 
 #: TikTok's error values and codes (login-kit note, sections 3 to 9) → what they mean.
 ADVICE: Mapping[str, Advice] = MappingProxyType(
     {
         "access_denied": Advice(
-            "You cancelled the sign-in with TikTok.",
+            N_("You cancelled the sign-in with TikTok."),
             "the person pressed Cancel on TikTok's consent page; nothing to fix",
         ),
         "invalid_client": Advice(
-            "This site's TikTok app is not set up correctly.",
+            N_("This site's TikTok app is not set up correctly."),
             "TikTok does not accept client_key/client_secret {client_key!r}: copy both from the "
             "TikTok app console (a sandbox app has its own key and secret)",
         ),
@@ -52,26 +53,26 @@ ADVICE: Mapping[str, Advice] = MappingProxyType(
             "that pkce={pkce!r} fits the app type ('base64url' for web apps, 'hex' for desktop)",
         ),
         "invalid_scope": Advice(
-            "This site asked TikTok for a permission it may not use.",
+            N_("This site asked TikTok for a permission it may not use."),
             "drop the scope TikTok refused from scopes={scopes!r}: the app lacks it (add the "
             "product, e.g. the Display API, in the app console, or ask for user.info.basic only)",
         ),
         "scope": Advice(
-            "This site asked TikTok for a permission it may not use.",
+            N_("This site asked TikTok for a permission it may not use."),
             "drop the scopes whose product the app lacks from scopes={scopes!r} (new apps no "
             "longer get the Display API: user.info.profile, user.info.stats, video.list)",
         ),
         "code_challenge": Advice(
-            "This site's TikTok sign-in is not set up correctly.",
+            N_("This site's TikTok sign-in is not set up correctly."),
             "enable PKCE: pkce='base64url' for a web app, pkce='hex' for a desktop app",
         ),
         "unauthorized_client": Advice(
-            "This TikTok account may not sign in to this app yet.",
+            N_("This TikTok account may not sign in to this app yet."),
             "the app may not use Login Kit for this account: add Login Kit to the app in the "
             "console; for a sandbox app add the account as a target user (Sandbox → Target users)",
         ),
         "non_sandbox_target": Advice(
-            "This TikTok account may not sign in to this app yet.",
+            N_("This TikTok account may not sign in to this app yet."),
             "add the account as a target user of the sandbox app in the TikTok app console "
             "(Sandbox → Target users, at most 10), or sign in with a target user",
         ),
@@ -89,16 +90,16 @@ ADVICE: Mapping[str, Advice] = MappingProxyType(
             "TikTok allows 600 requests a minute per endpoint and app: spread the calls out",
         ),
         "access_token_invalid": Advice(
-            "Your TikTok sign-in has ended. Please sign in again.",
+            N_("Your TikTok sign-in has ended. Please sign in again."),
             "the access token was revoked or expired: the person signs in again",
         ),
         "scope_not_authorized": Advice(
-            "TikTok did not allow this site to read your profile. Please sign in again.",
+            N_("TikTok did not allow this site to read your profile. Please sign in again."),
             "the user did not grant a scope this call needs: ask only for fields of granted "
             "scopes (user info does this for you)",
         ),
         "scope_permission_missed": Advice(
-            "This site asked TikTok for a permission it may not use.",
+            N_("This site asked TikTok for a permission it may not use."),
             "the app lacks a scope this call needs: add it (and its product) in the app console",
         ),
         "invalid_params": Advice(
@@ -113,7 +114,7 @@ ADVICE: Mapping[str, Advice] = MappingProxyType(
             "this app and TikTok mixes answers up",
         ),
         "client_ticket_mismatch": Advice(
-            "The QR code could not be confirmed. Please get a new code.",
+            N_("The QR code could not be confirmed. Please get a new code."),
             "a check_qrcode answer named another client_ticket than the QR code was made with: "
             "something between this app and TikTok alters or mixes up answers",
         ),
@@ -173,7 +174,7 @@ def denied(error: str) -> AuthorizationDenied:
     if error == "access_denied":
         return SignInCancelled()
     code = error if _ERROR_CODE.fullmatch(error) else "authorization_error"
-    return AuthorizationDenied(code, person_text(code, "TikTok did not grant the sign-in."))
+    return AuthorizationDenied(code, person_text(code, N_("TikTok did not grant the sign-in.")))
 
 
 def for_person(error: TikTokAuthError) -> TikTokAuthError:

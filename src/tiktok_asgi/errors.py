@@ -47,6 +47,7 @@ from types import MappingProxyType
 from typing import ClassVar
 
 from ._extras import install_hint
+from ._i18n import N_
 
 __all__ = [
     "API_CALL_STATUS",
@@ -135,7 +136,7 @@ class SignInCancelled(AuthorizationDenied):
 
     status_code = 403
     default_code = "access_denied"
-    default_description = "You cancelled the sign-in with TikTok."
+    default_description = N_("You cancelled the sign-in with TikTok.")
 
 
 class LoginRequired(TikTokAuthError):
@@ -143,7 +144,7 @@ class LoginRequired(TikTokAuthError):
 
     status_code = 401
     default_code = "login_required"
-    default_description = "Sign in with TikTok first."
+    default_description = N_("Sign in with TikTok first.")
 
 
 class LoginRejected(TikTokAuthError):
@@ -151,7 +152,7 @@ class LoginRejected(TikTokAuthError):
 
     status_code = 403
     default_code = "login_rejected"
-    default_description = "This TikTok account may not sign in here."
+    default_description = N_("This TikTok account may not sign in here.")
 
 
 class InsufficientScope(TikTokAuthError):
@@ -166,7 +167,7 @@ class CrossSiteRequest(TikTokAuthError):
 
     status_code = 403
     default_code = "csrf_rejected"
-    default_description = "Sign-out must come from this site."
+    default_description = N_("Sign-out must come from this site.")
 
 
 class MethodNotAllowed(TikTokAuthError):
@@ -181,7 +182,7 @@ class IdentityTooLarge(TikTokAuthError):
 
     status_code = 500
     default_code = "identity_too_large"
-    default_description = (
+    default_description = N_(
         "The signed-in profile does not fit in a cookie; keep on_login's extra small."
     )
 
@@ -191,7 +192,7 @@ class TokenStoreUnavailable(TikTokAuthError):
 
     status_code = 503
     default_code = "token_store_unavailable"
-    default_description = "The token store is not reachable."
+    default_description = N_("The token store is not reachable.")
 
 
 class WebhookSignatureInvalid(TikTokAuthError):
@@ -242,7 +243,7 @@ class OpenIdMismatch(TikTokAPIError):
     """User info describes another account than the one the token was issued for."""
 
     default_code = "open_id_mismatch"
-    default_description = "TikTok's answers did not agree on who signed in. Please try again."
+    default_description = N_("TikTok's answers did not agree on who signed in. Please try again.")
 
 
 class ClientTicketMismatch(TikTokAPIError):
@@ -250,7 +251,7 @@ class ClientTicketMismatch(TikTokAPIError):
     with: it was not made for this sign-in (TikTok asks apps to refuse such answers)."""
 
     default_code = "client_ticket_mismatch"
-    default_description = "TikTok's answer did not match this QR code. Please get a new code."
+    default_description = N_("TikTok's answer did not match this QR code. Please get a new code.")
 
 
 class TikTokRateLimited(TikTokAPIError):

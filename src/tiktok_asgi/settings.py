@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from . import _checks as check
 from ._env import settings_from_env
+from ._i18n import check_locale
 
 __all__ = ["DEFAULT_SCOPES", "PkceEncoding", "TikTokSettings"]
 
@@ -55,6 +56,14 @@ class TikTokSettings:
 
     pkce: PkceEncoding | None = "base64url"
     disable_auto_auth: bool = False
+
+    locale: str | None = None
+    """The language of every page the middleware shows (sign-out and disconnect confirmations,
+    error pages, the QR-code page): ``"en"``, ``"es"``, ``"pt"``, ``"id"``, ``"ja"``, ``"ko"``,
+    ``"de"``, ``"fr"``, ``"ar"`` or ``"vi"`` (a tag with a region, ``"pt-BR"``, is its language).
+    ``None``, the default, follows each browser's ``Accept-Language``, English when none of them
+    fits. Error codes, JSON error bodies and log lines stay English. ``TIKTOK_LOCALE`` from the
+    environment (``auto`` for ``None``)."""
 
     cookie_name: str = DEFAULT_COOKIE_NAME
     cookie_domain: str | None = None
@@ -111,6 +120,7 @@ class TikTokSettings:
                 "profile_max_age must be a positive number of seconds (default 86400: TikTok's "
                 "avatar URLs stop working after about 47 hours)"
             )
+        locale = check_locale(self.locale)
         check.check_local_target("login_redirect", self.login_redirect)
         if self.error_redirect is not None:
             check.check_local_target("error_redirect", self.error_redirect)
@@ -169,6 +179,7 @@ class TikTokSettings:
             _check_host_prefix(self, secure_cookies)
         set_ = object.__setattr__  # frozen: derived fields are set once, here
         set_(self, "scopes", scopes)
+        set_(self, "locale", locale)
         set_(self, "protected_paths", protected)
         set_(self, "native_redirect_uris", native_uris)
         set_(self, "allowed_origins", origins)

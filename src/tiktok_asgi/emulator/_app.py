@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 from tiktok_asgi.emulator import _web, _webhooks
 from tiktok_asgi.emulator._core import Core, record_of
 from tiktok_asgi.emulator._endpoints import AUTHORIZE_HOST, ENDPOINTS, HOSTS, Endpoint, endpoint_at
-from tiktok_asgi.emulator._pages import html_page_response, index_page
+from tiktok_asgi.emulator._pages import html_page_response, index_page, page_language
 from tiktok_asgi.emulator._responses import fault_response
 
 __all__ = ["build_app"]
@@ -43,7 +43,8 @@ def _endpoint(core: Core, endpoint: Endpoint) -> Callable[[Request], Awaitable[R
             if fault.kind in ("latency", "timeout"):
                 await anyio.sleep(fault.seconds)
             if fault.kind != "latency":
-                return fault_response(fault, endpoint.render, core.config.clock)
+                lang = page_language(request).code
+                return fault_response(fault, endpoint.render, core.config.clock, lang)
         return await endpoint.handlers[request.method](core, request, body)
 
     return run
@@ -60,7 +61,8 @@ async def _index(core: Core, request: Request) -> Response:
     """Where everything is, for someone running the emulator by hand."""
     endpoints = {e.name: str(request.url_for(e.name)) for e in ENDPOINTS}
     config = core.config
-    page = index_page(config.app_name, config.client_key, endpoints, config.redirect_uris)
+    lang = page_language(request).code
+    page = index_page(config.app_name, config.client_key, endpoints, config.redirect_uris, lang)
     return html_page_response(page)
 
 

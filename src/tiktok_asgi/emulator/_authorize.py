@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
+from tiktok_asgi._i18n import N_
 from tiktok_asgi.emulator._config import PRODUCT_NAMES, EmulatorConfig
 from tiktok_asgi.emulator._errors import EmulatorRejected
 from tiktok_asgi.emulator._pkce import challenge_is_wellformed
@@ -197,11 +198,14 @@ def check_target_user(
         ("error_description", "This account is not a target user of this sandbox app."),
         ("state", request.state),
     ]
+    not_a_target = N_(
+        "This account (@{username}) is not a target user of this sandbox app. Sign in with a "
+        "target user, or add this account as a target user in the app's sandbox settings (at "
+        "most 10)."
+    )
     raise EmulatorRejected(
         "non_sandbox_target",
-        f"This account (@{user.username}) is not a target user of this sandbox app. Sign in "
-        "with a target user, or add this account as a target user in the app's sandbox "
-        "settings (at most 10).",
+        not_a_target.format(username=user.username),
         render="page",
         redirect=_with_query(request.redirect_uri, pairs),
     )

@@ -1,4 +1,9 @@
-"""Plain HTML pages (no JavaScript): the shared look, error pages and the emulator's index."""
+"""Plain HTML pages (no JavaScript): the shared look, error pages and the emulator's index.
+
+Pages are in the language the request's ``Accept-Language`` prefers among the library's (see
+:func:`page_language`). A refusal's description is translated when it is for the person; the ones
+telling a developer which parameter to fix stay English, as TikTok's name the parameter.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,27 @@ from collections.abc import Iterable
 from html import escape
 from http import HTTPStatus
 
+from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-__all__ = ["error_page", "gateway_page", "html_page_response", "index_page", "layout"]
+from tiktok_asgi._i18n import (
+    DEFAULT,
+    Language,
+    fill,
+    for_request,
+    html_attributes,
+    language,
+    text,
+)
+
+__all__ = [
+    "error_page",
+    "gateway_page",
+    "html_page_response",
+    "index_page",
+    "layout",
+    "page_language",
+]
 
 # Colours meet WCAG 2.1 AA contrast (4.5:1 for text) on the white card.
 CSS = """
@@ -32,7 +55,8 @@ label.row{display:flex;align-items:center;gap:12px;padding:9px 12px;border:1px s
 label.row:has(input:checked){border-color:#fe2c55;background:#fff5f7}
 label.row img{width:40px;height:40px;border-radius:50%}
 label.row small{display:block;color:#6b6c73}
-code{background:#f1f1f2;color:#3a3b41;border-radius:4px;padding:1px 5px;font-size:13px}
+code{background:#f1f1f2;color:#3a3b41;border-radius:4px;padding:1px 5px;font-size:13px;
+ direction:ltr;unicode-bidi:isolate}
 .actions{display:flex;flex-direction:row-reverse;gap:10px;margin-top:8px}
 button{flex:1;font:inherit;font-weight:600;border-radius:8px;padding:11px;cursor:pointer;
  border:1px solid #e3e3e4;background:#fff}
@@ -70,15 +94,24 @@ def html_page_response(
     )
 
 
-def layout(title: str, body: str) -> str:
-    """A complete HTML document in the emulator's look."""
+def page_language(request: Request) -> Language:
+    """The language of the page answering ``request``."""
+    return for_request(request.scope, None)
+
+
+def layout(title: str, body: str, lang: str = DEFAULT) -> str:
+    """A complete HTML document in the emulator's look, in the language ``lang``."""
+    found = language(lang)
+    _ = found.gettext
+    brand = text(_("TikTok emulator"))
+    footer = text(_("An offline emulation of TikTok Login Kit. Not affiliated with TikTok."))
     return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html><html {html_attributes(found)}><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>"
-        '<div class="brand"><b></b>TikTok emulator</div>'
+        f'<div class="brand"><b></b>{brand}</div>'
         f"{body}"
-        "<footer>An offline emulation of TikTok Login Kit. Not affiliated with TikTok.</footer>"
+        f"<footer>{footer}</footer>"
         "</main></body></html>"
     )
 
@@ -90,24 +123,35 @@ def error_page(
     *,
     field: str | None = None,
     back: str | None = None,
+    lang: str = DEFAULT,
 ) -> str:
     """TikTok's refusal page, shown instead of the consent page when a login cannot go on.
 
     ``field`` is the request parameter a developer must correct; ``back`` is a link back to the
     app, when TikTok offers one (e.g. after a sandbox app's non-target account was chosen).
     """
-    fix = (
-        f'<p class="err">If you\'re a developer, correct the following: {escape(field)}</p>'
-        if field
-        else ""
-    )
-    link = f'<p><a href="{escape(back)}">Back to the app</a></p>' if back else ""
+    found = language(lang)
+    _ = found.gettext
+    title = _("We couldn't log in with TikTok")
+    fix = ""
+    if field:
+        correct = _("If you're a developer, correct the following: {field}")
+        fix = f'<p class="err">{fill(correct, field=field)}</p>'
+    link = ""
+    if back:
+        back_to_app = text(_("Back to the app"))
+        link = f'<p><a href="{escape(back)}">{back_to_app}</a></p>'
+    said = description if found.code == DEFAULT else found.known(description)
+    if said is None:  # a developer's diagnosis, left in English: marked so for screen readers
+        why = f'<p class="sub" lang="en" dir="ltr">{escape(description)}</p>'
+    else:
+        why = f'<p class="sub">{escape(said)}</p>'
     return layout(
-        "We couldn't log in with TikTok",
-        "<h1>We couldn't log in with TikTok</h1>"
-        f'<p class="sub">{escape(description)}</p>{fix}'
+        title,
+        f"<h1>{text(title)}</h1>{why}{fix}"
         f'<dl><dt>error</dt><dd><code class="err">{escape(error)}</code></dd>'
         f"<dt>log_id</dt><dd><code>{escape(log_id)}</code></dd></dl>{link}",
+        lang,
     )
 
 
@@ -125,18 +169,26 @@ def gateway_page(status: int) -> str:
 
 
 def index_page(
-    app_name: str, client_key: str, endpoints: dict[str, str], redirect_uris: Iterable[str]
+    app_name: str,
+    client_key: str,
+    endpoints: dict[str, str],
+    redirect_uris: Iterable[str],
+    lang: str = DEFAULT,
 ) -> str:
     """The emulator's home page: where everything is, for someone running it by hand."""
+    _ = language(lang).gettext
     rows = "".join(
         f"<dt>{escape(name)}</dt><dd><code>{escape(url)}</code></dd>"
         for name, url in endpoints.items()
     )
     uris = "<br>".join(f"<code>{escape(uri)}</code>" for uri in redirect_uris)
+    emulated = text(_("TikTok Login Kit v2, emulated offline."))
+    registered = text(_("redirect URIs"))
     return layout(
-        "TikTok emulator",
+        _("TikTok emulator"),
         f"<h1>{escape(app_name)}</h1>"
-        '<p class="sub">TikTok Login Kit v2, emulated offline.</p>'
+        f'<p class="sub">{emulated}</p>'
         f"<dl><dt>client_key</dt><dd><code>{escape(client_key)}</code></dd>{rows}"
-        f"<dt>redirect URIs</dt><dd>{uris}</dd></dl>",
+        f"<dt>{registered}</dt><dd>{uris}</dd></dl>",
+        lang,
     )

@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from tiktok_asgi._i18n import N_, Language, fill, text
 from tiktok_asgi.emulator._api import avatar_url
 from tiktok_asgi.emulator._authorize import (
     AuthorizeRequest,
@@ -25,11 +26,11 @@ from tiktok_asgi.emulator._authorize import (
     check_target_user,
     choose_scopes,
 )
-from tiktok_asgi.emulator._consent import _scope_row, _user_row
+from tiktok_asgi.emulator._consent import accounts, scope_row
 from tiktok_asgi.emulator._core import Core, is_form, parse_pairs, single
 from tiktok_asgi.emulator._errors import EmulatorRejected
 from tiktok_asgi.emulator._oauth import _authenticate, _form, _require
-from tiktok_asgi.emulator._pages import html_page_response, layout
+from tiktok_asgi.emulator._pages import html_page_response, layout, page_language
 from tiktok_asgi.emulator._qrstate import PLACEHOLDER, QrCode
 from tiktok_asgi.emulator._responses import ENVELOPE_MESSAGES, rejection_response
 from tiktok_asgi.emulator._users import EmulatorUser
@@ -202,41 +203,57 @@ def cancel(core: Core, scan_url: str) -> QrCode:
     return core.qr.cancel(qr, ticket)
 
 
+_NOT_UTF8_URL = N_("The URL is not UTF-8.")
+_NOT_UTF8_FORM = N_("The form is not UTF-8.")
+_NOT_A_FORM = N_("The form must be form-encoded.")
+_CHOOSE_ACTION = N_("Choose Confirm or Cancel.")
+_CHOOSE_ACCOUNT = N_("Choose an account to continue.")
+
+
 def _phone_page(
     core: Core, request: Request, code: QrCode, ticket: str, problem: str | None
 ) -> Response:
+    lang = page_language(request)
+    _ = lang.gettext
     app_name = core.config.app_name
     hidden = (
         f'<input type="hidden" name="qr" value="{escape(code.scan_id)}">'
         f'<input type="hidden" name="client_ticket" value="{escape(ticket)}">'
     )
-    users = core.users()
-    accounts = (
-        "".join(
-            _user_row(u, avatar_url(core, request, u, 100), i == 0) for i, u in enumerate(users)
+    users = accounts(core.users(), lambda u: avatar_url(core, request, u, 100), lang)
+    scopes = "".join(scope_row(s, lang) for s in code.scopes)
+    alert = f'<p class="err">{text(_(problem))}</p>' if problem else ""
+    heading = fill(_("Sign in to {app} on your other device?"), app=app_name)
+    scanned = text(
+        _(
+            "You scanned a QR code. Confirm only if you asked for it yourself, on a TV, computer "
+            "or app in front of you."
         )
-        or "<p>No accounts are set up in this emulator.</p>"
     )
-    scopes = "".join(_scope_row(s) for s in code.scopes)
-    alert = f'<p class="err">{escape(problem)}</p>' if problem else ""
+    continue_as, able = text(_("Continue as")), fill(_("{app} will be able to"), app=app_name)
+    confirm, cancel = text(_("Confirm")), text(_("Cancel"))
     body = (
-        f"<h1>Sign in to {escape(app_name)} on your other device?</h1>"
-        '<p class="sub">You scanned a QR code. Confirm only if you asked for it yourself, on a '
-        "TV, computer or app in front of you.</p>"
+        f"<h1>{heading}</h1>"
+        f'<p class="sub">{scanned}</p>'
         f'{alert}<form method="post" action="{escape(request.url_for("qr_scan").path)}">{hidden}'
-        f"<fieldset><legend>Continue as</legend>{accounts}</fieldset>"
-        f"<fieldset><legend>{escape(app_name)} will be able to</legend>{scopes}</fieldset>"
+        f"<fieldset><legend>{continue_as}</legend>{users}</fieldset>"
+        f"<fieldset><legend>{able}</legend>{scopes}</fieldset>"
         '<div class="actions">'
-        '<button name="action" value="authorize">Confirm</button>'
-        '<button name="action" value="cancel">Cancel</button>'
+        f'<button name="action" value="authorize">{confirm}</button>'
+        f'<button name="action" value="cancel">{cancel}</button>'
         "</div></form>"
     )
-    return html_page_response(layout(f"Sign in to {app_name}", body), 400 if problem else 200)
+    title = _("Sign in to {app}").format(app=app_name)
+    return html_page_response(layout(title, body, lang.code), 400 if problem else 200)
 
 
-def _done(title: str, text: str) -> Response:
-    page = layout(title, f'<h1>{escape(title)}</h1><p class="sub">{escape(text)}</p>')
+def _done(lang: Language, title: str, said: str) -> Response:
+    page = layout(title, f'<h1>{text(title)}</h1><p class="sub">{text(said)}</p>', lang.code)
     return html_page_response(page)
+
+
+def _refused(request: Request, core: Core, exc: EmulatorRejected) -> Response:
+    return rejection_response(exc, core.config.clock, lang=page_language(request).code)
 
 
 async def scan_page(core: Core, request: Request, body: bytes) -> Response:
@@ -246,49 +263,49 @@ async def scan_page(core: Core, request: Request, body: bytes) -> Response:
         qr, ticket = _one(params, "qr"), _one(params, "client_ticket")
         code = core.qr.scan(qr, ticket)
     except UnicodeDecodeError:
-        refused = EmulatorRejected("invalid_request", "The URL is not UTF-8.", render="page")
-        return rejection_response(refused, core.config.clock)
+        refused = EmulatorRejected("invalid_request", _NOT_UTF8_URL, render="page")
+        return _refused(request, core, refused)
     except EmulatorRejected as exc:
-        return rejection_response(exc, core.config.clock)
+        return _refused(request, core, exc)
     assert ticket is not None
     return _phone_page(core, request, code, ticket, None)
 
 
 async def scan_form(core: Core, request: Request, body: bytes) -> Response:
     """The phone page's form: confirm as the chosen account, or cancel."""
-    clock = core.config.clock
     try:
         if not is_form(request.headers.get("content-type")):
-            raise EmulatorRejected(
-                "invalid_request", "The form must be form-encoded.", render="page"
-            )
+            raise EmulatorRejected("invalid_request", _NOT_A_FORM, render="page")
         form = parse_pairs(body)
         qr, ticket = _one(form, "qr"), _one(form, "client_ticket")
         code = core.qr.scan(qr, ticket)
     except UnicodeDecodeError:
-        refused = EmulatorRejected("invalid_request", "The form is not UTF-8.", render="page")
-        return rejection_response(refused, clock)
+        refused = EmulatorRejected("invalid_request", _NOT_UTF8_FORM, render="page")
+        return _refused(request, core, refused)
     except EmulatorRejected as exc:
-        return rejection_response(exc, clock)
+        return _refused(request, core, exc)
     assert ticket is not None
     action = form.get("action", [""])
+    lang = page_language(request)
+    _ = lang.gettext
     try:
         if action == ["cancel"]:
             core.qr.cancel(qr, ticket)
-            return _done("Sign-in cancelled", "Nobody was signed in. You can close this page.")
+            cancelled = _("Sign-in cancelled")
+            return _done(lang, cancelled, _("Nobody was signed in. You can close this page."))
         if action != ["authorize"]:
-            return _phone_page(core, request, code, ticket, "Choose Confirm or Cancel.")
+            return _phone_page(core, request, code, ticket, _CHOOSE_ACTION)
         users = form.get("user", [])
         user = core.find_user(users[0]) if len(users) == 1 else None
         if user is None:
-            return _phone_page(core, request, code, ticket, "Choose an account to continue.")
+            return _phone_page(core, request, code, ticket, _CHOOSE_ACCOUNT)
         core.qr.confirm(qr, ticket, _issuer(core, user, form.get("granted", [])))
     except EmulatorRejected as exc:
-        return rejection_response(exc, clock)
+        return _refused(request, core, exc)
     except ValueError as exc:
         refused = EmulatorRejected("invalid_scope", str(exc), render="page", field="scope")
-        return rejection_response(refused, clock)
+        return _refused(request, core, refused)
+    signed_in = _("Signed in to {app}").format(app=core.config.app_name)
     return _done(
-        f"Signed in to {core.config.app_name}",
-        "You are signed in on your other device. You can close this page.",
+        lang, signed_in, _("You are signed in on your other device. You can close this page.")
     )

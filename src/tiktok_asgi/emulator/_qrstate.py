@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from tiktok_asgi._i18n import N_
 from tiktok_asgi.emulator._errors import EmulatorRejected
 
 __all__ = ["PLACEHOLDER", "QR_CODE_TTL", "QrBoard", "QrCode", "QrStatusName"]
@@ -127,7 +128,7 @@ class QrBoard:
                     "client_ticket",
                 )
             if code.client_ticket is not None and code.client_ticket != client_ticket:
-                raise _refused("invalid_request", "This QR code was scanned on another device.")
+                raise _refused("invalid_request", N_("This QR code was scanned on another device."))
             code.client_ticket = client_ticket
             return code
 
@@ -156,12 +157,12 @@ class QrBoard:
 
     def _check_open(self, code: QrCode | None) -> None:
         if code is None:
-            raise _refused("invalid_request", "This QR code is not valid.")
+            raise _refused("invalid_request", N_("This QR code is not valid."))
         if code.code is not None:
-            raise _refused("invalid_request", "This QR code was used already.")
+            raise _refused("invalid_request", N_("This QR code was used already."))
         if code.cancelled or self.clock() >= code.expires_at:
             raise _refused(
-                "expired", "This QR code has expired. Get a new code on the other device."
+                "expired", N_("This QR code has expired. Get a new code on the other device.")
             )
 
 

@@ -87,9 +87,15 @@ def envelope_error(
 
 
 def rejection_response(
-    exc: EmulatorRejected, clock: Clock, *, flat_status: int = 200, form_targets: Iterable[str] = ()
+    exc: EmulatorRejected,
+    clock: Clock,
+    *,
+    flat_status: int = 200,
+    form_targets: Iterable[str] = (),
+    lang: str = "en",
 ) -> Response:
-    """``exc`` as TikTok shows it: a flat OAuth body, an API envelope or the refusal page.
+    """``exc`` as TikTok shows it: a flat OAuth body, an API envelope or the refusal page (in
+    the language ``lang``).
 
     ``flat_status`` is the HTTP status of flat errors when ``exc`` names none (TikTok's is 200).
     """
@@ -99,7 +105,12 @@ def rejection_response(
         )
     if exc.render == "page":
         page = error_page(
-            exc.error, exc.description, new_log_id(clock), field=exc.field, back=exc.redirect
+            exc.error,
+            exc.description,
+            new_log_id(clock),
+            field=exc.field,
+            back=exc.redirect,
+            lang=lang,
         )
         response: Response = html_page_response(page, exc.status or 400, form_targets=form_targets)
     else:
@@ -119,10 +130,11 @@ class DroppedConnection(Response):
         await send({"type": "http.response.start", "status": 200, "headers": headers})
 
 
-def fault_response(fault: Fault, render: Rendering, clock: Clock) -> Response:
+def fault_response(fault: Fault, render: Rendering, clock: Clock, lang: str = "en") -> Response:
     """The answer an injected fault gives instead of the endpoint's own (not for latency).
 
-    ``render`` is how the endpoint shows its errors (see :class:`EmulatorRejected`).
+    ``render`` is how the endpoint shows its errors (see :class:`EmulatorRejected`), ``lang``
+    the language of a refusal page.
     """
     kind = fault.kind
     if kind in ("status", "timeout"):
@@ -140,11 +152,11 @@ def fault_response(fault: Fault, render: Rendering, clock: Clock) -> Response:
         refused = EmulatorRejected(
             "rate_limit_exceeded", message, render=render, status=429, headers=retry
         )
-        return rejection_response(refused, clock)
+        return rejection_response(refused, clock, lang=lang)
     if kind == "error_body":
         message = fault.message or ENVELOPE_MESSAGES.get(fault.error, fault.error)
         refused = EmulatorRejected(fault.error, message, render=render, status=fault.status_code)
-        return rejection_response(refused, clock)
+        return rejection_response(refused, clock, lang=lang)
     if kind == "connection_refused":
         return DroppedConnection()
     raise AssertionError(f"fault kind {kind!r} has no response")  # pragma: no cover

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from tiktok_asgi._i18n import N_
 from tiktok_asgi.emulator._api import avatar_url
 from tiktok_asgi.emulator._authorize import (
     AUTHORIZE_PARAMS,
@@ -22,7 +23,7 @@ from tiktok_asgi.emulator._avatars import avatar_svg, avatar_url_valid, cover_sv
 from tiktok_asgi.emulator._consent import consent_page
 from tiktok_asgi.emulator._core import Core, is_form, parse_pairs
 from tiktok_asgi.emulator._errors import EmulatorRejected
-from tiktok_asgi.emulator._pages import html_page_response
+from tiktok_asgi.emulator._pages import html_page_response, page_language
 from tiktok_asgi.emulator._responses import rejection_response
 from tiktok_asgi.emulator._users import EmulatorUser
 
@@ -49,8 +50,15 @@ def grant(
     return granted_redirect(request, code, scopes)
 
 
-def _rejected(core: Core, exc: EmulatorRejected) -> Response:
-    return rejection_response(exc, core.config.clock)
+_NOT_UTF8_URL = N_("The URL is not UTF-8.")
+_NOT_UTF8_FORM = N_("The form is not UTF-8.")
+_NOT_A_FORM = N_("The consent form must be form-encoded.")
+_CHOOSE_ACTION = N_("Choose Authorize or Cancel.")
+_CHOOSE_ACCOUNT = N_("Choose an account to continue.")
+
+
+def _rejected(core: Core, request: Request, exc: EmulatorRejected) -> Response:
+    return rejection_response(exc, core.config.clock, lang=page_language(request).code)
 
 
 def _origin(uri: str) -> str:
@@ -67,6 +75,7 @@ def _consent(core: Core, request: Request, auth: AuthorizeRequest, problem: str 
         action=request.url_for("authorize").path,
         problem=problem,
         sandbox=core.config.sandbox,
+        lang=page_language(request).code,
     )
     status = 400 if problem else 200
     return html_page_response(page, status, form_targets=[_origin(auth.redirect_uri)])
@@ -77,10 +86,10 @@ async def authorize_page(core: Core, request: Request, body: bytes) -> Response:
         params = parse_pairs(request.scope.get("query_string", b""))
         auth = validate_authorize(params, core.config)
     except UnicodeDecodeError:
-        refused = EmulatorRejected("invalid_request", "The URL is not UTF-8.", render="page")
-        return _rejected(core, refused)
+        refused = EmulatorRejected("invalid_request", _NOT_UTF8_URL, render="page")
+        return _rejected(core, request, refused)
     except EmulatorRejected as exc:
-        return _rejected(core, exc)
+        return _rejected(core, request, exc)
     return _consent(core, request, auth, None)
 
 
@@ -88,34 +97,32 @@ async def authorize_form(core: Core, request: Request, body: bytes) -> Response:
     """The consent form, re-validated in full: the hidden fields are as untrusted as a URL."""
     try:
         if not is_form(request.headers.get("content-type")):
-            raise EmulatorRejected(
-                "invalid_request", "The consent form must be form-encoded.", render="page"
-            )
+            raise EmulatorRejected("invalid_request", _NOT_A_FORM, render="page")
         form = parse_pairs(body)
         carried = (*AUTHORIZE_PARAMS, "client_secret", "client_id")
         auth = validate_authorize({k: form[k] for k in carried if k in form}, core.config)
     except UnicodeDecodeError:
-        refused = EmulatorRejected("invalid_request", "The form is not UTF-8.", render="page")
-        return _rejected(core, refused)
+        refused = EmulatorRejected("invalid_request", _NOT_UTF8_FORM, render="page")
+        return _rejected(core, request, refused)
     except EmulatorRejected as exc:
-        return _rejected(core, exc)
+        return _rejected(core, request, exc)
     no_store = {"Cache-Control": "no-store"}
     action = form.get("action", [""])
     if action == ["cancel"]:
         return RedirectResponse(denied_redirect(auth), status_code=302, headers=no_store)
     if action != ["authorize"]:
-        return _consent(core, request, auth, "Choose Authorize or Cancel.")
+        return _consent(core, request, auth, _CHOOSE_ACTION)
     users = form.get("user", [])
     user = core.find_user(users[0]) if len(users) == 1 else None
     if user is None:
-        return _consent(core, request, auth, "Choose an account to continue.")
+        return _consent(core, request, auth, _CHOOSE_ACCOUNT)
     try:
         target = grant(core, auth, user, form.get("granted", []))
     except EmulatorRejected as exc:
-        return _rejected(core, exc)
+        return _rejected(core, request, exc)
     except ValueError as exc:
         refused = EmulatorRejected("invalid_scope", str(exc), render="page", field="scope")
-        return _rejected(core, refused)
+        return _rejected(core, request, refused)
     return RedirectResponse(target, status_code=302, headers=no_store)
 
 

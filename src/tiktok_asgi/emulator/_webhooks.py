@@ -30,9 +30,10 @@ import httpx2
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from tiktok_asgi._i18n import N_, Language, fill, text
 from tiktok_asgi.emulator._core import Core, parse_pairs
 from tiktok_asgi.emulator._deliveries import Delivery, WebhookAttempt, backoff
-from tiktok_asgi.emulator._pages import html_page_response, layout
+from tiktok_asgi.emulator._pages import html_page_response, layout, page_language
 from tiktok_asgi.emulator._webhook_target import WebhookTarget
 
 __all__ = [
@@ -244,58 +245,79 @@ def _user_param(core: Core, raw: str | None) -> str | None:
     return None if user is None else user.open_id
 
 
-def _removal_note(core: Core, name: str, delivered: str | None) -> str:
-    """What became of the ``authorization.removed`` sent when ``name`` was removed."""
+# Whole sentences, one per outcome: translations cannot be put together from parts.
+_REMOVED_UNTOLD = N_("{app} was removed; no webhook URL is registered, so the app was not told.")
+_REMOVED_TOLD = N_("{app} was removed; TikTok told the app (HTTP {status}).")
+_REMOVED_REFUSED = N_("{app} was removed; the app answered HTTP {status}.")
+_REMOVED_REFUSED_AGAIN = N_(
+    "{app} was removed; the app answered HTTP {status}; TikTok delivers the event again, with "
+    "backoff."
+)
+_REMOVED_UNREACHED = N_("{app} was removed; TikTok could not reach the app.")
+_REMOVED_UNREACHED_AGAIN = N_(
+    "{app} was removed; TikTok could not reach the app; TikTok delivers the event again, with "
+    "backoff."
+)
+_CONNECTED_APPS = N_("Connected apps")
+
+
+def _removal_note(core: Core, lang: Language, delivered: str | None) -> str:
+    """What became of the ``authorization.removed`` sent when the app was removed."""
     if not delivered:
         return ""
+    again = core.config.webhook_retry_horizon > 0
     if delivered == "none":
-        told = "no webhook URL is registered, so the app was not told"
+        note = _REMOVED_UNTOLD
+    elif delivered.isdigit() and 200 <= int(delivered) < 300:
+        note = _REMOVED_TOLD
+    elif delivered.isdigit():
+        note = _REMOVED_REFUSED_AGAIN if again else _REMOVED_REFUSED
     else:
-        answer = f"the app answered HTTP {delivered}" if delivered.isdigit() else None
-        if delivered.isdigit() and 200 <= int(delivered) < 300:
-            told = f"TikTok told the app (HTTP {delivered})"
-        else:
-            told = answer or "TikTok could not reach the app"
-            if core.config.webhook_retry_horizon > 0:
-                told += "; TikTok delivers the event again, with backoff"
-    return f"<p class=sub>{name} was removed; {escape(told)}.</p>"
+        note = _REMOVED_UNREACHED_AGAIN if again else _REMOVED_UNREACHED
+    said = fill(lang.gettext(note), app=core.config.app_name, status=delivered)
+    return f"<p class=sub>{said}</p>"
 
 
 async def apps_page(core: Core, request: Request) -> Response:
     """A user's connected apps, with a button to remove this one (``?user=<username>``)."""
+    lang = page_language(request)
+    _ = lang.gettext
+    title = _(_CONNECTED_APPS)
     open_id = _user_param(core, request.query_params.get("user"))
     if open_id is None:
         links = "".join(
-            f'<li><a href="?user={escape(u.username)}">@{escape(u.username)}</a></li>'
+            f'<li><a href="?user={escape(u.username)}"><bdi>@{escape(u.username)}</bdi></a></li>'
             for u in core.users()
         )
-        body = f"<h1>Connected apps</h1><p class=sub>Who is signed in?</p><ul>{links}</ul>"
-        return html_page_response(layout("Connected apps", body))
+        who = text(_("Who is signed in?"))
+        body = f"<h1>{text(title)}</h1><p class=sub>{who}</p><ul>{links}</ul>"
+        return html_page_response(layout(title, body, lang.code))
     user = core.find_user(open_id)
     assert user is not None
     name = escape(core.config.app_name)
-    note = _removal_note(core, name, request.query_params.get("delivered"))
+    note = _removal_note(core, lang, request.query_params.get("delivered"))
     if core.state.connected(open_id):
         action = str(request.url_for("apps_remove").path)
+        remove = text(_("Remove"))
         app = (
             f"<li><b>{name}</b> <form method=post action='{escape(action)}'>"
             f"<input type=hidden name=user value='{escape(user.username)}'>"
-            "<button type=submit>Remove</button></form></li>"
+            f"<button type=submit>{remove}</button></form></li>"
         )
     else:
-        app = "<li>No apps are connected.</li>"
+        none = text(_("No apps are connected."))
+        app = f"<li>{none}</li>"
     uris = core.config.redirect_uris
     home = urlsplit(uris[0]) if uris else None
-    back = (
-        f"<p><a href='{escape(f'{home.scheme}://{home.netloc}/')}'>Back to {name}</a></p>"
-        if home is not None
-        else ""
-    )
+    back = ""
+    if home is not None:
+        back_to = fill(_("Back to {app}"), app=core.config.app_name)
+        back = f"<p><a href='{escape(f'{home.scheme}://{home.netloc}/')}'>{back_to}</a></p>"
     body = (
-        f"<h1>Connected apps</h1><p class=sub>@{escape(user.username)}</p>{note}<ul>{app}</ul>"
-        f"{back}"
+        f"<h1>{text(title)}</h1><p class=sub><bdi>@{escape(user.username)}</bdi></p>{note}"
+        f"<ul>{app}</ul>{back}"
     )
-    return html_page_response(layout("Connected apps", body))
+    return html_page_response(layout(title, body, lang.code))
 
 
 async def apps_remove(core: Core, request: Request) -> Response:
@@ -304,7 +326,9 @@ async def apps_remove(core: Core, request: Request) -> Response:
     given = form.get("user") or []
     open_id = _user_param(core, given[0] if len(given) == 1 else None)
     if open_id is None:
-        return html_page_response(layout("Connected apps", "<h1>No such user</h1>"), 400)
+        lang = page_language(request)
+        title, unknown = lang.gettext(_CONNECTED_APPS), text(lang.gettext(N_("No such user")))
+        return html_page_response(layout(title, f"<h1>{unknown}</h1>", lang.code), 400)
     user = core.find_user(open_id)
     assert user is not None
     attempt = await _remove(core, open_id, 1)
