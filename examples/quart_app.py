@@ -16,12 +16,12 @@ from __future__ import annotations
 import html
 from typing import Any, cast
 
-from quart import Quart, websocket
+from quart import Quart, request, websocket
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings
+from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, login_url
 from tiktok_asgi.emulator import TikTokEmulator
-from tiktok_asgi.quart import current_user, login_required, require_scopes
+from tiktok_asgi.quart import current_user, install, login_required, require_scopes
 
 from .accounts import PAGE_HEADERS, Accounts, application
 
@@ -50,14 +50,15 @@ def create_app(
     accounts = Accounts()
     app = Quart(__name__)
     app.extensions["accounts"] = accounts
-
-    login, logout = html.escape(settings.login_path), html.escape(settings.logout_path)
+    install(app, settings=settings)  # view errors as the middleware answers them; named paths
+    logout = html.escape(settings.logout_path)
 
     @app.get("/")
     async def home() -> tuple[str, dict[str, str]]:
         user = current_user()
         if user is None:
-            page = f'<p><a href="{login}?next=/me">Sign in with TikTok</a></p>'
+            login = html.escape(login_url(cast(Scope, request.scope), next="/me"))
+            page = f'<p><a href="{login}">Sign in with TikTok</a></p>'
         else:
             # Escape everything from TikTok: a display name is anyone's text.
             page = (

@@ -12,7 +12,7 @@ built at the first request, for its origin (see ``examples/first_request.py``).
 
 Everything under ``/app`` is protected by the ``protected_paths`` setting, without decorators.
 ``@login_required`` sends a browser to the login page and answers API clients 401;
-``tiktok_routes`` names the login paths for ``request.url_for``.
+``install(app, settings=settings)`` names the login paths for ``request.url_for``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
 from tiktok_asgi.emulator import TikTokEmulator
-from tiktok_asgi.starlette import login_required, require_scopes, tiktok_routes
+from tiktok_asgi.starlette import install, login_required, require_scopes
 
 from .accounts import PAGE_HEADERS, Accounts, application
 
@@ -94,7 +94,6 @@ def create_app(
     accounts = Accounts()
     settings = settings.replace(protected_paths=(*settings.protected_paths, "/app"))
     routes: list[BaseRoute] = [
-        *tiktok_routes(settings),  # url_for("tiktok_login"), "tiktok_callback", "tiktok_logout"
         Route("/", home),
         Route("/me", me),
         Route("/stats", stats),
@@ -114,6 +113,7 @@ def create_app(
         )
     ]
     app = Starlette(routes=routes, middleware=middleware)
+    install(app, settings=settings)  # url_for("tiktok_login"), "tiktok_callback", "tiktok_logout"
     app.state.accounts = accounts
     return app
 

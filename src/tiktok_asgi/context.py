@@ -1,32 +1,37 @@
 """The request context: what the middleware knows about one request, under one key of the scope.
 
-    from tiktok_asgi import tiktok_context
+    from tiktok_asgi import login_url, tiktok_context
 
     context = tiktok_context(request)      # a Starlette/FastAPI request or WebSocket, or a scope
     context.user                           # the TikTokUser, or None
     token = await context.access_token()   # with a token store: refreshed when due
+    ended = await context.end_user_sessions(open_id)   # sign a user out everywhere
+    href = login_url(request, next="/me")  # the login address, in any framework
 
 Everything the library hands from the middleware to the code downstream (the adapters,
-:func:`get_access_token`, :func:`~tiktok_asgi.tiktok_api`) goes through this object, and every
-way a request can end its sign-in (a refresh TikTok refuses, ``load_user`` returning None) marks
-it here, so that the middleware clears the identity cookie on that very response.
+:func:`~tiktok_asgi.tiktok_api`) goes through this object, and every way a request can end its
+sign-in (a refresh TikTok refuses, ``load_user`` returning None) marks it here, so that the
+middleware clears the identity cookie on that very response.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import urlencode
 
 from starlette.authentication import AuthCredentials
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
+from ._deprecation import warn_deprecated
+from ._redirects import safe_next
 from ._session import TokenManager, TokenRecord
 from ._tiktok.provider import TikTokProvider
 from .errors import LoginRequired
 from .settings import TikTokSettings
 from .user import TikTokUser
 
-__all__ = ["NO_CREDENTIALS", "SCOPE_KEY", "TikTokContext", "get_access_token", "tiktok_context"]
+__all__ = ["NO_CREDENTIALS", "SCOPE_KEY", "TikTokContext", "login_url", "tiktok_context"]
 
 #: The one key the library keeps in the ASGI scope.
 SCOPE_KEY = "tiktok_asgi"
@@ -93,7 +98,20 @@ class TikTokContext:
             self.signed_out = True
 
     async def end_user_sessions(self, open_id: str, *, revoke: bool = False) -> int:
-        """End every login session of ``open_id``; see :func:`tiktok_asgi.end_user_sessions`."""
+        """End every login session of the TikTok user ``open_id`` and return how many there were.
+
+        Each is gone for every process and instance sharing the token store (a shared store's
+        instances see it within a second); the sessions' token records are deleted, so the
+        cookies naming them are anonymous from then on. If this request is one of them, its
+        response clears the identity cookie. ``revoke=True`` also revokes the user's access at
+        TikTok, which disconnects the app from their account ("sign out everywhere" is not
+        "disconnect", so it is off by default). Raises ``ValueError`` unless ``open_id`` is a
+        non-empty string, :class:`~tiktok_asgi.errors.TokenStoreUnavailable` when the store
+        fails, ``RuntimeError`` when the middleware has no ``token_store``. Outside a request:
+        :func:`tiktok_asgi.sessions.end_user_sessions_in_store`.
+        """
+        if not isinstance(open_id, str) or not open_id:
+            raise ValueError("open_id must be the TikTok user's open_id, a non-empty string")
         if self._tokens is None:
             raise RuntimeError(
                 "ending a user's sessions needs a token store: pass token_store=... to "
@@ -156,9 +174,31 @@ def tiktok_context(connection: HTTPConnection | Scope) -> TikTokContext:
     return context
 
 
-async def get_access_token(connection: HTTPConnection | Scope) -> str:
-    """A valid TikTok access token for the signed-in user of this request (or ASGI scope).
+def login_url(connection: HTTPConnection | Scope, next: str | None = None) -> str:
+    """The login address of the middleware serving this request (or ASGI scope), under the app's
+    ``root_path``, with ``next`` when it is a path on this site (anything else is left out, as
+    the login page would ignore it): ``<a href="{login_url(request, next="/me")}">``.
 
-    Needs ``token_store=`` on the middleware; see :meth:`TikTokContext.access_token`.
+    One function for every framework: a Starlette or FastAPI request or WebSocket, or the scope
+    of any other (``request.scope`` in Quart, Litestar and Django).
     """
+    scope = connection.scope if isinstance(connection, HTTPConnection) else connection
+    settings = tiktok_context(scope).settings
+    url = str(scope.get("root_path", "")) + settings.login_path
+    if next is not None and safe_next(next, "") == next:
+        url += "?" + urlencode({"next": next})
+    return url
+
+
+async def get_access_token(connection: HTTPConnection | Scope) -> str:
+    """Deprecated: ``await tiktok_context(request).access_token()`` does the same; this alias is
+    removed in tiktok-asgi 0.2.0.
+
+    A valid TikTok access token for the signed-in user of this request (or ASGI scope); see
+    :meth:`TikTokContext.access_token`.
+    """
+    warn_deprecated(
+        "tiktok_asgi.context.get_access_token(request)",
+        "await tiktok_context(request).access_token()",
+    )
     return await tiktok_context(connection).access_token()

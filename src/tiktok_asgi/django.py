@@ -40,8 +40,9 @@ middleware's login path with ``next``, other requests get ``401 login_required``
     @require_scopes("user.info.stats")
     async def stats(request: HttpRequest) -> JsonResponse: ...
 
-A :class:`~tiktok_asgi.errors.TikTokAuthError` a view leaves unhandled (``get_access_token`` on an
-anonymous request, TikTok unreachable, the token store down) would become Django's 500 before
+A :class:`~tiktok_asgi.errors.TikTokAuthError` a view leaves unhandled
+(``tiktok_context(request.scope).access_token()`` on an anonymous request, TikTok unreachable,
+the token store down) would become Django's 500 before
 ``TikTokAuthMiddleware`` could see it: :class:`TikTokUserMiddleware` answers it as the middleware
 does, with the same status and body (JSON for API clients, a redirect to ``error_redirect`` if
 set, else the library's error page; an ``error_page`` given to the middleware is not used here).

@@ -26,14 +26,14 @@ The dependencies are typed on ``HTTPConnection``, so they serve WebSocket routes
 refusal accepts the connection, then closes it with code 1008 (policy violation) and the error
 code as reason (closed during the handshake, servers would answer HTTP 403, which browsers
 report as 1006, as for a network failure), with or without :func:`install`.
-Once :func:`install` has run, refusals follow the middleware's rule: a browser loading a page
-without a sign-in is sent to the login page with ``next`` set to where it was going; other
-requests get ``401 login_required`` or ``403 insufficient_scope`` in the shape
-``{"error", "error_description", "log_id"}`` (without :func:`install` FastAPI's default handler
-answers every refusal with JSON, nesting the same object under ``"detail"``). :func:`install`
-also adds the login, callback, logout and disconnect routes under the names ``tiktok_login``,
-``tiktok_callback``, ``tiktok_logout`` and ``tiktok_disconnect``, for ``request.url_for`` in views
-and templates.
+:func:`install` does what it does in every adapter. Once it has run, refusals follow the
+middleware's rule: a browser loading a page without a sign-in is sent to the login page with
+``next`` set to where it was going; other requests get ``401 login_required`` or
+``403 insufficient_scope`` in the shape ``{"error", "error_description", "log_id"}`` (without
+:func:`install` FastAPI's default handler answers every refusal with JSON, nesting the same
+object under ``"detail"``). Given the middleware's ``settings`` it also adds the login, callback,
+logout and disconnect routes under the names ``tiktok_login``, ``tiktok_callback``,
+``tiktok_logout`` and ``tiktok_disconnect``, for ``request.url_for`` in views and templates.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ from ._adapter import (
 )
 from .errors import LoginRequired, TikTokAuthError
 from .settings import TikTokSettings
-from .starlette import _accept_to_refuse, tiktok_routes
+from .starlette import _accept_to_refuse, _add_routes
 from .user import TikTokUser
 
 __all__ = [
@@ -161,15 +161,18 @@ async def tiktok_exception_handler(conn: HTTPConnection, exc: Exception) -> Resp
 
 
 def install(app: FastAPI, *, settings: TikTokSettings | None = None) -> None:
-    """Answer refusals as the middleware does and document them in the OpenAPI schema.
+    """Adapt the app to the :class:`~tiktok_asgi.TikTokAuthMiddleware` around it, as ``install``
+    does in every adapter: a :class:`TikTokAuthError` a view leaves unhandled (and every refusal
+    of these dependencies) is answered as the middleware answers it, instead of FastAPI's 500 or
+    ``{"detail": ...}``, and, given the middleware's ``settings``, its login, callback, logout
+    and disconnect paths become routes named ``tiktok_login``, ``tiktok_callback``,
+    ``tiktok_logout`` and ``tiktok_disconnect`` for ``request.url_for``.
 
     Registers :func:`tiktok_exception_handler` for :class:`TikTokAuthError` and
-    :class:`TikTokHTTPException` (browsers to the login page, API clients JSON), and adds to
-    every operation that uses these dependencies its ``401`` / ``403`` responses and a cookie
-    security scheme. ``settings`` are the middleware's: they name the cookie and the login path
-    in that schema (without them the defaults are shown), and with them the login, callback,
-    logout and disconnect paths become routes named ``tiktok_login``, ``tiktok_callback``,
-    ``tiktok_logout`` and ``tiktok_disconnect`` for ``request.url_for``.
+    :class:`TikTokHTTPException` (browsers to the login page, API clients JSON), and documents
+    those answers in the OpenAPI schema: every operation that uses these dependencies gets its
+    ``401`` / ``403`` responses and a cookie security scheme, which ``settings`` name (without
+    them the defaults are shown). Calling it again changes nothing.
     """
     handler = cast(ExceptionHandler, tiktok_exception_handler)
     app.add_exception_handler(TikTokAuthError, handler)
@@ -177,7 +180,7 @@ def install(app: FastAPI, *, settings: TikTokSettings | None = None) -> None:
     if getattr(app.openapi, _INSTALLED_ATTR, False):
         return
     if settings is not None:
-        app.router.routes.extend(tiktok_routes(settings))
+        _add_routes(app.router.routes, settings)
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:

@@ -28,7 +28,7 @@ included).
 The guards refuse as every other adapter does: a browser loading a page goes to the login page
 with ``next``, other requests get ``401 login_required`` JSON, ``require_scopes`` answers
 ``403 insufficient_scope``, and WebSockets are accepted, then closed with code 1008. A
-:class:`~tiktok_asgi.TikTokAuthError` a handler lets through (``get_access_token`` when TikTok
+:class:`~tiktok_asgi.TikTokAuthError` a handler lets through (``access_token()`` when TikTok
 refuses a refresh, ``tiktok_api``) is answered the same way.
 """
 

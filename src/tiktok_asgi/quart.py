@@ -16,12 +16,15 @@ from a checkout of tiktok-asgi).
         user = current_user()
         ...
 
-:func:`login_url` builds the address of the login page (Quart's ``url_for`` knows only Quart's
-own routes, and the middleware answers the login path before Quart sees it).
-
-``install(app)`` makes a :class:`~tiktok_asgi.errors.TikTokAuthError` that a view does not
-handle (``get_access_token`` on an anonymous request, TikTok unreachable) answer in the
-middleware's shape instead of Quart's 500. Wrapping ``app.asgi_app`` (not ``app``) keeps ``app``
+:func:`install` does what it does in every adapter: a
+:class:`~tiktok_asgi.errors.TikTokAuthError` that a view does not handle (``access_token()`` on
+an anonymous request, TikTok unreachable) is answered in the middleware's shape instead of
+Quart's 500, and, given the middleware's ``settings``, its login, callback, logout and disconnect
+paths become URL rules named ``tiktok_login``, ``tiktok_callback``, ``tiktok_logout`` and
+``tiktok_disconnect``, so that ``url_for("tiktok_login", next="/me")`` works in views and
+templates (Quart's ``url_for`` knows only Quart's own rules, and the middleware answers those
+paths before Quart sees them). :func:`tiktok_asgi.login_url` (``login_url(request.scope,
+next=...)``) builds the login address too. Wrapping ``app.asgi_app`` (not ``app``) keeps ``app``
 a Quart app for its CLI. The decorators refuse as the middleware's ``protected_paths`` do: a
 browser loading a page is sent to the login path with ``next``, other requests get
 ``401 login_required`` JSON, and websockets are accepted, then closed with code 1008 and the
@@ -61,12 +64,14 @@ from ._adapter import (
     missing_scopes,
     user_in,
 )
-from ._adapter import login_url as _login_url
+from ._deprecation import warn_deprecated
 from ._responses import _SECURITY_HEADERS
+from .context import login_url as _login_url
 from .errors import LoginRequired, TikTokAuthError
+from .settings import TikTokSettings
 from .user import TikTokUser
 
-__all__ = ["current_user", "install", "login_required", "login_url", "require_scopes"]
+__all__ = ["current_user", "install", "login_required", "require_scopes"]
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
@@ -85,9 +90,10 @@ def current_user() -> TikTokUser | None:
 
 
 def login_url(next: str | None = None) -> str:  # the query's name
-    """The login address of the current request's app (its ``root_path`` included), with
-    ``next`` when it is a path on this site: ``<a href="{{ login_url(next="/me") }}">``
-    once ``app.jinja_env.globals["login_url"] = login_url``."""
+    """Deprecated: ``tiktok_asgi.login_url(request.scope, next=...)`` does the same, in every
+    framework, and so does ``url_for("tiktok_login", next=...)`` after
+    ``install(app, settings=settings)``; this alias is removed in tiktok-asgi 0.2.0."""
+    warn_deprecated("tiktok_asgi.quart.login_url", "tiktok_asgi.login_url(request.scope, next=...)")
     return _login_url(_scope(), next)
 
 
@@ -147,11 +153,42 @@ def require_scopes(*scopes: str) -> Callable[[F], F]:
     return decorate
 
 
-def install(app: Quart) -> None:
-    """Answer a :class:`TikTokAuthError` a view did not handle as the middleware does (Quart
-    turns it into a 500 before the middleware could see it)."""
+#: The endpoint names of the middleware's paths, for ``url_for``: (endpoint, setting, methods).
+_ENDPOINTS = (
+    ("tiktok_login", "login_path", ["GET"]),
+    ("tiktok_callback", "callback_path", ["GET"]),
+    ("tiktok_logout", "logout_path", ["POST"]),
+    ("tiktok_disconnect", "disconnect_path", ["POST"]),
+)
+
+
+async def _unreachable() -> str:
+    # TikTokAuthMiddleware answers these paths itself; a request here means it is missing.
+    raise RuntimeError(
+        "the TikTok login routes were reached without TikTokAuthMiddleware: wrap the app, "
+        "app.asgi_app = TikTokAuthMiddleware(app.asgi_app, settings=...)"
+    )
+
+
+def install(app: Quart, *, settings: TikTokSettings | None = None) -> None:
+    """Adapt the app to the :class:`~tiktok_asgi.TikTokAuthMiddleware` around it, as ``install``
+    does in every adapter: a :class:`TikTokAuthError` a view did not handle is answered as the
+    middleware answers it (Quart would turn it into a 500 before the middleware could see it),
+    and, given the middleware's ``settings``, its login, callback, logout and disconnect paths
+    become URL rules named ``tiktok_login``, ``tiktok_callback``, ``tiktok_logout`` and
+    ``tiktok_disconnect`` for ``url_for`` (never reached: the middleware answers them first).
+    Calling it again adds no rule twice.
+    """
 
     async def answer(error: TikTokAuthError) -> Any:  # None after closing a websocket
         return await _refuse(_scope(), error)
 
     app.register_error_handler(TikTokAuthError, answer)
+    if settings is None:
+        return
+    if not isinstance(settings, TikTokSettings):
+        raise TypeError("install's settings must be the middleware's TikTokSettings")
+    for endpoint, setting, methods in _ENDPOINTS:
+        path: str | None = getattr(settings, setting)
+        if path is not None and endpoint not in app.view_functions:
+            app.add_url_rule(path, endpoint, _unreachable, methods=methods)

@@ -1,8 +1,8 @@
 """Ending a TikTok user's login sessions: every browser, every instance sharing the store.
 
-    from tiktok_asgi import end_user_sessions
+    from tiktok_asgi import tiktok_context
 
-    ended = await end_user_sessions(request, open_id)   # in a view
+    ended = await tiktok_context(request).end_user_sessions(open_id)   # in a view
 
     from tiktok_asgi.sessions import end_user_sessions_in_store
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
+from ._deprecation import warn_deprecated
 from ._session import TokenManager
 from ._tiktok.http import AsyncBaseTransport, SharedTransport
 from ._tiktok.provider import TikTokProvider
@@ -28,20 +29,23 @@ from .context import tiktok_context
 from .settings import TikTokSettings
 from .stores import TokenStore
 
-__all__ = ["end_user_sessions", "end_user_sessions_in_store"]
+__all__ = ["end_user_sessions_in_store"]
 
 
 async def end_user_sessions(
     connection: HTTPConnection | Scope, open_id: str, *, revoke: bool = False
 ) -> int:
-    """End every login session of the TikTok user ``open_id`` and return how many there were.
+    """Deprecated: ``await tiktok_context(request).end_user_sessions(open_id)`` does the same;
+    this alias is removed in tiktok-asgi 0.2.0.
 
-    Each is gone for every process and instance sharing the token store (a shared store's
-    instances see it within a second). If the current request is one of them, its response
-    clears the identity cookie. Raises :class:`~tiktok_asgi.errors.TokenStoreUnavailable` when
-    the store fails, ``RuntimeError`` when the middleware has no ``token_store``.
+    End every login session of the TikTok user ``open_id`` and return how many there were; see
+    :meth:`~tiktok_asgi.TikTokContext.end_user_sessions`.
     """
-    return await tiktok_context(connection).end_user_sessions(_open_id(open_id), revoke=revoke)
+    warn_deprecated(
+        "tiktok_asgi.sessions.end_user_sessions(request, open_id)",
+        "await tiktok_context(request).end_user_sessions(open_id)",
+    )
+    return await tiktok_context(connection).end_user_sessions(open_id, revoke=revoke)
 
 
 async def end_user_sessions_in_store(
@@ -52,7 +56,8 @@ async def end_user_sessions_in_store(
     revoke: bool = False,
     transport: AsyncBaseTransport | None = None,
 ) -> int:
-    """:func:`end_user_sessions` outside a request: with the application's settings and store.
+    """:meth:`~tiktok_asgi.TikTokContext.end_user_sessions` outside a request: with the
+    application's settings and store.
 
     ``transport`` (an httpx2 transport) carries the revocations to TikTok when given.
     """

@@ -6,9 +6,9 @@
     from starlette.middleware import Middleware
     from starlette.requests import Request
     from starlette.responses import JSONResponse
-    from starlette.routing import Route
+    from starlette.routing import BaseRoute, Route
     from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings
-    from tiktok_asgi.starlette import login_required, require_scopes, tiktok_routes
+    from tiktok_asgi.starlette import install, login_required, require_scopes
 
     @login_required
     async def me(request: Request) -> JSONResponse:
@@ -16,9 +16,10 @@
 
     settings = TikTokSettings.from_env()
     app = Starlette(
-        routes=[*tiktok_routes(settings), Route("/me", me)],
+        routes=[Route("/me", me)],
         middleware=[Middleware(TikTokAuthMiddleware, settings=settings)],
     )
+    install(app, settings=settings)  # errors answered as the middleware does; named routes
 
 The decorators refuse as the middleware's ``protected_paths`` do: a browser loading a page is
 sent to the login path with ``next`` set to where it was going, other requests get
@@ -26,17 +27,18 @@ sent to the login path with ``next`` set to where it was going, other requests g
 error code as reason. ``require_scopes`` answers ``403 insufficient_scope`` naming the missing
 scope. They serve sync and async endpoints, functions and ``HTTPEndpoint`` methods alike.
 
-Wrapped from outside (``app = TikTokAuthMiddleware(Starlette(...), ...)`` rather than
-``Middleware(...)`` in the list), the middleware is outside Starlette's own error handling, which
-would answer a :class:`~tiktok_asgi.errors.TikTokAuthError` a view leaves unhandled (the token
-store down, a refresh TikTok refuses, TikTok unreachable) with a 500 before the middleware could;
-:func:`install` answers it in the app, exactly as the middleware would.
-
-The middleware answers its login, callback, logout and disconnect paths before any routing, so
-the router does not know them; :func:`tiktok_routes` adds them under the names ``tiktok_login``,
-``tiktok_callback``, ``tiktok_logout`` and ``tiktok_disconnect``, so that
-``request.url_for("tiktok_login")`` works in views and templates. Without them,
-:func:`login_url` builds the login address.
+:func:`install` does what it does in every adapter. Wrapped from outside
+(``app = TikTokAuthMiddleware(Starlette(...), ...)`` rather than ``Middleware(...)`` in the list),
+the middleware is outside Starlette's own error handling, which would answer a
+:class:`~tiktok_asgi.errors.TikTokAuthError` a view leaves unhandled (the token store down, a
+refresh TikTok refuses, TikTok unreachable) with a 500 before the middleware could; after
+:func:`install` the app answers it exactly as the middleware would. The middleware answers its
+login, callback, logout and disconnect paths before any routing, so the router does not know
+them; given the middleware's ``settings``, :func:`install` adds them under the names
+``tiktok_login``, ``tiktok_callback``, ``tiktok_logout`` and ``tiktok_disconnect``, so that
+``request.url_for("tiktok_login")`` works in views and templates (:func:`tiktok_routes` are those
+routes, for a routes list written by hand). :func:`tiktok_asgi.login_url` builds the login
+address with ``next``.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from typing import Any, TypeVar, cast
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ExceptionHandler
 from starlette.websockets import WebSocket, WebSocketState
 
@@ -61,14 +63,15 @@ from ._adapter import (
     refusal_response,
     user_in,
 )
-from ._adapter import login_url as _login_url
+from ._deprecation import warn_deprecated
 from ._responses import error_response
+from .context import login_url as _login_url
 from .context import tiktok_context
 from .errors import LoginRequired, TikTokAuthError
 from .pages import RenderErrorPage
 from .settings import TikTokSettings
 
-__all__ = ["install", "login_required", "login_url", "require_scopes", "tiktok_routes"]
+__all__ = ["install", "login_required", "require_scopes", "tiktok_routes"]
 
 _WS_INTERNAL_ERROR = 1011
 
@@ -84,9 +87,12 @@ ROUTE_NAMES = {
 
 
 def login_url(connection: HTTPConnection, next: str | None = None) -> str:
-    """The login address for this request's app (its ``root_path`` included), with ``next``
-    when it is a path on this site: ``<a href="{login_url(request, next="/me")}">``."""
-    return _login_url(connection.scope, next)
+    """Deprecated: :func:`tiktok_asgi.login_url` takes the same arguments, in every framework;
+    this alias is removed in tiktok-asgi 0.2.0."""
+    warn_deprecated(
+        "tiktok_asgi.starlette.login_url", "tiktok_asgi.login_url(request, next=...)", stacklevel=3
+    )
+    return _login_url(connection, next)
 
 
 def _finder(endpoint: Callable[..., Any]) -> Callable[[tuple[Any, ...]], HTTPConnection]:
@@ -195,14 +201,23 @@ def tiktok_routes(settings: TikTokSettings) -> list[Route]:
     ]
 
 
-def install(app: Starlette, *, error_page: RenderErrorPage | None = None) -> None:
-    """Answer a :class:`TikTokAuthError` that a view does not handle as the middleware does,
-    instead of Starlette's 500: the same status, body and headers (JSON for API clients, else
-    the error page or ``error_redirect``). ``error_page`` is the middleware's, if it has one.
-    On a WebSocket the connection is closed: 1008 for a refusal, 1011 when a service is down.
+def install(
+    app: Starlette,
+    *,
+    settings: TikTokSettings | None = None,
+    error_page: RenderErrorPage | None = None,
+) -> None:
+    """Adapt the app to the :class:`~tiktok_asgi.TikTokAuthMiddleware` around it, as ``install``
+    does in every adapter: a :class:`TikTokAuthError` a view leaves unhandled is answered as the
+    middleware answers it, instead of Starlette's 500, and, given the middleware's ``settings``,
+    its paths become the routes of :func:`tiktok_routes`, named for ``url_for``.
 
-    Needed when the middleware wraps the Starlette app from outside; harmless with
-    ``Middleware(TikTokAuthMiddleware, ...)``. Call it before the app serves its first request.
+    The answer has the middleware's status, body and headers (JSON for API clients, else the
+    error page or ``error_redirect``); ``error_page`` is the middleware's, if it has one. On a
+    WebSocket the connection is closed: 1008 for a refusal, 1011 when a service is down. Needed
+    when the middleware wraps the Starlette app from outside; harmless with
+    ``Middleware(TikTokAuthMiddleware, ...)``. Call it before the app serves its first request;
+    calling it again adds no route twice.
     """
 
     async def answer(connection: HTTPConnection, exc: Exception) -> Response | None:
@@ -213,7 +228,15 @@ def install(app: Starlette, *, error_page: RenderErrorPage | None = None) -> Non
             await _accept_to_refuse(cast(WebSocket, connection))
             await cast(WebSocket, connection).close(code=code, reason=exc.code)
             return None
-        settings = tiktok_context(connection).settings
-        return error_response(exc, settings, connection.scope, render=error_page)
+        served_by = tiktok_context(connection).settings
+        return error_response(exc, served_by, connection.scope, render=error_page)
 
     app.add_exception_handler(TikTokAuthError, cast(ExceptionHandler, answer))
+    if settings is not None:
+        _add_routes(app.router.routes, settings)
+
+
+def _add_routes(routes: list[BaseRoute], settings: TikTokSettings) -> None:
+    """Append :func:`tiktok_routes` to ``routes``, leaving out a name already there."""
+    named = {getattr(route, "name", None) for route in routes}
+    routes.extend(route for route in tiktok_routes(settings) if route.name not in named)

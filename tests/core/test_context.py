@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from tests.conftest import BASE_URL, sign_in
 from tests.core.helpers import cookie_named
+from tests.support.calls import get_access_token
 from tiktok_asgi import (
     LoginRequired,
     MemoryTokenStore,
@@ -20,7 +21,6 @@ from tiktok_asgi import (
     TikTokContext,
     TikTokSettings,
     TikTokUser,
-    get_access_token,
     tiktok_context,
 )
 from tiktok_asgi.emulator import TikTokEmulator

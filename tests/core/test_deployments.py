@@ -17,7 +17,8 @@ from tests.conftest import BASE_URL, make_app, make_starlette, sign_in
 from tests.core.helpers import one, parse_set_cookie
 from tests.frameworks.helpers import ws_headers
 from tests.support.asgi import call, cookie_header
-from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, get_access_token
+from tests.support.calls import get_access_token
+from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings
 from tiktok_asgi.emulator import TEST_SECRET_KEY, TikTokEmulator
 
 JSON = {"accept": "application/json"}

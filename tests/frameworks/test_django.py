@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from tests.conftest import BASE_URL, make_app, sign_in
 from tests.frameworks.helpers import browser_sign_in, served
+from tests.support.calls import get_access_token
 from tests.support.processes import free_port
 from tiktok_asgi import (
     LoginRequired,
@@ -23,7 +24,6 @@ from tiktok_asgi import (
     TikTokSettings,
     TikTokUnavailable,
     TikTokUser,
-    get_access_token,
 )
 from tiktok_asgi._tiktok.http import httpx2
 from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator

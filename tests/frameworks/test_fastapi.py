@@ -12,13 +12,13 @@ from starlette.websockets import WebSocketDisconnect
 
 from tests.conftest import BASE_URL, make_app, sign_in
 from tests.frameworks.helpers import ws_headers
+from tests.support.calls import get_access_token
 from tiktok_asgi import (
     TikTokAPIError,
     TikTokAuthError,
     TikTokAuthMiddleware,
     TikTokSettings,
     TikTokUser,
-    get_access_token,
 )
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.fastapi import (

@@ -23,12 +23,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tests.conftest import BASE_URL, sign_in
 from tests.frameworks.helpers import ws_headers
+from tests.support.calls import login_url, quart_login_url
 from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.fastapi import CurrentUser, install
 from tiktok_asgi.fastapi import require_scopes as fastapi_scopes
-from tiktok_asgi.quart import login_url as quart_login_url
-from tiktok_asgi.starlette import login_required, login_url, require_scopes, tiktok_routes
+from tiktok_asgi.starlette import login_required, require_scopes, tiktok_routes
 
 BROWSER = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 API = {"accept": "application/json"}

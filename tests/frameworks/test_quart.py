@@ -14,7 +14,8 @@ from starlette.websockets import WebSocketDisconnect
 
 from tests.conftest import BASE_URL, make_app, sign_in
 from tests.frameworks.helpers import ws_headers
-from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, get_access_token
+from tests.support.calls import get_access_token
+from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.quart import current_user, install, login_required, require_scopes
 

@@ -32,7 +32,8 @@ from starlette.websockets import WebSocket
 from tests.matrix import django_app
 from tests.matrix.contract import SECRET, STATS, Adapter
 from tests.matrix.servers import hypercorn_server
-from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser, get_access_token
+from tests.support.calls import get_access_token
+from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, TikTokUser
 from tiktok_asgi import fastapi as tt_fastapi
 from tiktok_asgi import litestar as tt_litestar
 from tiktok_asgi import quart as tt_quart

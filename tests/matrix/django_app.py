@@ -16,7 +16,8 @@ from django.urls import path
 from starlette.types import ASGIApp
 
 from tests.matrix.contract import SECRET, STATS
-from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, get_access_token
+from tests.support.calls import get_access_token
+from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings
 from tiktok_asgi._tiktok.http import AsyncBaseTransport
 from tiktok_asgi.django import require_scopes
 

@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from tests.core.helpers import identity_serializer
 from tests.support.asgi import Answer, asgi_call, keep_cookies
+from tests.support.calls import end_user_sessions
 from tests.support.faulty_store import FaultyStore
 from tests.support.signin import authorization_url
 from tiktok_asgi import (
@@ -32,7 +33,6 @@ from tiktok_asgi import (
     TikTokAuthMiddleware,
     TikTokSettings,
     TokenStoreError,
-    end_user_sessions,
     tiktok_context,
 )
 from tiktok_asgi._session import TokenManager
@@ -295,6 +295,7 @@ class World:
             self.managers.append(manager)
         self.hooks = [httpx2.ASGITransport(app=app) for app in self.apps]
         self._codec = identity_serializer(self.settings)
+        self._sids: dict[str, str] = {}
 
     def tiktok_time(self) -> float:
         """TikTok's clock: real time, ahead by the virtual time passed."""
@@ -308,8 +309,11 @@ class World:
         return sum(s.failures for s in self.all_stores)
 
     def session_id(self, cookie: str) -> str:
-        sid = self._codec.loads(cookie)["sid"]
-        assert isinstance(sid, str)
+        sid = self._sids.get(cookie)
+        if sid is None:  # decoded once per cookie: the invariants look after every step
+            sid = self._codec.loads(cookie)["sid"]
+            assert isinstance(sid, str)
+            self._sids[cookie] = sid
         return sid
 
     def open_id(self, username: str) -> str:

@@ -3,7 +3,7 @@ store; browsers signed in to it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,9 +15,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from tests.support.calls import end_user_sessions
 from tests.support.signin import async_sign_in
-from tests.tokens.conftest import BASE_URL, redis_server, redis_store  # noqa: F401 (fixtures)
-from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings, end_user_sessions
+from tests.tokens.conftest import (  # noqa: F401 (fixtures)
+    BASE_URL,
+    redis_server,
+    redis_store,
+    shared_redis_server,
+)
+from tiktok_asgi import TikTokAuthMiddleware, TikTokSettings
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.stores import TokenStore
 
@@ -75,6 +81,22 @@ def copy_of(client: httpx2.AsyncClient, app: Any, settings: TikTokSettings) -> h
     other = browser(app)
     other.cookies.set(settings.cookie_name, client.cookies[settings.cookie_name])
     return other
+
+
+def let_time_pass(app: TikTokAuthMiddleware, seconds: float) -> None:
+    """The app's answers of whether sessions are alive age by ``seconds`` (its cached answers
+    of the store, and the freshness of the store's feed of ends), as if that much time passed:
+    their clocks jump ahead instead of the test waiting."""
+    tokens = app._tokens
+    assert tokens is not None
+    live = tokens.live
+    for holder in (live, live.feed):
+        if holder is not None:
+            holder.clock = _ahead(holder.clock, seconds)
+
+
+def _ahead(clock: Callable[[], float], seconds: float) -> Callable[[], float]:
+    return lambda: clock() + seconds
 
 
 async def who(client: httpx2.AsyncClient) -> str | None:

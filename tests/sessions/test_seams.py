@@ -26,18 +26,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tests.frameworks.helpers import ws_headers
 from tests.sessions.conftest import browser, copy_of, signed_in_browser, who
+from tests.support.calls import end_user_sessions, get_access_token
 from tests.support.faulty_store import FaultyStore
 from tests.support.held_tiktok import HeldTikTok
 from tests.support.signin import sign_in
 from tests.tokens.conftest import RedisServer, expire_access_token, session_id, store_key
-from tiktok_asgi import (
-    MemoryTokenStore,
-    TikTokAuthError,
-    TikTokAuthMiddleware,
-    TikTokSettings,
-    end_user_sessions,
-    get_access_token,
-)
+from tiktok_asgi import MemoryTokenStore, TikTokAuthError, TikTokAuthMiddleware, TikTokSettings
 from tiktok_asgi._cookies.identity import Identity
 from tiktok_asgi._session import MAX_SESSIONS_PER_USER, TokenManager
 from tiktok_asgi._tiktok.http import SharedTransport

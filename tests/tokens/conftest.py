@@ -23,15 +23,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from tests.core.helpers import identity_serializer
+from tests.support.calls import get_access_token
 from tests.support.processes import free_port, start_process, stop_process, wait_until_ready
 from tests.support.signin import async_sign_in
-from tiktok_asgi import (
-    MemoryTokenStore,
-    TikTokAuthError,
-    TikTokAuthMiddleware,
-    TikTokSettings,
-    get_access_token,
-)
+from tiktok_asgi import MemoryTokenStore, TikTokAuthError, TikTokAuthMiddleware, TikTokSettings
 from tiktok_asgi._session.records import TokenRecord
 from tiktok_asgi._session.records import fernet as _fernet
 from tiktok_asgi.api import tiktok_api
@@ -119,21 +114,32 @@ def store_key(sid: str) -> str:
     return KEY_PREFIX + sid
 
 
+# A sealed record: the JSON array [sid, access_token, expires_at, refresh_token,
+# refresh_expires_at, scope, open_id], encrypted with Fernet.
+RECORD_FIELDS = (
+    "access_token",
+    "expires_at",
+    "refresh_token",
+    "refresh_expires_at",
+    "scope",
+    "open_id",
+)
+
+
 async def read_record(store: TokenStore, settings: TikTokSettings, sid: str) -> dict[str, Any]:
     blob = await store.get(store_key(sid))
     assert blob is not None, "no token record"
-    record: dict[str, Any] = json.loads(
-        _fernet(settings.secret_keys, settings.client_key).decrypt(blob)
-    )
-    assert record.pop("sid") == sid, "a record sealed for another session"
-    return record
+    sealed = json.loads(_fernet(settings.secret_keys, settings.client_key).decrypt(blob))
+    assert isinstance(sealed, list), "a record sealed as an array"
+    assert sealed[0] == sid, "a record sealed for another session"
+    return dict(zip(RECORD_FIELDS, sealed[1:], strict=True))
 
 
 async def expire_access_token(store: TokenStore, settings: TikTokSettings, sid: str) -> str:
     """Make the stored access token look expired (as if its hours had passed); returns it."""
     record = await read_record(store, settings, sid)
     record["expires_at"] = time.time() - 1
-    sealed = {**record, "sid": sid}
+    sealed = [sid, *(record[name] for name in RECORD_FIELDS)]
     blob = _fernet(settings.secret_keys, settings.client_key).encrypt(json.dumps(sealed).encode())
     await store.set(store_key(sid), blob, TokenRecord(**record).ttl(time.time()))
     token: str = record["access_token"]
@@ -222,6 +228,30 @@ class RedisServer:
         assert self.process is not None
         self.process.send_signal(signal.SIGSTOP)
 
+    def reset(self) -> None:
+        """As freshly started, for the next test: running, answering, empty, counters at zero,
+        no scripts, no other client connected, no data saved on disk to load on a restart."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)  # a test may have left it paused
+            if self.process.poll() is not None:
+                self.process = None
+        for saved in self.directory.glob("*.rdb"):
+            saved.unlink()
+        if self.process is None:
+            self.start()
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            replies = s.makefile("rb")
+            for command in (
+                b"FLUSHALL",
+                b"SCRIPT FLUSH",
+                b"CONFIG RESETSTAT",
+                b"CLIENT KILL TYPE normal SKIPME yes",
+                b"CLIENT KILL TYPE pubsub",
+            ):
+                s.sendall(command + b"\r\n")
+                reply = replies.readline()
+                assert reply[:1] in (b"+", b":"), (command, reply)
+
     def resume(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGCONT)
@@ -255,15 +285,23 @@ def redis_executable() -> str:
     return found
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A fresh redis-server for one test, always terminated afterwards."""
-    server = RedisServer(redis_executable(), tmp_path)
+@pytest.fixture(scope="module")
+def shared_redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the tests of a module, always terminated afterwards."""
+    server = RedisServer(redis_executable(), tmp_path_factory.mktemp("redis"))
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def redis_server(shared_redis_server: RedisServer) -> RedisServer:
+    """A redis-server for one test, as freshly started: the module's, reset before the test
+    (running, empty, counters at zero, no client of an earlier test connected)."""
+    shared_redis_server.reset()
+    return shared_redis_server
 
 
 @asynccontextmanager

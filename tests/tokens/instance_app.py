@@ -15,7 +15,8 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from tiktok_asgi import TikTokAuthError, TikTokAuthMiddleware, TikTokSettings, get_access_token
+from tests.support.calls import get_access_token
+from tiktok_asgi import TikTokAuthError, TikTokAuthMiddleware, TikTokSettings
 from tiktok_asgi.api import tiktok_api
 from tiktok_asgi.redis_store import RedisTokenStore
 

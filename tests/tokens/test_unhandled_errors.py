@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests.support.calls import get_access_token
 from tests.support.signin import async_sign_in
 from tests.tokens.conftest import (
     browser,
@@ -15,13 +16,7 @@ from tests.tokens.conftest import (
     session_id,
     withdraw_at_tiktok,
 )
-from tiktok_asgi import (
-    MemoryTokenStore,
-    TikTokAuthMiddleware,
-    TikTokSettings,
-    TokenStoreError,
-    get_access_token,
-)
+from tiktok_asgi import MemoryTokenStore, TikTokAuthMiddleware, TikTokSettings, TokenStoreError
 from tiktok_asgi.emulator import TikTokEmulator
 
 

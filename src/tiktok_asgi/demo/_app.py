@@ -15,11 +15,11 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 
+from tiktok_asgi.context import tiktok_context
 from tiktok_asgi.demo._pages import FAVICON_SVG, home_page
 from tiktok_asgi.demo._setup import EMULATOR_MOUNT, DemoSetup, demo_setup
 from tiktok_asgi.emulator import TikTokEmulator
 from tiktok_asgi.middleware import TikTokAuthMiddleware
-from tiktok_asgi.sessions import end_user_sessions
 from tiktok_asgi.stores import MemoryTokenStore
 from tiktok_asgi.user import TikTokUser
 
@@ -120,7 +120,7 @@ def build_app(setup: DemoSetup) -> ASGIApp:
         if request.headers.get("sec-fetch-site") == "cross-site":
             return PlainTextResponse("Refused: a sign-out from another site.", status_code=403)
         if isinstance(request.user, TikTokUser):
-            await end_user_sessions(request, request.user.open_id)
+            await tiktok_context(request).end_user_sessions(request.user.open_id)
         return RedirectResponse("/", status_code=303)
 
     async def favicon(request: Request) -> Response:
