@@ -207,10 +207,13 @@ def many_users(
     warmup: int = 2000,
 ) -> list[dict[str, float]]:
     """Signed-in overhead over bare around the trivial endpoint, ``count`` distinct users'
-    valid cookies in turn, for TikTokAuthMiddleware and Starlette's Session + Authentication.
+    valid cookies in turn, for TikTokAuthMiddleware and Starlette's Session + Authentication
+    (whose session holds the user's id only).
 
-    Cookies are built before anything is timed. Each count has its own stacks (so its own
-    cache), measured in interleaved rounds with a bare app fed the same requests.
+    Profiles are TikTok-sized (:func:`stacks.user_number`: three avatar URLs of ~290 characters,
+    distinct per user). Cookies are built before anything is timed. Each count has its own
+    stacks (so its own cache), measured in interleaved rounds with a bare app fed the same
+    requests.
     """
     most = max(counts)
     base = stacks.BASE_HEADERS
@@ -243,6 +246,7 @@ def many_users(
                 "cached": entries,
                 "cache_kib": held / 1024,
                 "cookie_bytes": cookie_bytes,
+                "avatar_url_length": stacks.AVATAR_URL_LENGTH,
             }
         )
         del cases, bare, ours, theirs, middleware

@@ -7,14 +7,19 @@ the middleware alone:
 - ``noop``: a pure-ASGI middleware that only forwards (the floor for any middleware);
 - ``anonymous``: ``TikTokAuthMiddleware``, request without an identity cookie;
 - ``signed_in``: ``TikTokAuthMiddleware``, request with a valid identity cookie;
-- ``session_auth``: Starlette's ``SessionMiddleware`` + ``AuthenticationMiddleware`` with a backend
-  reading the user from the session, signed in (what an application would otherwise write).
+- ``session_auth``: Starlette's ``SessionMiddleware`` + ``AuthenticationMiddleware``, the session
+  holding only the user's id and the backend building the user from it, signed in (what an
+  application would otherwise write).
+
+The profile is TikTok-sized: real avatar URLs are signed CDN URLs of about 290 characters, three
+per user (:func:`avatar_urls`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import json
 from base64 import b64encode
 from typing import Any
@@ -47,15 +52,44 @@ SETTINGS = TikTokSettings(
     scopes=("user.info.basic", "user.info.profile"),
 )
 
+
+def avatar_urls(seed: str) -> tuple[str, str, str]:
+    """``avatar_url``, ``avatar_url_100`` and ``avatar_large_url`` as TikTok gives them today:
+    one picture at three sizes, each URL signed on its own (``dr``, ``refresh_token``,
+    ``x-signature`` differ), about 290 characters each; distinct for each ``seed``."""
+
+    def hexes(label: str, n: int) -> str:
+        return hashlib.sha256(f"{seed}:{label}".encode()).hexdigest()[:n]
+
+    picture = hexes("picture", 32)
+    urls = []
+    for size in (168, 100, 1080):
+        signature = hashlib.sha256(f"{seed}:{size}".encode()).digest()
+        urls.append(
+            f"https://p16-common-sign.tiktokcdn-us.com/tos-maliva-avt-0068/{picture}"
+            f"~tplv-tiktokx-cropcenter:{size}:{size}.jpeg?dr={9600 + size % 97}"
+            f"&refresh_token={hexes(f'refresh{size}', 8)}&x-expires=1786885200"
+            f"&x-signature={base64_text(signature)[:28]}%3D&t=4d5b0474&ps=13740610"
+            "&shp=a5d48078&shcp=81f88b70&idc=useast5"
+        )
+    return urls[0], urls[1], urls[2]
+
+
+def base64_text(data: bytes) -> str:
+    return b64encode(data, altchars=b"AB").decode("ascii")
+
+
+_AVATARS = avatar_urls("maya.cooks")
+AVATAR_URL_LENGTH = round(sum(map(len, _AVATARS)) / 3)
+
 # A profile as a real sign-in with user.info.basic and user.info.profile leaves it.
 USER = TikTokUser(
     open_id="-000Ld9tNs3cVTqTKnOO9X8cK6zTZ4rVTHnG",
     union_id="c9c60f44-a68e-4f5d-84dd-ce22faeb0ba1",
     display_name="Maya Chen",
-    avatar_url="https://p16-sign-va.tiktokcdn.com/tos-maliva-avt-0068/7310b7b0~c5_168x168.jpeg"
-    "?x-expires=1700000000&x-signature=Zm9vYmFyYmF6cXV4",
-    avatar_url_100="https://p16-sign-va.tiktokcdn.com/tos-maliva-avt-0068/7310b7b0~c5_100x100.jpeg"
-    "?x-expires=1700000000&x-signature=YmF6cXV4Zm9vYmFy",
+    avatar_url=_AVATARS[0],
+    avatar_url_100=_AVATARS[1],
+    avatar_large_url=_AVATARS[2],
     username="maya.cooks",
     bio_description="Weeknight recipes in 60 seconds",
     profile_deep_link="https://vm.tiktok.com/ZMexample/",
@@ -92,7 +126,7 @@ async def _home(request: Request) -> Response:
 
 
 async def _session_login(request: Request) -> Response:
-    request.session["user"] = USER.to_dict()
+    request.session["user_id"] = USER.open_id
     return PlainTextResponse("signed in")
 
 
@@ -113,14 +147,13 @@ class NoopMiddleware:
 
 
 class SessionUserBackend(AuthenticationBackend):
-    """The user kept in Starlette's signed session cookie."""
+    """The user whose id Starlette's signed session cookie keeps, built from that id."""
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
-        data = conn.session.get("user")
-        if not data:
+        user_id = conn.session.get("user_id")
+        if not user_id:
             return None
-        user = SimpleUser(data.get("display_name") or data["open_id"])
-        return AuthCredentials(["authenticated", *data.get("granted_scopes", ())]), user
+        return AuthCredentials(["authenticated"]), SimpleUser(user_id)
 
 
 def session_auth_app(inner: ASGIApp) -> ASGIApp:
@@ -148,7 +181,7 @@ def identity_cookie(user: TikTokUser = USER) -> str:
 
 
 def session_cookie() -> str:
-    """``session=…`` holding :data:`USER`, as Starlette's ``SessionMiddleware`` sets it."""
+    """``session=…`` holding :data:`USER`'s id, as Starlette's ``SessionMiddleware`` sets it."""
     app = session_auth_app(starlette_app())
     sent: list[Message] = []
 
@@ -169,8 +202,16 @@ def session_cookie() -> str:
 
 
 def user_number(i: int) -> TikTokUser:
-    """The ``i``-th of many distinct users, each a profile like :data:`USER`'s."""
-    return dataclasses.replace(USER, open_id=f"-000Ld9tNs3cVTqTKnOO9X8cK6z{i:09d}")
+    """The ``i``-th of many distinct users, each a profile like :data:`USER`'s, with avatar URLs
+    of its own."""
+    small, medium, large = avatar_urls(f"user-{i}")
+    return dataclasses.replace(
+        USER,
+        open_id=f"-000Ld9tNs3cVTqTKnOO9X8cK6z{i:09d}",
+        avatar_url=small,
+        avatar_url_100=medium,
+        avatar_large_url=large,
+    )
 
 
 def identity_cookies(count: int) -> list[str]:
@@ -180,12 +221,13 @@ def identity_cookies(count: int) -> list[str]:
 
 
 def session_cookies(count: int) -> list[str]:
-    """``session=…`` of ``count`` distinct users, signed by ``SessionMiddleware``'s own signer
-    exactly as it signs a session (the login route would add a request per user)."""
+    """``session=…`` of ``count`` distinct users' ids, signed by ``SessionMiddleware``'s own
+    signer exactly as it signs a session (the login route would add a request per user)."""
     middleware = SessionMiddleware(starlette_app(), secret_key=SECRET, https_only=False)
     cookies = []
     for i in range(count):
-        data = b64encode(json.dumps({"user": user_number(i).to_dict()}).encode("utf-8"))
+        user_id = f"-000Ld9tNs3cVTqTKnOO9X8cK6z{i:09d}"  # user_number(i)'s
+        data = b64encode(json.dumps({"user_id": user_id}).encode("utf-8"))
         cookies.append(f"session={middleware.signer.sign(data).decode('utf-8')}")
     return cookies
 

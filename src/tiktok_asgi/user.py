@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.authentication import BaseUser
 
@@ -25,6 +25,8 @@ SCOPE_FIELDS: Mapping[str, tuple[str, ...]] = {
     "user.info.stats": ("follower_count", "following_count", "likes_count", "video_count"),
 }
 
+
+_T = TypeVar("_T")
 
 # The ``extra`` of every user without one: read-only, so one instance serves them all.
 _NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
@@ -199,33 +201,68 @@ _FIELD_NAMES: tuple[str, ...] = tuple(
 )
 
 
-def trusted_builder(names: Sequence[str]) -> Callable[[Sequence[Any]], TikTokUser]:
+def trusted_builder(names: Sequence[str]) -> Callable[..., TikTokUser]:
     """A fast constructor for users whose values were checked already (a verified cookie's).
 
-    The function returned takes the values of the fields ``names``, in that order, and stores
-    them without ``__init__``'s keyword binding or ``__post_init__``: the caller passes a tuple
-    of strings as ``granted_scopes`` and :func:`read_only`'s answer as ``extra``. Fields not in
-    ``names`` take their defaults. Like ``dataclasses`` itself, it is generated code: one
-    straight line per field costs half of a loop over them.
+    The function returned takes the values of the fields ``names``, in that order, as positional
+    arguments, and stores them without ``__init__``'s keyword binding or ``__post_init__``: the
+    caller passes a tuple of strings as ``granted_scopes`` and :func:`read_only`'s answer as
+    ``extra``. Fields not in ``names`` take their defaults. See :func:`frozen_builder`.
     """
-    env: dict[str, Any] = {"_new": object.__new__, "_cls": TikTokUser}
-    lines = ["def build(values):", "    user = _new(_cls)"]
-    for i, name in enumerate(names):
-        env[f"_set{i}"] = _slot(name).__set__
-        lines.append(f"    _set{i}(user, values[{i}])")
-    for f in fields(TikTokUser):
-        if f.name not in names:
-            env[f"_set_{f.name}"] = _slot(f.name).__set__
-            env[f"_default_{f.name}"] = f.default_factory if f.default is MISSING else f.default
-            call = "()" if f.default is MISSING else ""
-            lines.append(f"    _set_{f.name}(user, _default_{f.name}{call})")
-    lines.append("    return user")
-    exec("\n".join(lines), env)  # noqa: S102 - field names only, checked by _slot
-    build: Callable[[Sequence[Any]], TikTokUser] = env["build"]
+    return frozen_builder(TikTokUser, names)
+
+
+def frozen_builder(cls: type[_T], names: Sequence[str]) -> Callable[..., _T]:
+    """A fast constructor of the frozen, slotted dataclass ``cls`` from trusted values.
+
+    Generated code, as ``dataclasses`` itself writes it: one straight line per field costs half
+    of a loop over them. The object is built as a writable twin of ``cls`` (a subclass adding no
+    storage, whose attribute writes are Python's plain ones: a few instructions each, where a
+    frozen class's setters cost a call each) and then made a ``cls``; nobody ever sees the twin.
+    Where ``__class__`` cannot be switched so, the fields' own setters are called instead.
+    """
+    known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+    for name in names:
+        if name not in known or not name.isidentifier():
+            raise ValueError(f"{cls.__name__} has no field {name!r}")
+    twin = type(
+        f"_Writable{cls.__name__}",
+        (cls,),
+        {"__slots__": (), "__setattr__": object.__setattr__, "__delattr__": object.__delattr__},
+    )
+    build = _generated(cls, names, known, twin)
+    try:
+        made = build(*([None] * len(names)))
+    except TypeError:
+        made = None
+    if type(made) is not cls:
+        build = _generated(cls, names, known, None)
     return build
 
 
-def _slot(name: str) -> Any:
-    if name not in TikTokUser.__dataclass_fields__:
-        raise ValueError(f"TikTokUser has no field {name!r}")
-    return TikTokUser.__dict__[name]
+def _generated(
+    cls: type[_T], names: Sequence[str], known: dict[str, Any], twin: type | None
+) -> Callable[..., _T]:
+    env: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_twin": twin}
+    arguments = ", ".join(f"v{i}" for i in range(len(names)))
+    values = [(name, f"v{i}") for i, name in enumerate(names)]
+    for name, f in known.items():
+        if name not in names:
+            env[f"_default_{name}"] = f.default_factory if f.default is MISSING else f.default
+            values.append((name, f"_default_{name}{'()' if f.default is MISSING else ''}"))
+    if twin is not None:
+        body = ["    made = _new(_twin)"]
+        body += [f"    made.{name} = {value}" for name, value in values]
+        body.append("    made.__class__ = _cls")
+    else:
+        body = ["    made = _new(_cls)"]
+        for name, value in values:
+            env[f"_set_{name}"] = cls.__dict__[name].__set__
+            body.append(f"    _set_{name}(made, {value})")
+    body.append("    return made")
+    # What the code looks up is passed as keyword-only defaults: read as fast as locals.
+    bound = ", ".join(f"{name}={name}" for name in env)
+    head = f"def build({arguments}, *, {bound}):" if arguments else f"def build(*, {bound}):"
+    exec("\n".join([head, *body]), env)  # noqa: S102 - field names only, checked above
+    build: Callable[..., _T] = env["build"]
+    return build

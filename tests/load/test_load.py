@@ -43,7 +43,9 @@ async def test_sign_ins_stay_apart_and_requests_hold(server: Server) -> None:
     assert after["fds"] <= before["fds"] + 8
     assert after["rss"] - before["rss"] < 64 * MiB
     assert after["identity_cache_bytes"] <= CACHE_BYTES
-    assert after["identity_cache"] == len(pairs)  # they all fit: each verified once
+    # More users than its memory holds: it is full, and keeps the ones it has (they come back).
+    assert after["identity_cache_bytes"] > CACHE_BYTES // 2
+    assert 0 < after["identity_cache"] < len(pairs)
     assert after["consumed_states"] == USERS  # one per sign-in, remembered against replays
 
 
