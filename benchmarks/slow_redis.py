@@ -217,6 +217,18 @@ def _share(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f} %" if whole else "-"
 
 
+def run() -> dict[str, Any]:
+    """Per configuration: answers, errors and the error share (results.md's row)."""
+    logging.getLogger("tiktok_asgi").addHandler(logging.NullHandler())
+    logging.getLogger("tiktok_asgi").propagate = False
+    out: dict[str, Any] = {"delay_ms": DELAY * 1000, "instances": INSTANCES}
+    for label, build, warm in CONFIGURATIONS:
+        with redis_server() as url:
+            f = asyncio.run(_run(url, build, warm))
+        out[label] = {"answers": f.answers, "errors": f.errors}
+    return out
+
+
 def main() -> None:
     # Each failed answer is logged; the counts are printed instead.
     logging.getLogger("tiktok_asgi").addHandler(logging.NullHandler())

@@ -195,6 +195,10 @@ class TokenManager:
                     raise LoginRequired(description="This sign-in has ended.")
                 if self.live.known(session_id) is False:  # ended while the write was on its way
                     raise LoginRequired(description="This sign-in has ended.")
+                # An older rotated token still held here (its lease ran out while the store
+                # was away) is now stale: written later, it would undo this refresh.
+                if session_id in self._unsaved:
+                    await self._forget_held(session_id)
                 return
             except TokenStoreUnavailable:
                 if attempt + 1 < _WRITE_TRIES:
