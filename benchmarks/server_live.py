@@ -99,8 +99,10 @@ def run(rounds: int = 6, seconds: int = 3, connections: int = 16) -> dict[str, A
         wall: dict[str, list[float]] = {name: [] for name in CONFIGS}
         cpu: dict[str, list[float]] = {name: [] for name in CONFIGS}
         with server.serving(CONFIGS) as (ports, pid):
-            for name in CONFIGS:  # warm-up: every user once, the feed followed
-                _wrk(ports[name], files[name], script, 3, connections)
+            # Warm-up: every user at least once (with Redis, each session is vouched for once:
+            # these were all signed in moments after the feed's epoch began), the feed followed.
+            for name in CONFIGS:
+                _wrk(ports[name], files[name], script, 8, connections)
             for r in range(rounds):
                 for name in CONFIGS[r % 3 :] + CONFIGS[: r % 3]:
                     before = server.cpu_seconds(pid)
