@@ -86,8 +86,20 @@ class TokenManager:
         self.live.start_following()
 
     async def aclose(self) -> None:
-        """Stop following the store's feed of ends (at shutdown)."""
+        """At shutdown: stop following the store's feed of ends, and stop writing what the
+        store missed (what is still held is lost with the process: logged)."""
         await self.live.stop()
+        retrying, self._retrying = self._retrying, None
+        if retrying is not None and not retrying.done():
+            retrying.cancel()
+            await asyncio.wait({retrying}, timeout=5.0)  # a command under way is bounded
+        if self.live.unwritten_ends or self._unsaved:
+            logger.error(
+                "held_writes_lost ends=%d tokens=%d: the store was away until shutdown",
+                len(self.live.unwritten_ends),
+                len(self._unsaved),
+                extra={"event": "session_ended"},
+            )
 
     def budget(self) -> AbstractAsyncContextManager[None]:
         """One deadline for a request's store calls (the store's own ``timeout``, or 2 s)."""
