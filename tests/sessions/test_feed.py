@@ -159,6 +159,15 @@ def _live(app: Any) -> LiveSessions:
     return live
 
 
+async def _followed(app: Any, copy: Any) -> tuple[LiveSessions, EndsFollower]:
+    """``copy`` is signed in on ``app``, which then follows its store's feed."""
+    assert await who(copy) == "Maya Chen"
+    live = _live(app)
+    await _until(live.following)
+    assert live.feed is not None
+    return live, live.feed
+
+
 def _epoch_began_long_ago(app: Any) -> None:
     """As on a site that has run for a while: the epoch was made once, long before these
     sign-ins (the first minutes of an epoch vouch for no cookie, as clocks may differ)."""
@@ -231,11 +240,7 @@ async def test_a_stalled_feed_falls_back_to_asking_redis(
         signed_in_browser(one, tiktok_settings, tiktok_emulator) as first,
         copy_of(first, two, tiktok_settings) as copy,
     ):
-        assert await who(copy) == "Maya Chen"
-        live = _live(two)
-        await _until(live.following)
-        feed = live.feed
-        assert feed is not None
+        live, feed = await _followed(two, copy)
         watched.calls.clear()
         watched.hold("read_ends")  # the feed's connection goes silent, no error
         await _until(lambda: "read_ends" in watched.calls)
@@ -262,11 +267,7 @@ async def test_redis_losing_its_data_revives_no_session(
         signed_in_browser(one, tiktok_settings, tiktok_emulator) as first,
         copy_of(first, two, tiktok_settings) as copy,
     ):
-        assert await who(copy) == "Maya Chen"
-        live = _live(two)
-        await _until(live.following)
-        feed = live.feed
-        assert feed is not None
+        _, feed = await _followed(two, copy)
         old_epoch = feed.epoch
         client = Redis.from_url(redis_server.url)
         try:
