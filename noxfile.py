@@ -1,5 +1,5 @@
 """Developer tasks: ``nox -s tests``, ``lint``, ``typecheck``, ``build``, ``docs``, ``demo``,
-``bench``, ``stress``.
+``bench``, ``stress``, ``translations``.
 
 Sessions use the interpreter nox runs under (these machines have one CPython).
 """
@@ -17,6 +17,7 @@ nox.options.reuse_existing_virtualenvs = True
 TEST_DEPS = [
     "pytest>=8.2",
     "pytest-asyncio>=0.24",
+    "pytest-xdist>=3.6",  # one worker per CPU; the browser tests share one worker
     "hypothesis>=6.100",
     "fastapi>=0.115",
     "quart>=0.19",
@@ -35,9 +36,19 @@ DOCS_DEPS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite, warnings are errors (see pyproject.toml)."""
+    """The test suite, warnings are errors (see pyproject.toml), on one worker per CPU.
+
+    ``nox -s tests -- -n 0 tests/core`` runs a part in this process instead.
+    """
     session.install("-e", ".[redis,demo,qr]", *TEST_DEPS)
-    session.run("pytest", *session.posargs)
+    # Compiled modules (and pytest's rewritten test modules) are kept under .nox, out of the
+    # checkout, so that each worker and each server a test starts does not compile them again.
+    pycache = {
+        "PYTHONDONTWRITEBYTECODE": None,
+        "PYTHONPYCACHEPREFIX": str(session.cache_dir / "pyc"),
+    }
+    # loadgroup: the browser tests of a module keep to one worker, the other tests spread.
+    session.run("pytest", "-n", "auto", "--dist", "loadgroup", *session.posargs, env=pycache)
 
 
 @nox.session
@@ -110,3 +121,54 @@ def stress(session: nox.Session) -> None:
     """
     session.install("-e", ".[demo]")
     session.run("python", "-m", "stress", *session.posargs)
+
+
+# The languages of the pages (TikTok's most used); English is the messages' own.
+LANGUAGES = ("en", "es", "pt", "id", "ja", "ko", "de", "fr", "ar", "vi")
+LOCALE_DIR = "src/tiktok_asgi/locale"
+_ENGLISH_IS_ITSELF = """
+import sys
+from babel.messages.pofile import read_po, write_po
+with open(sys.argv[1], "rb") as f:
+    catalog = read_po(f)
+for message in catalog:
+    if message.id and not message.string:
+        message.string = message.id
+catalog.fuzzy = False
+with open(sys.argv[1], "wb") as f:
+    write_po(f, catalog, width=76)
+"""
+
+
+@nox.session
+def translations(session: nox.Session) -> None:
+    """The pages' message catalogs in ``src/tiktok_asgi/locale``: the messages extracted from the
+    code into ``tiktok_asgi.pot`` (mapping in pyproject.toml), merged into each language's
+    ``.po`` (a language added to ``LANGUAGES`` gets one), English filled in from the messages,
+    and every ``.po`` compiled to the ``.mo`` the package reads.
+
+    New messages arrive untranslated and a changed one loses its translation (no fuzzy guesses):
+    the test suite fails until each ``.po`` has them. ``nox -s translations -- compile`` only
+    compiles, after editing a ``.po``.
+    """
+    session.install("babel>=2.16")  # 2.16: the mapping in pyproject.toml
+    domain = ["-d", LOCALE_DIR, "-D", "tiktok_asgi"]
+    pot = f"{LOCALE_DIR}/tiktok_asgi.pot"
+    if session.posargs[:1] != ["compile"]:
+        Path(LOCALE_DIR).mkdir(exist_ok=True)
+        session.run(
+            "pybabel", "extract", "-F", "pyproject.toml", "-o", pot,
+            "--project", "tiktok-asgi", "--copyright-holder", "tiktok-asgi contributors",
+            "--msgid-bugs-address", "https://github.com/tiktok-asgi/tiktok-asgi/issues",
+            "--add-location", "file", "--sort-by-file", "src/tiktok_asgi",
+        )  # fmt: skip
+        for lang in LANGUAGES:
+            po = Path(LOCALE_DIR, lang, "LC_MESSAGES", "tiktok_asgi.po")
+            if po.exists():
+                merge = ["update", "--no-fuzzy-matching", "--ignore-obsolete"]
+                session.run("pybabel", *merge, "-i", pot, *domain, "-l", lang)
+            else:
+                session.run("pybabel", "init", "-i", pot, *domain, "-l", lang)
+            if lang == "en":
+                session.run("python", "-c", _ENGLISH_IS_ITSELF, str(po))
+    session.run("pybabel", "compile", *domain, "--statistics")

@@ -6,6 +6,7 @@ The emulator and settings fixtures are the shipped plugin's ``tiktok_emulator`` 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,6 +61,27 @@ def make_starlette(**starlette_kwargs: Any) -> Starlette:
         routes=[Route("/", _home), Route("/me", _me), WebSocketRoute("/ws", _ws)],
         **starlette_kwargs,
     )
+
+
+class WallClock:
+    """This process's ``time.time``, moved forward by a test instead of waiting for it."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def advance(self, seconds: float) -> None:
+        self.ahead += seconds
+
+
+@pytest.fixture
+def wall_clock(monkeypatch: pytest.MonkeyPatch) -> WallClock:
+    """``time.time`` runs ahead by what the test advanced: every reader of the wall clock in this
+    process (cookie ages, token expiries) sees the time pass together, with no real wait. The
+    event loop's clock (timeouts) is not moved."""
+    clock = WallClock()
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + clock.ahead)
+    return clock
 
 
 @pytest.fixture

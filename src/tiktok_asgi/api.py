@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.requests import HTTPConnection
@@ -27,6 +27,9 @@ __all__ = ["TikTokAPI", "TikTokRateLimited", "tiktok_api"]
 logger = logging.getLogger("tiktok_asgi")
 
 Params = Mapping[str, str | int | float | bool]
+
+# How a rate-limited call waits out TikTok's Retry-After (tests record the waits instead).
+_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
 class TikTokAPI:
@@ -95,7 +98,7 @@ class TikTokAPI:
                     wait,
                     extra={"event": "rate_limited"},
                 )
-                await asyncio.sleep(1.0 if wait is None else wait)
+                await _sleep(1.0 if wait is None else wait)
             except TikTokAPIError as exc:
                 if exc.code == "access_token_invalid" and not refreshed:
                     refreshed = True

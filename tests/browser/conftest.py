@@ -7,6 +7,7 @@ developer machine, and fail under ``CI=true``: CI installs all three.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -24,15 +25,27 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
 
 
-@pytest.fixture(scope="module")
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With ``-n``, the browser tests of a module run on one worker (one Chromium per module)."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.parent == here and "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group(f"browser:{item.path.stem}"))
+
+
+@pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    """The demo on ``http://127.0.0.1:<free port>/``, for every test of a module."""
+    """The demo on ``http://127.0.0.1:<free port>/``, shared by the browser tests: each test
+    has its own browser profile, so it starts signed out."""
     yield from serve_demo("127.0.0.1", tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, kept off the network apart from loopback."""
+    """Debian's Chromium, headless, kept off the network apart from loopback; a fresh context
+    (profile) per test. Per module: Playwright's synchronous API keeps its event loop running
+    while it is open, which the asyncio tests elsewhere could not share."""
     if not CHROMIUM.is_file():
         unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
     try:

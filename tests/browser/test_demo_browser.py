@@ -183,13 +183,18 @@ def test_a_second_tab_does_not_break_the_first(
 ) -> None:
     first = problems.watch(context.new_page())
     second = problems.watch(context.new_page())
+    # Each tab is brought to the front before it is used, as a person switching tabs does (a
+    # tab left in the background gets few animation frames from Chromium).
+    first.bring_to_front()
     start_sign_in(first, demo)
+    second.bring_to_front()
     start_sign_in(second, demo)  # a second pending login in the same browser
 
     tabs = [(first, "mayacooks", "Maya Chen"), (second, "leo.skates", "Leo Martins")]
     if order == "second_tab_first":
         tabs.reverse()
     for tab, username, name in tabs:
+        tab.bring_to_front()
         consent(tab, demo, username)
         assert tab.inner_text("h1.name").strip().startswith(name)
         assert tab.inner_text(".handle").strip() == f"@{username}"
@@ -197,6 +202,7 @@ def test_a_second_tab_does_not_break_the_first(
     # One browser, one identity cookie: the login finished last is who both tabs show now.
     _, last_username, _ = tabs[-1]
     for tab in (first, second):
+        tab.bring_to_front()
         tab.reload()
         assert tab.inner_text(".handle").strip() == f"@{last_username}"
 

@@ -1,6 +1,9 @@
 """QR-code sign-in in a real Chromium: the demo's "Sign in on a TV" page in one browser profile
 (the TV), the emulator's phone page in another (the phone). The TV ends signed in once the phone
-confirms; a code cancelled on the phone is replaced by a fresh one; both pages meet WCAG 2.1 AA."""
+confirms; a code cancelled on the phone is replaced by a fresh one; both pages meet WCAG 2.1 AA.
+
+The TV page runs on Playwright's fake clock: a test lets one poll interval pass at a time instead
+of waiting for it."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import pytest
 
 from tests.browser.helpers import DemoServer, Problems
 from tests.browser.test_accessibility import violations
+from tiktok_asgi._qr_page import POLL_SECONDS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -20,7 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("browser")]
 
 WAITING = "Waiting for the code to be scanned with the TikTok app."
 SCANNED = "Scanned. Confirm the sign-in in the TikTok app."
-POLLS_MS = 20_000  # the page polls every 3 seconds
+ANSWER_MS = 15_000  # for the page to act on one poll's answer
 
 
 @pytest.fixture
@@ -43,8 +47,23 @@ def show_code(tv: Page) -> str:
     return href
 
 
+def tv_page(page: Page) -> Page:
+    """The TV: its timers run on a fake clock, installed before its first page loads."""
+    page.clock.install()
+    return page
+
+
+def next_poll(tv: Page) -> None:
+    """Let one poll interval pass on the TV's clock: the page polls the code's status now.
+
+    Each step of these tests follows a change the page shows, made after its next poll was
+    scheduled, so exactly one poll is due here."""
+    tv.clock.run_for(POLL_SECONDS * 1000)
+
+
 def status_is(tv: Page, text: str) -> None:
-    tv.get_by_role("status").filter(has_text=text).wait_for(timeout=POLLS_MS)
+    next_poll(tv)
+    tv.get_by_role("status").filter(has_text=text).wait_for(timeout=ANSWER_MS)
 
 
 def confirm_on_phone(phone: Page, scan_url: str, username: str) -> None:
@@ -58,7 +77,7 @@ def confirm_on_phone(phone: Page, scan_url: str, username: str) -> None:
 def test_the_tv_signs_in_when_the_phone_confirms(
     demo: DemoServer, page: Page, phone_context: BrowserContext, problems: Problems
 ) -> None:
-    tv = page
+    tv = tv_page(page)
     tv.goto(demo.url)
     tv.get_by_role("link", name="Sign in on a TV").click()
     tv.wait_for_url(f"{demo.url}auth/tiktok/qr")
@@ -78,7 +97,8 @@ def test_the_tv_signs_in_when_the_phone_confirms(
     phone.get_by_role("button", name="Confirm").click()
     assert phone.inner_text("h1") == "Signed in to tiktok-asgi demo"
 
-    tv.wait_for_url(demo.url, timeout=POLLS_MS)
+    next_poll(tv)
+    tv.wait_for_url(demo.url, timeout=ANSWER_MS)
     assert tv.inner_text(".handle").strip() == "@amara_dances"
     # Only the TV is signed in; the phone only confirmed at TikTok.
     assert not any(c["name"] == "tiktok_session" for c in phone_context.cookies())
@@ -88,7 +108,7 @@ def test_the_tv_signs_in_when_the_phone_confirms(
 def test_a_code_cancelled_on_the_phone_is_replaced_by_a_fresh_one(
     demo: DemoServer, page: Page, phone_context: BrowserContext, problems: Problems
 ) -> None:
-    tv = page
+    tv = tv_page(page)
     tv.goto(f"{demo.url}auth/tiktok/qr?next=/%3Ffrom%3Dtv")
     first = show_code(tv)
     phone = problems.watch(phone_context.new_page())
@@ -97,7 +117,8 @@ def test_a_code_cancelled_on_the_phone_is_replaced_by_a_fresh_one(
     assert phone.inner_text("h1") == "Sign-in cancelled"
 
     fresh = tv.get_by_role("button", name="Get a new code")
-    fresh.wait_for(timeout=POLLS_MS)
+    next_poll(tv)
+    fresh.wait_for(timeout=ANSWER_MS)
     assert tv.get_by_role("status").inner_text() == "This code has expired."
     assert tv.locator("#qr-code svg").count() == 0
     assert tv.evaluate("document.activeElement.id") == "qr-fresh"
@@ -107,20 +128,23 @@ def test_a_code_cancelled_on_the_phone_is_replaced_by_a_fresh_one(
     assert fresh.is_hidden()
 
     confirm_on_phone(phone, second, "leo.skates")
-    tv.wait_for_url(f"{demo.url}?from=tv", timeout=POLLS_MS)
+    next_poll(tv)
+    tv.wait_for_url(f"{demo.url}?from=tv", timeout=ANSWER_MS)
     assert tv.inner_text(".handle").strip() == "@leo.skates"
 
 
 def test_the_tv_page_and_the_phone_page_are_accessible(
     demo: DemoServer, page: Page, phone_context: BrowserContext, problems: Problems
 ) -> None:
-    page.goto(f"{demo.url}auth/tiktok/qr")
-    scan_url = show_code(page)
-    assert violations(page) == []
+    tv = tv_page(page)
+    tv.goto(f"{demo.url}auth/tiktok/qr")
+    scan_url = show_code(tv)
+    assert violations(tv) == []
     phone = problems.watch(phone_context.new_page())
     phone.goto(scan_url)
     assert violations(phone) == []
     phone.get_by_role("button", name="Cancel").click()
     assert violations(phone) == []
-    page.get_by_role("button", name="Get a new code").wait_for(timeout=POLLS_MS)
-    assert violations(page) == []
+    next_poll(tv)
+    tv.get_by_role("button", name="Get a new code").wait_for(timeout=ANSWER_MS)
+    assert violations(tv) == []

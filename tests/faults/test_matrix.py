@@ -29,7 +29,7 @@ from tiktok_asgi import MemoryTokenStore, TikTokSettings
 from tiktok_asgi.emulator import Fault, TikTokEmulator
 from tiktok_asgi.stores import TokenStore
 
-TIMEOUT = 1.0  # http_timeout of every cell
+TIMEOUT = 0.25  # http_timeout of every cell (a timeout cell waits it out)
 JSON = {"accept": "application/json"}
 
 FAULTS: dict[str, Fault] = {

@@ -191,6 +191,10 @@ class MemoryBackend:
     def client(self) -> Any:
         return self.raw
 
+    async def present(self, keys: list[str]) -> list[bool]:
+        """Which of ``keys`` the store holds now."""
+        return [await self.raw.exists(key) for key in keys]
+
     async def close(self) -> None:
         return None
 
@@ -207,6 +211,16 @@ class RedisBackend:
 
     async def open(self) -> None:
         await self.raw.redis.flushdb()
+
+    async def present(self, keys: list[str]) -> list[bool]:
+        """Which of ``keys`` the store holds now, asked in one round trip (the store's client
+        has no key prefix)."""
+        if not keys:
+            return []
+        pipe = self.raw.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.exists(key)
+        return [bool(n) for n in await pipe.execute()]
 
     def client(self) -> Any:
         from tiktok_asgi.redis_store import RedisTokenStore

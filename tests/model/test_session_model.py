@@ -239,8 +239,9 @@ class SessionModel(RuleBasedStateMachine):
                     f"instance {at} ended {sid[:8]} though nobody asked for it (lost)"
                 )
                 session.ended_on.add(at)
-        for session in self.sessions.values():
-            present = await self.backend.raw.exists(record_key(session.sid))
+        sessions = list(self.sessions.values())
+        stored = await self.backend.present([record_key(s.sid) for s in sessions])
+        for session, present in zip(sessions, stored, strict=True):
             name = session.sid[:8]
             if session.gone_at is not None:
                 assert not present, f"ended session {name} is back in the store"

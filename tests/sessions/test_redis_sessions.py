@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from tests.sessions.conftest import copy_of, session_app, signed_in_browser, who
+from tests.sessions.conftest import copy_of, let_time_pass, session_app, signed_in_browser, who
 from tests.tokens.conftest import RedisServer, cleared, redis_token_store
 from tiktok_asgi import TikTokSettings
 from tiktok_asgi._session import CACHE_SECONDS
@@ -75,7 +75,8 @@ async def test_end_user_sessions_reaches_every_instance(
             maya.open_id, settings=tiktok_settings, token_store=store_a, revoke=False
         )
         assert ended == 2
-        await asyncio.sleep(CACHE_SECONDS)
+        for app in (one, two):
+            let_time_pass(app, CACHE_SECONDS)
         assert await who(on_one) is None
         assert await who(on_two) is None
         assert await who(leo) == "Leo Martins"
@@ -111,7 +112,7 @@ async def test_redis_down_within_the_cache_window_the_answer_stands_then_503(
             redis_server.pause()
             try:
                 assert await who(client) == "Maya Chen"  # cached, younger than the window
-                await asyncio.sleep(CACHE_SECONDS)
+                let_time_pass(app, CACHE_SECONDS)
                 refused = await client.get("/me", headers={"accept": "application/json"})
                 assert refused.status_code == 503
                 assert refused.json()["error"] == "token_store_unavailable"
@@ -130,7 +131,7 @@ async def test_redis_down_closes_a_websocket_with_1011(
             cookie = client.cookies[tiktok_settings.cookie_name]
         redis_server.pause()
         try:
-            await asyncio.sleep(CACHE_SECONDS)
+            let_time_pass(app, CACHE_SECONDS)
             sent: list[dict[str, Any]] = []
             scope = {
                 "type": "websocket",

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from tests.sessions.conftest import copy_of, session_app, signed_in_browser, who
+from tests.sessions.conftest import copy_of, let_time_pass, session_app, signed_in_browser, who
 from tiktok_asgi import TikTokSettings
 from tiktok_asgi._session.storage import StoreOps
 from tiktok_asgi.emulator import TikTokEmulator
@@ -76,5 +76,5 @@ async def test_a_basic_store_gives_live_sessions_and_ends_a_user_s_sessions(
             maya.open_id, settings=tiktok_settings, token_store=store, revoke=False
         )
         assert ended == 1
-        await asyncio.sleep(1.0)  # another "process" ended it: seen within a second
+        let_time_pass(app, 1.0)  # another "process" ended it: seen within a second
         assert await who(second) is None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -12,7 +11,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.sessions.conftest import session_app, signed_in_browser, who
+from tests.sessions.conftest import let_time_pass, session_app, signed_in_browser, who
 from tests.tokens.conftest import RedisServer, redis_token_store
 from tiktok_asgi import (
     MemoryTokenStore,
@@ -285,7 +284,7 @@ async def test_a_repeat_on_another_instance_is_not_handled_again(
                 signature = sign_webhook(webhook_settings.client_secret, body, int(time.time()))
                 assert (await deliver(tiktok, body, signature)).status_code == 200
             assert len(hook.events) == 1
-            await asyncio.sleep(1.0)  # instance one sees the ended session within a second
+            let_time_pass(one, 1.0)  # instance one sees the ended session within a second
             assert await who(phone) is None
 
 
