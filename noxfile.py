@@ -36,9 +36,9 @@ DOCS_DEPS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite, warnings are errors (see pyproject.toml), on one worker per CPU.
+    """The test suite, warnings are errors (see pyproject.toml).
 
-    ``nox -s tests -- -n 0 tests/core`` runs a part in this process instead.
+    ``nox -s tests -- -n auto --dist loadgroup`` spreads it over one worker per CPU.
     """
     session.install("-e", ".[redis,demo,qr]", *TEST_DEPS)
     # Compiled modules (and pytest's rewritten test modules) are kept under .nox, out of the
@@ -47,8 +47,9 @@ def tests(session: nox.Session) -> None:
         "PYTHONDONTWRITEBYTECODE": None,
         "PYTHONPYCACHEPREFIX": str(session.cache_dir / "pyc"),
     }
-    # loadgroup: the browser tests of a module keep to one worker, the other tests spread.
-    session.run("pytest", "-n", "auto", "--dist", "loadgroup", *session.posargs, env=pycache)
+    # One process: with workers (``-- -n auto --dist loadgroup``) a run on two CPUs has been
+    # seen to stall at its end, so CI keeps to one until that is found.
+    session.run("pytest", *session.posargs, env=pycache)
 
 
 @nox.session
