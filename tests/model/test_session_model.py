@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import logging
 import os
 import time
@@ -99,6 +100,7 @@ STORE_CALLS = (
 HOLD_POINTS = ("before TikTok", "after TikTok", "at the store write")
 STEP_SECONDS = 20.0  # real seconds one step may take before it counts as hung
 STUCK_SECONDS = 0.2  # real seconds without progress before a step waits for virtual time
+CLOSE_ROUNDS, CLOSE_SECONDS = 5, 2.0  # closing a run: cancellations, real seconds for each
 
 
 class _Tracebacks(logging.Handler):
@@ -193,14 +195,24 @@ class SessionModel(RuleBasedStateMachine):
             self.loop.close()
 
     async def _close(self) -> None:
+        """Cancel what still runs, close the stores; each part bounded, so that a task that
+        outlives its cancellation fails this run with its stack instead of hanging it."""
         if self.held is not None:
             self.held.gate.opened.set()
-        tasks = [t for t in asyncio.all_tasks(self.loop) if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await self.backend.close()
-        await self.loop.shutdown_asyncgens()
+        me = asyncio.current_task()
+        # Cancelled again each round: a cancellation that arrives just as what a task awaited
+        # finishes can be lost, and the task would go on to its next (virtual) sleep.
+        for _ in range(CLOSE_ROUNDS):
+            running = [t for t in asyncio.all_tasks(self.loop) if t is not me and not t.done()]
+            if not running:
+                break
+            for task in running:
+                task.cancel()
+            await asyncio.wait(running, timeout=CLOSE_SECONDS)
+        stuck = [t for t in asyncio.all_tasks(self.loop) if t is not me and not t.done()]
+        await asyncio.wait_for(self.backend.close(), STEP_SECONDS)
+        await asyncio.wait_for(self.loop.shutdown_asyncgens(), STEP_SECONDS)
+        assert not stuck, "tasks outlived their cancellation:\n" + "\n".join(map(_stack, stuck))
 
     # The model's view ---------------------------------------------------------------------------
 
@@ -643,6 +655,12 @@ class SessionModel(RuleBasedStateMachine):
         await self._scan()
         twice = self.w.refresh_tokens_sent_twice()
         assert not twice, f"{twice} refresh token(s) sent to TikTok twice"
+
+
+def _stack(task: asyncio.Task[Any]) -> str:
+    out = io.StringIO()
+    task.print_stack(file=out)
+    return out.getvalue()
 
 
 # Runs -----------------------------------------------------------------------------------------
