@@ -17,8 +17,13 @@ from starlette.routing import Mount, Route
 
 from tiktok_asgi import TikTokAuthMiddleware, TikTokUser
 from tiktok_asgi.emulator import EmulatorUser, TikTokEmulator
+from tiktok_asgi.limits import Rate, RequestLimits
 
 SECRET_KEY = "stress-secret-key-for-loopback-runs-only-0123456789"
+# Every simulated person comes from 127.0.0.1, as many people behind one NAT address do: that
+# deployment raises the per-address counts (each browser keeps its own), and still pays for them.
+ONE_ADDRESS = Rate(per_client=1_000_000, per_browser=30)
+LIMITS = RequestLimits(login=ONE_ADDRESS, callback=ONE_ADDRESS)
 
 
 def rss_bytes() -> int:
@@ -35,7 +40,7 @@ def create_app() -> TikTokAuthMiddleware:
     users = int(os.environ.get("STRESS_USERS", "1000"))
     emulator = TikTokEmulator(users=EmulatorUser.generate(users), rate_limit=None)
     settings = emulator.settings(
-        f"http://127.0.0.1:{port}/auth/tiktok/callback", secret_key=SECRET_KEY
+        f"http://127.0.0.1:{port}/auth/tiktok/callback", secret_key=SECRET_KEY, limits=LIMITS
     )
 
     async def me(request: Request) -> JSONResponse:

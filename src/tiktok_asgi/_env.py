@@ -65,7 +65,15 @@ def _as_locale(value: str) -> str | None:
     return found
 
 
+def _as_limits(value: str, default: object) -> object:
+    """``off`` turns every request limit off; ``on`` keeps the defaults (set others in code)."""
+    switch = _as_bool(value)
+    return default if switch else None
+
+
 def _converter(field: dataclasses.Field[Any]) -> Callable[[str], Any]:
+    if field.name == "limits":
+        return lambda value: _as_limits(value, field.default)
     if field.name in _LIST_FIELDS:
         return _as_list
     if field.name == "locale":

@@ -135,7 +135,7 @@ _SCRIPT = """"use strict";
         continue;  // offline for a moment: the code may still be scanned
       }
       if (mine !== round) return;
-      if (response.status === 503 || response.status === 504) {
+      if (response.status === 429 || response.status === 503 || response.status === 504) {
         const later = Number(response.headers.get("retry-after"));
         if (later > 0) await wait(Math.min(later, 30) * 1000);
         continue;

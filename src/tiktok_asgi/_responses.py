@@ -50,6 +50,7 @@ _TITLES = {
     "access_denied": N_("Sign-in cancelled"),
     "tiktok_unavailable": N_("TikTok is not reachable right now"),
     "disconnect_unavailable": N_("Disconnecting TikTok is not available"),
+    "rate_limited": N_("Too many requests"),
 }
 _FAILED = N_("Sign-in with TikTok failed")
 _TRY_AGAIN = N_("Please try again.")

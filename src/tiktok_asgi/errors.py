@@ -16,6 +16,10 @@ answered with is the class's ``status_code``. Hierarchy (code, status)::
     ├── InsufficientScope               insufficient_scope                             403
     ├── CrossSiteRequest                csrf_rejected: a sign-out from another site    403
     ├── MethodNotAllowed                method_not_allowed                             405
+    ├── QueryTooLong                    query_too_long: a query string over the
+    │                                   limits' ``max_query_bytes``, refused unread    414
+    ├── RateLimited                     rate_limited: too many requests of one kind
+    │                                   from a client or browser (``retry_after``)     429
     ├── IdentityTooLarge                identity_too_large: ``extra`` too big          500
     ├── TokenStoreUnavailable           token_store_unavailable                        503
     ├── WebhookSignatureInvalid         webhook_signature_invalid: missing, malformed,
@@ -36,8 +40,9 @@ An API call made for a view (:func:`~tiktok_asgi.tiktok_api`) passes some of Tik
 with their own status: :data:`API_CALL_STATUS` is that table.
 
 ``description`` is safe to show to the person signing in; ``log_id`` is TikTok's request id, which
-TikTok support asks for; ``retry_after`` (seconds) is TikTok's hint on a rate limit. No error ever
-carries a token, a code or a secret.
+TikTok support asks for; ``retry_after`` (seconds) is TikTok's hint on a rate limit, or, on
+:class:`RateLimited`, when this middleware's own limit frees. No error ever carries a token, a
+code or a secret.
 """
 
 from __future__ import annotations
@@ -64,6 +69,8 @@ __all__ = [
     "OpenIdMismatch",
     "QrSessionError",
     "QrUnavailable",
+    "QueryTooLong",
+    "RateLimited",
     "SignInCancelled",
     "StateError",
     "TikTokAPIError",
@@ -175,6 +182,24 @@ class MethodNotAllowed(TikTokAuthError):
 
     status_code = 405
     default_code = "method_not_allowed"
+
+
+class QueryTooLong(TikTokAuthError):
+    """A request to one of the middleware's paths whose query string is longer than
+    :attr:`~tiktok_asgi.limits.RequestLimits.max_query_bytes`: refused before it is read."""
+
+    status_code = 414
+    default_code = "query_too_long"
+    default_description = N_("The address of this request is too long.")
+
+
+class RateLimited(TikTokAuthError):
+    """More requests of one kind from this client or browser than the settings' ``limits``
+    allow in their window; ``retry_after`` is how many seconds until the window frees."""
+
+    status_code = 429
+    default_code = "rate_limited"
+    default_description = N_("Too many requests. Please wait a moment, then try again.")
 
 
 class IdentityTooLarge(TikTokAuthError):

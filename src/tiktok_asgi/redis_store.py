@@ -12,9 +12,10 @@ Three ways to reach Redis:
 - Sentinel: :meth:`RedisTokenStore.sentinel`, or a client from
   ``redis.asyncio.sentinel.Sentinel(...).master_for(name)``. A failover is 503s while it lasts,
   then the store talks to the new primary by itself;
-- Redis Cluster: a ``redis.asyncio.RedisCluster`` client. Records, users' indexes and refresh
-  locks are each read and written alone (every command, script and pipeline of theirs touches
-  one key), so they need no shared hash slot and spread over the masters by their whole name.
+- Redis Cluster: a ``redis.asyncio.RedisCluster`` client. Records, users' indexes, refresh
+  locks and request-limit counts are each read and written alone (every command, script and
+  pipeline of theirs touches one key), so they need no shared hash slot and spread over the
+  masters by their whole name.
   Keys a pipeline reads together share a ``{…}`` tag: the stream of ended sessions and its
   epoch (``{ends}``). A ``key_prefix`` holding ``{…}`` would put every key in one slot.
 
@@ -65,6 +66,14 @@ end
 local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 redis.call('EXPIREAT', KEYS[1], math.ceil(tonumber(top[2])))
 return 1
+"""
+# One key, one round trip, atomic: the count, with its window opened at the first request.
+_COUNT_HIT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 or redis.call('PTTL', KEYS[1]) < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return {count, redis.call('PTTL', KEYS[1])}
 """
 
 _POOL_SIZE = 20  # connections per Redis server, opened by start() and kept
@@ -406,6 +415,16 @@ class RedisTokenStore:
 
     async def index_remove(self, index: str, member: str) -> None:
         await self._call(self.redis.zrem(self._prefix + index, member))  # an empty set goes too
+
+    async def count_hit(self, key: str, window: int) -> tuple[int, float]:
+        """One more request counted under ``key`` in a window of ``window`` seconds opened by
+        its first: the count, this one included, and the seconds left in the window. The
+        request limits of every instance sharing this store count together through it."""
+        window_ms = max(1, int(window)) * 1000
+        count, left_ms = await self._call(
+            self.redis.eval(_COUNT_HIT, 1, self._prefix + key, window_ms)
+        )
+        return int(count), max(0, int(left_ms)) / 1000
 
     @asynccontextmanager
     async def lock(self, key: str, timeout: float) -> AsyncIterator[None]:  # noqa: ASYNC109 (the lock's lease, not a call timeout)

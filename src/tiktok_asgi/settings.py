@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from . import _checks as check
 from ._env import settings_from_env
 from ._i18n import check_locale
+from .limits import RequestLimits
 
 __all__ = ["DEFAULT_SCOPES", "PkceEncoding", "TikTokSettings"]
 
@@ -22,6 +23,7 @@ DEFAULT_DISCONNECT_PATH = "/auth/tiktok/disconnect"
 HOST_PREFIX = "__Host-"
 _FLOW_MAX_AGE_LIMIT = 600  # a pending login never outlives ten minutes
 _SECRET_FIELDS = frozenset({"client_secret", "secret_key"})
+_DEFAULT_LIMITS = RequestLimits()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True, repr=False)
@@ -75,6 +77,12 @@ class TikTokSettings:
     allowed_origins: Sequence[str] | None = None
 
     http_timeout: float = 10.0
+
+    limits: RequestLimits | None = _DEFAULT_LIMITS
+    """How often one client address, and one browser, may start logins, call the callback, ask
+    for QR codes and poll them, exchange native codes and deliver webhooks; past that, 429 with
+    ``Retry-After``. ``None`` turns every limit off (``TIKTOK_LIMITS=off``). See
+    :class:`~tiktok_asgi.limits.RequestLimits`."""
 
     authorize_url: str = "https://www.tiktok.com/v2/auth/authorize/"
     token_url: str = "https://open.tiktokapis.com/v2/oauth/token/"
@@ -149,6 +157,12 @@ class TikTokSettings:
             raise ValueError(f"flow_max_age must be between 1 and {_FLOW_MAX_AGE_LIMIT} seconds")
         if not self.http_timeout > 0:
             raise ValueError("http_timeout must be a positive number of seconds")
+        if self.limits is not None and not isinstance(self.limits, RequestLimits):
+            raise ValueError(
+                "limits must be a RequestLimits (from tiktok_asgi.limits), e.g. "
+                "RequestLimits(login=Rate(per_client=3000, per_browser=30)), or None to turn "
+                f"every request limit off; got {self.limits!r}"
+            )
         for name in ("authorize_url", "token_url", "userinfo_url", "revoke_url", "api_base_url"):
             check.check_endpoint(name, getattr(self, name))
         origins = check.allowed_origins(self.allowed_origins, self.redirect_uri)
