@@ -1,5 +1,5 @@
 """Developer tasks: ``nox -s tests``, ``lint``, ``typecheck``, ``build``, ``docs``, ``demo``,
-``bench``, ``stress``, ``translations``.
+``bench``, ``bench_telemetry``, ``stress``, ``translations``.
 
 Sessions use the interpreter nox runs under (these machines have one CPython).
 """
@@ -29,6 +29,9 @@ TEST_DEPS = [
     "axe-playwright-python>=0.1.4",  # ships axe-core's axe.min.js for the accessibility checks
     "redis>=5.0",
     "websockets>=13",  # a real WebSocket client against uvicorn and Hypercorn
+    "opentelemetry-api>=1.20",
+    "opentelemetry-sdk>=1.20",  # spans and metric points recorded in memory
+    "opentelemetry-instrumentation-asgi>=0.41b0",  # the server span the library's nest under
 ]
 
 DOCS_DEPS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
@@ -64,7 +67,8 @@ def typecheck(session: nox.Session) -> None:
     # Every optional import is checked: the extras, and pytest for the shipped plugin.
     session.install(
         "-e",
-        ".[redis,fastapi,quart,litestar,django,demo,qr]",
+        ".[redis,fastapi,quart,litestar,django,demo,qr,otel]",
+        "opentelemetry-sdk>=1.20",  # the demo's --trace
         "django-stubs>=5.0",
         "pytest>=8.2",
         "mypy>=1.11",
@@ -111,6 +115,16 @@ def bench(session: nox.Session) -> None:
     """
     session.install("-e", ".[demo,redis]")  # live sessions are measured with Redis too
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
+def bench_telemetry(session: nox.Session) -> None:
+    """What a signed-in request costs without the ``otel`` extra, and with the SDK installed
+    but nothing sampled (``ALWAYS_OFF``); prints one JSON line for each."""
+    session.install("-e", ".[otel]", "opentelemetry-sdk>=1.20")
+    with session.chdir("benchmarks"):
+        session.run("python", "telemetry_cost.py", "--otel", "absent", *session.posargs)
+        session.run("python", "telemetry_cost.py", "--otel", "sampled-off", *session.posargs)
 
 
 @nox.session

@@ -18,7 +18,9 @@ framework adapters from ``tiktok_asgi.starlette``, ``.fastapi``, ``.quart``, ``.
 How the package reads, in the order a request meets it (a leading ``_`` marks what is internal):
 
 - configuration and vocabulary: ``settings`` (``_checks`` for its values, ``_env`` reads
-  ``TIKTOK_*``), ``errors``,
+  ``TIKTOK_*``), ``limits`` (request limits, counted by ``_limits`` in ``_limit_counts``),
+  ``errors``, ``events`` (audit events; ``_events`` hands each to ``_event_log``, ``_telemetry``
+  and ``on_event``),
   ``advice`` (what TikTok's errors mean), ``user``;
 - ``_tiktok``, TikTok's dialect: ``http`` (the pool, the only httpx2 import), ``answers``
   (TikTok's answer shapes), ``provider`` (authorize URL, code exchange, user info, refresh, revoke,

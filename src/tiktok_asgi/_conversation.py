@@ -29,6 +29,7 @@ from ._cookies.identity import Identity, IdentityCookie
 from ._cookies.signing import DuplicateCookie, read_cookies
 from ._cookies.tossing import clear_everywhere
 from ._disconnect import Disconnect
+from ._events import EventSink, client_of
 from ._i18n import N_, for_request
 from ._native import BearerSessions, who_is_asking
 from ._origins import origin_allowed
@@ -36,6 +37,7 @@ from ._qr import QrSignIn
 from ._redirects import safe_next
 from ._responses import error_response, html_page, redirect, secure, wants_json
 from ._session import TokenManager
+from ._telemetry import TELEMETRY, traced
 from ._tiktok.provider import TikTokProvider, granted_scopes
 from .advice import denied, developer_fix, for_person
 from .errors import (
@@ -44,11 +46,11 @@ from .errors import (
     IdentityTooLarge,
     LoginRejected,
     MethodNotAllowed,
-    SignInCancelled,
     StateError,
     TikTokAuthError,
     TokenStoreUnavailable,
 )
+from .events import SignedIn, SignedOut, SignInRefused, SignInWay, digest
 from .pages import RenderErrorPage, logout_page
 from .settings import TikTokSettings
 from .user import TikTokUser
@@ -87,8 +89,10 @@ class LoginConversation:
         on_logout: OnLogout | None = None,
         error_page: RenderErrorPage | None = None,
         bearer: BearerSessions | None = None,
+        events: EventSink | None = None,
     ) -> None:
         self.settings = settings
+        self.events = events = events if events is not None else EventSink()
         self._tiktok = tiktok
         self._identity = identity
         self._bearer = bearer
@@ -117,6 +121,7 @@ class LoginConversation:
                 from_this_site=self._from_this_site,
                 error_page=error_page,
                 bearer=bearer,
+                events=events,
             )
             self._confirmations[disconnect.answer] = disconnect.confirmation
             self._endpoints[settings.disconnect_path] = self._method_checked(
@@ -131,6 +136,7 @@ class LoginConversation:
                 tokens=tokens,
                 from_this_site=self._from_this_site,
                 error_page=error_page,
+                events=events,
             )
             self._endpoints[settings.qr_path] = self._qr.answer
 
@@ -172,6 +178,7 @@ class LoginConversation:
 
         return answer
 
+    @traced("tiktok_asgi.login")
     async def login(self, scope: Scope) -> Response:
         headers = Headers(scope=scope)
         query = QueryParams(scope["query_string"])
@@ -188,6 +195,7 @@ class LoginConversation:
             return secure(JSONResponse({"authorization_url": start.url}), cookies)
         return redirect(start.url, cookies)
 
+    @traced("tiktok_asgi.callback")
     async def callback(self, scope: Scope) -> Response:
         headers = Headers(scope=scope)
         query = QueryParams(scope["query_string"])
@@ -204,7 +212,7 @@ class LoginConversation:
             code = query.get("code")
             if not code:
                 raise CallbackError(description=N_("The sign-in answer carries no code."))
-            user, cookie = await self.finish_sign_in(
+            identity, cookie = await self.finish_sign_in(
                 code,
                 redirect_uri=flow["redirect_uri"],
                 code_verifier=flow.get("code_verifier"),
@@ -213,7 +221,7 @@ class LoginConversation:
         except StateError as exc:
             next_target = self._pending_next(state, cookies)
             if wants_json(headers) or not self._signed_in(scope):
-                return self._failed(exc, scope, clears, next_target)
+                return await self._failed(exc, scope, clears, next_target)
             # Back to an answer already used (Back after signing in, a reload): the browser is
             # signed in, so it goes on to where it was going; nothing of this answer is used.
             logger.info(
@@ -221,12 +229,8 @@ class LoginConversation:
             )
             return redirect(next_target or self.settings.login_redirect, clears)
         except TikTokAuthError as exc:
-            return self._failed(exc, scope, clears, self._pending_next(state, cookies))
-        logger.info(
-            "login_succeeded open_id=%s",
-            user.open_id,
-            extra={"event": "login_succeeded", "open_id": user.open_id},
-        )
+            return await self._failed(exc, scope, clears, self._pending_next(state, cookies))
+        await self.signed_in(identity, "web", scope)
         return redirect(flow.get("next") or self.settings.login_redirect, [*clears, cookie])
 
     async def finish_sign_in(
@@ -236,7 +240,7 @@ class LoginConversation:
         redirect_uri: str,
         code_verifier: str | None,
         claimed_scopes: str | None,
-    ) -> tuple[TikTokUser, str]:
+    ) -> tuple[Identity, str]:
         """:meth:`sign_in`, and the identity cookie that signs the browser in."""
         identity = await self.sign_in(
             code,
@@ -244,7 +248,7 @@ class LoginConversation:
             code_verifier=code_verifier,
             claimed_scopes=claimed_scopes,
         )
-        return identity.user, self._identity_cookie(identity)
+        return identity, self._identity_cookie(identity)
 
     async def sign_in(
         self,
@@ -259,17 +263,47 @@ class LoginConversation:
         open_id) → ``on_login`` → token store. ``claimed_scopes`` (TikTok's granted list, as
         the answer carrying the code said) may only narrow the requested scopes when the token
         names none."""
-        token = await self._tiktok.exchange_code(
-            code, redirect_uri=redirect_uri, code_verifier=code_verifier
-        )
+        with TELEMETRY.span("tiktok_asgi.code_exchange") as span:
+            token = await self._tiktok.exchange_code(
+                code, redirect_uri=redirect_uri, code_verifier=code_verifier
+            )
+            span.set("tiktok.log_id", _text(token.get("log_id")))
         granted = granted_scopes(token.get("scope"), self.settings.scopes, claimed_scopes)
-        user = await self._tiktok.user_info(token, granted)
+        with TELEMETRY.span("tiktok_asgi.user_info", open_id=_text(token.get("open_id"))):
+            user = await self._tiktok.user_info(token, granted)
         user = await self._accepted(user, token)
         session_id = None
         if self._tokens is not None:
-            async with self._tokens.budget():
-                session_id = await self._tokens.save(token)
+            with TELEMETRY.span("tiktok_asgi.store_save"):
+                async with self._tokens.budget():
+                    session_id = await self._tokens.save(token)
         return Identity(user, session_id)
+
+    async def signed_in(self, identity: Identity, how: SignInWay, scope: Scope) -> None:
+        """The audit event of a sign-in that succeeded."""
+        session = identity.session_id
+        await self.events.emit(
+            SignedIn(
+                how=how,
+                open_id=identity.user.open_id,
+                session=digest(session) if session is not None else None,
+                client=client_of(scope.get("client")),
+            )
+        )
+
+    async def refused(
+        self, exc: TikTokAuthError, how: SignInWay, scope: Scope, fix: str | None
+    ) -> None:
+        """The audit event of a sign-in that failed."""
+        await self.events.emit(
+            SignInRefused(
+                how=how,
+                reason=exc.code,
+                fix=fix,
+                log_id=exc.log_id,
+                client=client_of(scope.get("client")),
+            )
+        )
 
     def _pending_next(self, state: str | None, cookies: Mapping[str, str]) -> str | None:
         """Where the failed sign-in was going, for "Try again" (read only when it failed)."""
@@ -283,21 +317,11 @@ class LoginConversation:
         except DuplicateCookie:  # tossed cookies: nobody
             return False
 
-    def _failed(
+    async def _failed(
         self, exc: TikTokAuthError, scope: Scope, clears: list[str], next_target: str | None
     ) -> Response:
-        """The sign-in failed: logged with the fix, and an error answer keeping ``next``."""
-        fix = developer_fix(exc, self.settings)
-        # A person who cancelled is no fault of anyone's.
-        level = logging.INFO if isinstance(exc, SignInCancelled) else logging.WARNING
-        logger.log(
-            level,
-            "login_failed code=%s log_id=%s fix=%s",
-            exc.code,
-            exc.log_id,
-            fix,
-            extra={"event": "login_failed", "code": exc.code, "log_id": exc.log_id, "fix": fix},
-        )
+        """The sign-in failed: reported with the fix, and an error answer keeping ``next``."""
+        await self.refused(exc, "web", scope, developer_fix(exc, self.settings))
         return error_response(
             for_person(exc),
             self.settings,
@@ -307,9 +331,11 @@ class LoginConversation:
             render=self._error_page,
         )
 
+    @traced("tiktok_asgi.logout")
     async def logout(self, scope: Scope) -> Response:
         headers = Headers(scope=scope)
         if not self._from_this_site(scope):
+            TELEMETRY.fail_current(CrossSiteRequest.default_code)
             return error_response(CrossSiteRequest(), self.settings, scope, render=self._error_page)
         query = QueryParams(scope["query_string"])
         target = safe_next(query.get("next"), self.settings.login_redirect)
@@ -323,7 +349,8 @@ class LoginConversation:
             except TokenStoreUnavailable:
                 # Ended in this process and written to the store once it is back; until then
                 # a copy of the cookie may still work elsewhere: say so instead of "signed out".
-                logger.warning("logout_held", extra={"event": "logout"})
+                await self._signed_out(identity, scope, held=True)
+                TELEMETRY.fail_current(TokenStoreUnavailable.default_code)
                 return error_response(
                     TokenStoreUnavailable(description=_SIGN_OUT_HELD),
                     self.settings,
@@ -335,10 +362,22 @@ class LoginConversation:
                 )
         if self._on_logout is not None and identity is not None:
             await self._on_logout(identity.user)
-        logger.info("logout", extra={"event": "logout"})
+        await self._signed_out(identity, scope, held=False)
         if by_bearer:
             return secure(Response(status_code=204), ())  # a native app: no page, no cookie
         return redirect(target, clears, status_code=303)
+
+    async def _signed_out(self, identity: Identity | None, scope: Scope, *, held: bool) -> None:
+        session = identity.session_id if identity is not None else None
+        await self.events.emit(
+            SignedOut(
+                open_id=identity.user.open_id if identity is not None else None,
+                session=digest(session) if session is not None else None,
+                client=client_of(scope.get("client")),
+                revoked=self._revoke_on_logout and session is not None and not held,
+                held=held,
+            )
+        )
 
     def _from_this_site(self, scope: Scope) -> bool:
         """A sign-out must come from this site's own pages: SameSite=Lax lets a sibling
@@ -387,3 +426,7 @@ class LoginConversation:
         except ValueError:
             # Only an oversized ``extra`` from on_login can do this: a bug of the host app.
             raise IdentityTooLarge() from None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -29,12 +29,14 @@ from starlette.types import Scope
 
 from ._cookies.identity import IdentityCookie
 from ._cookies.tossing import clear_everywhere
+from ._events import EventSink, client_of
 from ._i18n import N_, for_request
 from ._native import BearerSessions, who_is_asking
 from ._paths import site_path
 from ._redirects import safe_next
 from ._responses import error_response, html_page, redirect, secure
 from ._session import TokenManager
+from ._telemetry import TELEMETRY, traced
 from ._tiktok.provider import TikTokProvider
 from .errors import (
     CrossSiteRequest,
@@ -43,6 +45,7 @@ from .errors import (
     TikTokAuthError,
     TokenStoreUnavailable,
 )
+from .events import Disconnected, SessionsEnded, digest
 from .pages import RenderErrorPage, disconnect_page
 from .settings import TikTokSettings
 from .user import TikTokUser
@@ -81,6 +84,7 @@ class Disconnect:
         from_this_site: Callable[[Scope], bool],
         error_page: RenderErrorPage | None,
         bearer: BearerSessions | None = None,
+        events: EventSink | None = None,
     ) -> None:
         assert settings.disconnect_path is not None
         self.settings = settings
@@ -94,7 +98,9 @@ class Disconnect:
         self._error_page = error_page
         self._back = settings.login_redirect
         self._warned_storeless = False
+        self._events = events if events is not None else EventSink()
 
+    @traced("tiktok_asgi.disconnect")
     async def answer(self, scope: Scope) -> Response:
         """POST: disconnect the signed-in user."""
         tokens = self._tokens
@@ -111,7 +117,7 @@ class Disconnect:
             return self._error(LoginRequired(description=_SIGN_IN_FIRST), scope, clears, target)
         try:
             async with tokens.budget():
-                record = await tokens.access_token(identity.session_id)
+                record = await tokens.access_token(identity.session_id, client=scope.get("client"))
         except LoginRequired:
             # The session ended meanwhile, or TikTok refused to renew its access.
             return self._error(LoginRequired(description=_SIGN_IN_FIRST), scope, clears, target)
@@ -141,10 +147,13 @@ class Disconnect:
             return self._error(held, scope, clears, target, try_again=self.settings.logout_path)
         if self._on_logout is not None:
             await self._on_logout(identity.user)
-        logger.info(
-            "disconnected sessions_ended=%d",
-            len(ended),
-            extra={"event": "disconnect", "sessions_ended": len(ended)},
+        client = client_of(scope.get("client"))
+        session = digest(identity.session_id)
+        await self._events.emit(
+            SessionsEnded(open_id=open_id, count=len(ended), cause="disconnect", client=client)
+        )
+        await self._events.emit(
+            Disconnected(open_id=open_id, session=session, client=client, sessions_ended=len(ended))
         )
         if by_bearer:
             return secure(Response(status_code=204), ())  # a native app: no page, no cookie
@@ -198,6 +207,7 @@ class Disconnect:
         *,
         try_again: str | None = None,
     ) -> Response:
+        TELEMETRY.fail_current(error.code, error.log_id)  # this step's span, if one records
         return error_response(
             error,
             self.settings,

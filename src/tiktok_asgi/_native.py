@@ -35,8 +35,12 @@ from starlette.types import Receive, Scope, Send
 from ._bodies import BodyRefused, load_json, read_body
 from ._cookies.identity import Identity, IdentityCookie
 from ._cookies.signing import DuplicateCookie, Headers
+from ._events import EventSink, client_of
 from ._responses import secure
+from ._telemetry import TELEMETRY
+from .advice import developer_fix
 from .errors import CrossSiteRequest, ExchangeInvalid, MethodNotAllowed, TikTokAuthError
+from .events import SignedIn, SignInRefused, digest
 from .settings import TikTokSettings
 
 __all__ = ["BearerSessions", "NativeExchange", "bearer_token", "who_is_asking"]
@@ -95,22 +99,50 @@ class BearerSessions:
 class NativeExchange:
     """The ASGI endpoint at ``exchange_path``."""
 
-    def __init__(self, settings: TikTokSettings, sessions: BearerSessions, sign_in: SignIn) -> None:
+    def __init__(
+        self,
+        settings: TikTokSettings,
+        sessions: BearerSessions,
+        sign_in: SignIn,
+        events: EventSink | None = None,
+    ) -> None:
         self.settings = settings
+        self._events = events if events is not None else EventSink()
         self._sessions = sessions
         self._sign_in = sign_in
         self._redirect_uris = frozenset(settings.native_redirect_uris)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with TELEMETRY.span("tiktok_asgi.native_exchange"):
+            answer = await self._answer(scope, receive)
+        await answer(scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive) -> Response:
+        client = client_of(scope.get("client"))
         try:
-            answer = await self._exchange(scope, receive)
+            identity = await self._exchange(scope, receive)
         except TikTokAuthError as exc:
             answer = secure(JSONResponse(exc.as_dict(), status_code=exc.status_code), ())
             if isinstance(exc, MethodNotAllowed):
                 answer.headers["allow"] = "POST"
-        await answer(scope, receive, send)
+                return answer
+            fix = developer_fix(exc, self.settings)
+            refused = SignInRefused(
+                how="native", reason=exc.code, fix=fix, log_id=exc.log_id, client=client
+            )
+            await self._events.emit(refused)
+            return answer
+        session = identity.session_id
+        signed_in = SignedIn(
+            how="native",
+            open_id=identity.user.open_id,
+            session=digest(session) if session is not None else None,
+            client=client,
+        )
+        await self._events.emit(signed_in)
+        return self._issued(identity)
 
-    async def _exchange(self, scope: Scope, receive: Receive) -> Response:
+    async def _exchange(self, scope: Scope, receive: Receive) -> Identity:
         if scope["method"] != "POST":
             raise MethodNotAllowed(description="Exchange a native app's code with a POST.")
         headers = dict(scope["headers"])
@@ -119,9 +151,11 @@ class NativeExchange:
         if not headers.get(b"content-type", b"").lower().startswith(b"application/json"):
             raise ExchangeInvalid(description="Send the code as application/json.")
         code, verifier, redirect_uri = self._fields(await _body(receive))
-        identity = await self._sign_in(
+        return await self._sign_in(
             code, redirect_uri=redirect_uri, code_verifier=verifier, claimed_scopes=None
         )
+
+    def _issued(self, identity: Identity) -> Response:
         user = identity.user
         payload = {
             "access_token": self._sessions.issue(identity),

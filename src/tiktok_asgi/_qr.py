@@ -33,8 +33,10 @@ from starlette.datastructures import QueryParams
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Scope
 
+from ._cookies.identity import Identity
 from ._cookies.qr import QR_ID, USED, PendingQr, QrCookies
 from ._cookies.signing import read_cookies
+from ._events import EventSink, client_of
 from ._extras import install_hint
 from ._i18n import N_, for_request
 from ._paths import request_path, site_path
@@ -42,6 +44,7 @@ from ._qr_page import qr_page, qr_page_csp
 from ._redirects import safe_next
 from ._responses import error_response, secure
 from ._session import TokenManager
+from ._telemetry import TELEMETRY, traced
 from ._tiktok.provider import QrStatus, TikTokProvider
 from .advice import developer_fix, for_person
 from .errors import (
@@ -53,9 +56,9 @@ from .errors import (
     TikTokAPIError,
     TikTokAuthError,
 )
+from .events import SignedIn, SignInRefused, digest
 from .pages import RenderErrorPage
 from .settings import TikTokSettings
-from .user import TikTokUser
 
 __all__ = ["FinishSignIn", "QrSignIn", "qr_svg", "with_client_ticket"]
 
@@ -65,8 +68,8 @@ Endpoint = Callable[[Scope], Awaitable[Response]]
 
 
 class FinishSignIn(Protocol):
-    """The callback's last steps (:meth:`LoginConversation.finish_sign_in`): the user and the
-    identity cookie that signs the browser in."""
+    """The callback's last steps (:meth:`LoginConversation.finish_sign_in`): the identity and
+    the identity cookie that signs the browser in."""
 
     def __call__(
         self,
@@ -75,7 +78,7 @@ class FinishSignIn(Protocol):
         redirect_uri: str,
         code_verifier: str | None,
         claimed_scopes: str | None,
-    ) -> Awaitable[tuple[TikTokUser, str]]: ...
+    ) -> Awaitable[tuple[Identity, str]]: ...
 
 
 INSTALL = install_hint("qr")
@@ -138,6 +141,7 @@ class QrSignIn:
         tokens: TokenManager | None,
         from_this_site: Callable[[Scope], bool],
         error_page: RenderErrorPage | None = None,
+        events: EventSink | None = None,
     ) -> None:
         assert settings.qr_path is not None
         self.settings = settings
@@ -148,6 +152,7 @@ class QrSignIn:
         self._tokens = tokens
         self._from_this_site = from_this_site
         self._error_page = error_page
+        self._events = events if events is not None else EventSink()
         self._cookies = QrCookies(settings, self.path)
         self._segno = load_segno()
         if self._segno is None:
@@ -205,6 +210,7 @@ class QrSignIn:
         response.headers["content-security-policy"] = qr_page_csp(nonce)
         return secure(response, ())
 
+    @traced("tiktok_asgi.qr_start")
     async def start(self, scope: Scope) -> Response:
         if not self._from_this_site(scope):
             refused = CrossSiteRequest(description=_CROSS_SITE)
@@ -233,6 +239,7 @@ class QrSignIn:
         """The code's title (a tooltip), in the page's language: the page asks for its code."""
         return for_request(scope, self.settings.locale).gettext(_SVG_TITLE)
 
+    @traced("tiktok_asgi.qr_poll")
     async def status(self, scope: Scope) -> Response:
         qr_id = request_path(scope)[len(self.below) :]
         cookies = read_cookies(scope["headers"])
@@ -248,7 +255,7 @@ class QrSignIn:
             _check_ticket(answer, pending)
         except ClientTicketMismatch as exc:
             self._end(qr_id)
-            return self._failed(exc, ended)
+            return await self._refused(exc, ended, scope)
         except TikTokAuthError as exc:
             return self._failed(exc, [])  # TikTok failing for now: the code may still be scanned
         if answer.status in ("new", "scanned"):
@@ -258,9 +265,11 @@ class QrSignIn:
         if answer.status == "utilised":
             self._end(qr_id)
             return self._failed(QrSessionError("qr_used", USED), ended)
-        return await self._confirmed(qr_id, answer, ended)
+        return await self._confirmed(qr_id, answer, ended, scope)
 
-    async def _confirmed(self, qr_id: str, answer: QrStatus, ended: list[str]) -> Response:
+    async def _confirmed(
+        self, qr_id: str, answer: QrStatus, ended: list[str], scope: Scope
+    ) -> Response:
         try:
             self._cookies.use(qr_id)
             if self._tokens is not None:
@@ -272,25 +281,44 @@ class QrSignIn:
                 if not once:
                     raise QrSessionError("qr_used", USED)
             code, redirect_uri = answer.authorization(self.settings.redirect_uri)
-            user, identity = await self._finish(
+            identity, cookie = await self._finish(
                 code, redirect_uri=redirect_uri, code_verifier=None, claimed_scopes=answer.scope
             )
         except TikTokAuthError as exc:
-            return self._failed(exc, ended)
-        logger.info(
-            "login_succeeded open_id=%s via=qr",
-            user.open_id,
-            extra={"event": "login_succeeded", "open_id": user.open_id, "via": "qr"},
+            return await self._refused(exc, ended, scope)
+        session = identity.session_id
+        signed_in = SignedIn(
+            how="qr",
+            open_id=identity.user.open_id,
+            session=digest(session) if session is not None else None,
+            client=client_of(scope.get("client")),
         )
-        return _status("confirmed", [*ended, identity])
+        await self._events.emit(signed_in)
+        return _status("confirmed", [*ended, cookie])
 
     def _end(self, qr_id: str) -> None:
         """This QR code can sign nobody in any more (in this process; its cookie is cleared)."""
         with suppress(QrSessionError):  # spent already
             self._cookies.use(qr_id)
 
+    async def _refused(
+        self, exc: TikTokAuthError, set_cookies: list[str], scope: Scope
+    ) -> Response:
+        """A confirmed code that signs nobody in: its audit event (which logs it with the fix),
+        and the answer."""
+        refused = SignInRefused(
+            how="qr",
+            reason=exc.code,
+            fix=developer_fix(exc, self.settings),
+            log_id=exc.log_id,
+            client=client_of(scope.get("client")),
+        )
+        await self._events.emit(refused)
+        return _answer_failure(exc, set_cookies)
+
     def _failed(self, exc: TikTokAuthError, set_cookies: list[str]) -> Response:
         """Logged with the fix, answered as JSON (the page's script reads it)."""
+        TELEMETRY.fail_current(exc.code, exc.log_id)
         fix = developer_fix(exc, self.settings)
         # A tampered answer is an attack or a broken proxy; TikTok failing is worth a look;
         # another browser's poll or a used code is nobody's fault.
@@ -307,11 +335,16 @@ class QrSignIn:
             fix,
             extra={"event": "qr_failed", "code": exc.code, "log_id": exc.log_id, "fix": fix},
         )
-        shown = for_person(exc)
-        response = secure(JSONResponse(shown.as_dict(), status_code=shown.status_code), set_cookies)
-        if exc.retry_after is not None:
-            response.headers["retry-after"] = str(math.ceil(exc.retry_after))
-        return response
+        return _answer_failure(exc, set_cookies)
+
+
+def _answer_failure(exc: TikTokAuthError, set_cookies: list[str]) -> Response:
+    """The JSON error the page's script reads."""
+    shown = for_person(exc)
+    response = secure(JSONResponse(shown.as_dict(), status_code=shown.status_code), set_cookies)
+    if exc.retry_after is not None:
+        response.headers["retry-after"] = str(math.ceil(exc.retry_after))
+    return response
 
 
 def _check_ticket(answer: QrStatus, pending: PendingQr) -> None:

@@ -24,6 +24,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
 from ._deprecation import warn_deprecated
+from ._events import client_of
 from ._redirects import safe_next
 from ._session import TokenManager, TokenRecord
 from ._tiktok.provider import TikTokProvider
@@ -71,7 +72,16 @@ class TikTokContext:
     response then clears the identity cookie.
     """
 
-    __slots__ = ("_record", "_session_id", "_tokens", "settings", "signed_out", "tiktok", "user")
+    __slots__ = (
+        "_client",
+        "_record",
+        "_session_id",
+        "_tokens",
+        "settings",
+        "signed_out",
+        "tiktok",
+        "user",
+    )
 
     def __init__(
         self,
@@ -81,6 +91,7 @@ class TikTokContext:
         *,
         tokens: TokenManager | None = None,
         session_id: str | None = None,
+        client: object = None,
     ) -> None:
         self.settings = settings
         self.tiktok = tiktok
@@ -89,6 +100,8 @@ class TikTokContext:
         self._tokens = tokens
         self._session_id = session_id
         self._record: TokenRecord | None = None
+        # The scope's ``client`` as it came: read only when an audit event needs it.
+        self._client = client
 
     def sign_out(self) -> None:
         """End this request's sign-in: it is anonymous from here on, and the response clears
@@ -118,6 +131,9 @@ class TikTokContext:
                 "TikTokAuthMiddleware"
             )
         ended = await self._tokens.end_user(open_id, revoke=revoke)
+        await self._tokens.report_ended(
+            open_id, len(ended), "end_user_sessions", client_of(self._client)
+        )
         if self._session_id in ended:
             self.sign_out()
         return len(ended)
@@ -151,7 +167,7 @@ class TikTokContext:
         tokens, session_id = self._session()
         try:
             self._record = await tokens.access_token(
-                session_id, known=self._record, rejected=rejected
+                session_id, known=self._record, rejected=rejected, client=self._client
             )
         except LoginRequired:
             self.sign_out()

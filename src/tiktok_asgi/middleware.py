@@ -20,6 +20,8 @@ from ._conversation import LoginConversation, OnLogin, OnLogout
 from ._cookies.identity import Identity, IdentityCookie
 from ._cookies.signing import DuplicateCookie
 from ._cookies.tossing import clear_everywhere
+from ._events import EventSink
+from ._limits import RequestLimiter
 from ._mount_check import MountCheck
 from ._native import BearerSessions, NativeExchange, bearer_token
 from ._origins import header, socket_origin_allowed
@@ -27,17 +29,19 @@ from ._paths import ProtectedPaths, request_path, site_path
 from ._responses import error_response, refuse_anonymous, store_unavailable
 from ._sends import ClearOnResponse, Header, SignOutOnResponse, Watched
 from ._session import ProfileRefresher, SessionStep, SocketFollower, TokenManager
+from ._telemetry import TELEMETRY
 from ._tiktok.http import AsyncBaseTransport, SharedTransport
 from ._tiktok.provider import TikTokProvider
 from .context import NO_CREDENTIALS, SCOPE_KEY, TikTokContext
 from .errors import TikTokAuthError, TokenStoreUnavailable
+from .events import OnEvent
 from .pages import RenderErrorPage
 from .settings import DEFAULT_DISCONNECT_PATH, TikTokSettings
 from .stores import TokenStore
 from .user import TikTokUser
 from .webhooks import OnWebhook, WebhookReceiver
 
-__all__ = ["LoadUser", "OnLogin", "OnLogout", "OnWebhook", "TikTokAuthMiddleware"]
+__all__ = ["LoadUser", "OnEvent", "OnLogin", "OnLogout", "OnWebhook", "TikTokAuthMiddleware"]
 
 logger = logging.getLogger("tiktok_asgi")
 
@@ -63,6 +67,7 @@ class TikTokAuthMiddleware:
     ``scope["auth"]`` the matching ``AuthCredentials`` for every ``http`` and ``websocket`` scope.
     ``transport`` (an httpx2 transport) carries every call to TikTok when given; it stays the
     caller's to close. Otherwise a pooled transport opens on first use and closes at shutdown.
+    ``on_event`` is awaited with each audit event (:mod:`tiktok_asgi.events`).
     """
 
     def __init__(
@@ -78,11 +83,13 @@ class TikTokAuthMiddleware:
         on_logout: OnLogout | None = None,
         error_page: RenderErrorPage | None = None,
         on_webhook: OnWebhook | None = None,
+        on_event: OnEvent | None = None,
     ) -> None:
         if not isinstance(settings, TikTokSettings):
             raise TypeError("settings must be a TikTokSettings instance")
         hooks: dict[str, object] = {"on_login": on_login, "load_user": load_user}
         hooks |= {"on_logout": on_logout, "error_page": error_page, "on_webhook": on_webhook}
+        hooks["on_event"] = on_event
         for name, hook in hooks.items():
             if hook is not None and not callable(hook):
                 kind = "a callable returning HTML" if name == "error_page" else "an async callable"
@@ -102,11 +109,16 @@ class TikTokAuthMiddleware:
             )
         self.app = app
         self.settings = settings
+        TELEMETRY.load()
+        events = EventSink(on_event)
         self._transport = SharedTransport(transport)
         self._tiktok = tiktok = TikTokProvider(settings, self._transport)
         self._identity = identity = IdentityCookie(settings)
+        TELEMETRY.watch_cache(identity)
         self._tokens = tokens = (
-            TokenManager(settings, token_store, tiktok) if token_store is not None else None
+            TokenManager(settings, token_store, tiktok, events=events)
+            if token_store is not None
+            else None
         )
         self._bearer = bearer = (
             BearerSessions(settings) if settings.exchange_path is not None else None
@@ -122,14 +134,17 @@ class TikTokAuthMiddleware:
             revoke_on_logout=bool(revoke_on_logout),
             on_logout=on_logout,
             error_page=error_page,
+            events=events,
         )
         # The library's own paths that read a body: answered as ASGI apps.
         self._own_apps: dict[str, ASGIApp] = {}
         if settings.webhook_path is not None:
-            receiver = WebhookReceiver(settings, tokens=tokens, on_webhook=on_webhook)
+            receiver = WebhookReceiver(
+                settings, tokens=tokens, on_webhook=on_webhook, events=events
+            )
             self._own_apps[settings.webhook_path] = receiver
         if settings.exchange_path is not None and bearer is not None:
-            exchange = NativeExchange(settings, bearer, self.conversation.sign_in)
+            exchange = NativeExchange(settings, bearer, self.conversation.sign_in, events)
             self._own_apps[settings.exchange_path] = exchange
         # Looked up on every request: bound once.
         self._endpoint = self.conversation.endpoint
@@ -152,6 +167,7 @@ class TikTokAuthMiddleware:
             ProtectedPaths(settings.protected_paths) if settings.protected_paths else None
         )
         self._mount_check = MountCheck(settings)
+        self._limits = RequestLimiter.build(settings, token_store, error_page)
         self._warned_storeless = False
         # No store to ask and no load_user: a valid cookie is the whole answer, no await needed.
         self._cookie_says_all = token_store is None and load_user is None
@@ -190,7 +206,7 @@ class TikTokAuthMiddleware:
             context, renewed = self._cookie_context(identity), None
         else:
             try:
-                context, renewed = await self._signed_in(identity)
+                context, renewed = await self._signed_in(identity, scope.get("client"))
             except TokenStoreUnavailable:
                 await store_unavailable(scope, receive, send, self.settings, self._error_page)
                 return
@@ -238,6 +254,11 @@ class TikTokAuthMiddleware:
         if own is None and endpoint is None:
             return False
         self._mount_check.check(scope)  # here, not on the way to the app
+        if self._limits is not None:
+            refused = await self._limits.refusal(path, scope)
+            if refused is not None:
+                await refused(scope, receive, send)
+                return True
         if own is not None:
             await own(scope, receive, send)
         else:
@@ -254,16 +275,20 @@ class TikTokAuthMiddleware:
             context.sign_out()
         return context
 
-    async def _signed_in(self, identity: Identity) -> tuple[TikTokContext, Header | None]:
-        """The context of a request with a valid identity cookie, and the re-issued cookie if
-        its profile was re-read. Raises :class:`TokenStoreUnavailable` when the store cannot
-        tell whether its login session lives."""
+    async def _signed_in(
+        self, identity: Identity, client: object
+    ) -> tuple[TikTokContext, Header | None]:
+        """The context of a request with a valid identity cookie (``client``: the scope's),
+        and the re-issued cookie if its profile was re-read. Raises
+        :class:`TokenStoreUnavailable` when the store cannot tell whether its login session
+        lives."""
         context = TikTokContext(
             self.settings,
             self._tiktok,
             identity.user,
             tokens=self._tokens,
             session_id=identity.session_id,
+            client=client,
         )
         renewed = None
         if identity.session_id is not None:

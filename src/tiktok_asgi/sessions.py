@@ -64,7 +64,10 @@ async def end_user_sessions_in_store(
     shared = SharedTransport(transport)
     try:
         tokens = TokenManager(settings, token_store, TikTokProvider(settings, shared))
-        return len(await tokens.end_user(_open_id(open_id), revoke=revoke))
+        user = _open_id(open_id)
+        ended = len(await tokens.end_user(user, revoke=revoke))
+        await tokens.report_ended(user, ended, "end_user_sessions")
+        return ended
     finally:
         await shared.aclose()
 

@@ -38,7 +38,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from ._bodies import BodyRefused, load_json, read_body
+from ._events import EventSink, client_of
 from ._session import TokenManager
+from ._telemetry import TELEMETRY
 from ._webhook_marks import DeliveryMarks
 from .errors import (
     MethodNotAllowed,
@@ -46,6 +48,7 @@ from .errors import (
     WebhookEventInvalid,
     WebhookSignatureInvalid,
 )
+from .events import WebhookReceived, WebhookResult
 from .settings import TikTokSettings
 
 __all__ = [
@@ -161,14 +164,22 @@ class WebhookReceiver:
         *,
         tokens: TokenManager | None,
         on_webhook: OnWebhook | None,
+        events: EventSink | None = None,
     ) -> None:
         self.settings = settings
+        self._events = events if events is not None else EventSink()
         self._key = settings.client_secret.encode("utf-8")
         self._tokens = tokens
         self._on_webhook = on_webhook
         self._marks = DeliveryMarks(tokens)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with TELEMETRY.span("tiktok_asgi.webhook") as span:
+            response = await self._answer(scope, receive, client_of(scope.get("client")))
+            span.set("http.response.status_code", response.status_code)
+        await response(scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive, client: str | None) -> Response:
         try:
             if scope["method"] != "POST":
                 raise MethodNotAllowed(description="TikTok's webhooks are POSTs.")
@@ -177,41 +188,50 @@ class WebhookReceiver:
             self._verify(stamp, given, body)
             event = self._event(body)
         except TikTokAuthError as exc:
-            logger.warning(
-                "webhook_refused code=%s", exc.code, extra={"event": "webhook", "code": exc.code}
+            await self._events.emit(
+                WebhookReceived(event=None, result="refused", code=exc.code, client=client)
             )
             response: Response = JSONResponse(exc.as_dict(), status_code=exc.status_code)
             if isinstance(exc, MethodNotAllowed):
                 response.headers["allow"] = "POST"
-            await response(scope, receive, send)
-            return
-        response = await self._deliver(hashlib.sha256(body).hexdigest(), event)
-        await response(scope, receive, send)
+            return response
+        result, code, response = await self._deliver(hashlib.sha256(body).hexdigest(), event)
+        received = WebhookReceived(
+            event=event.event, result=result, code=code, open_id=event.user_openid, client=client
+        )
+        await self._events.emit(received)
+        return response
 
-    async def _deliver(self, digest: str, event: TikTokWebhookEvent) -> Response:
-        """Handle an event once; marked done only after it was handled."""
+    async def _deliver(
+        self, digest: str, event: TikTokWebhookEvent
+    ) -> tuple[WebhookResult, str | None, Response]:
+        """Handle an event once; marked done only after it was handled. What became of it, the
+        error code unless handled, and the answer."""
         marks = self._marks
         try:
             if await marks.done(digest):
-                return Response(status_code=200)
+                return "duplicate", None, Response(status_code=200)
             if not await marks.claim(digest):
-                return _answer(503, "webhook_in_progress", "This event is being handled.", 5)
+                code = "webhook_in_progress"
+                return "deferred", code, _answer(503, code, "This event is being handled.", 5)
         except TikTokAuthError:
             # Not answered 200: TikTok delivers again later, and nothing is lost.
-            return _answer(503, "token_store_unavailable", "Try again later.", 60)
+            code = "token_store_unavailable"
+            return "deferred", code, _answer(503, code, "Try again later.", 60)
         try:
             await self._handle(event)
         except TikTokAuthError as exc:
             # The store (or TikTok) is in trouble now: TikTok's redelivery is handled later.
-            logger.warning("webhook_deferred code=%s", exc.code, extra={"event": "webhook"})
             await marks.release(digest)
-            return _answer(503, exc.code, "Try again later.", 60)
+            return "deferred", exc.code, _answer(503, exc.code, "Try again later.", 60)
         except Exception:
+            # The traceback, for whoever fixes the hook; the delivery's own line follows.
             logger.exception("webhook handling failed", extra={"event": "webhook"})
             await marks.release(digest)
-            return _answer(500, "webhook_handling_failed", "TikTok will deliver it again.", None)
+            code = "webhook_handling_failed"
+            return "failed", code, _answer(500, code, "TikTok will deliver it again.", None)
         await marks.finish(digest)
-        return Response(status_code=200)
+        return "handled", None, Response(status_code=200)
 
     def _verify(self, stamp: bytes, given: bytes, body: bytes) -> None:
         expected = hmac.new(self._key, stamp + b"." + body, hashlib.sha256).hexdigest()
@@ -252,17 +272,10 @@ class WebhookReceiver:
         )
 
     async def _handle(self, event: TikTokWebhookEvent) -> None:
-        logger.info(
-            "webhook event=%s", event.event, extra={"event": "webhook", "webhook": event.event}
-        )
         if event.event == AUTHORIZATION_REMOVED and self._tokens is not None:
             # TikTok already revoked the token: forget it, revoke nothing.
             ended = await self._tokens.end_user(event.user_openid, revoke=False)
-            logger.info(
-                "authorization_removed sessions_ended=%d",
-                len(ended),
-                extra={"event": "authorization_removed", "sessions_ended": len(ended)},
-            )
+            await self._tokens.report_ended(event.user_openid, len(ended), "authorization_removed")
         if self._on_webhook is not None:
             await self._on_webhook(event)
 

@@ -220,6 +220,9 @@ class IdentityCookie:
         self._bytes = 0
         self._next_sweep = 0.0
         self._scope_tuples: dict[str, tuple[str, ...]] = {}
+        #: Cookies served from the cache, and verified anew (the telemetry's hit ratio).
+        self.hits = 0
+        self.misses = 0
 
     # Writing ------------------------------------------------------------------------------------
 
@@ -269,10 +272,12 @@ class IdentityCookie:
         if hit is not None and hit[4] == value:
             if time.time() <= hit[0]:
                 hit[3] = True
+                self.hits += 1
                 return hit[1]  # type: ignore[no-any-return]
             del self._cache[mac]
             self._bytes -= hit[2]
             return None
+        self.misses += 1
         if value.startswith(_PREFIX):
             entry = self._verify(value)
         elif value.startswith(_V2_PREFIX):

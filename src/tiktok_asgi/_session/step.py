@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tiktok_asgi._cookies.identity import Identity
+from tiktok_asgi._telemetry import TELEMETRY
 from tiktok_asgi.user import TikTokUser
 
 from .profiles import ProfileRefresher, SignedOut
@@ -45,9 +46,11 @@ class SessionStep:
         if session_id is None:
             return ALIVE
         alive = self._live.known(session_id, identity.issued)
-        if alive is None:
-            async with self._budget():
-                alive = await self._live.check(session_id)
+        if alive is None:  # only here, where the store is asked, is there a step to trace
+            with TELEMETRY.span("tiktok_asgi.session_check") as span:
+                async with self._budget():
+                    alive = await self._live.check(session_id)
+                span.set("tiktok_asgi.alive", alive)
         if not alive:
             return ENDED
         if not self._profiles.due(identity):

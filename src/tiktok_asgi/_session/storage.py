@@ -22,8 +22,10 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from time import perf_counter
 from typing import Any, TypeVar
 
+from tiktok_asgi._telemetry import TELEMETRY
 from tiktok_asgi.errors import TokenStoreUnavailable
 from tiktok_asgi.stores import TokenStore, TokenStoreError
 
@@ -78,9 +80,23 @@ class StoreOps:
 
     # Every call: one deadline per request, one error type. -------------------------------------
 
-    async def call(self, call: Awaitable[_T]) -> _T:
+    async def call(self, call: Awaitable[_T], operation: str = "call") -> _T:
         """``call`` under the request's deadline; the store's failure is
-        :class:`~tiktok_asgi.errors.TokenStoreUnavailable`."""
+        :class:`~tiktok_asgi.errors.TokenStoreUnavailable`. Timed, with telemetry, as
+        ``operation``."""
+        if not TELEMETRY.measuring:
+            return await self._call(call)
+        attributes = {"operation": operation}
+        started = perf_counter()
+        try:
+            return await self._call(call)
+        except TokenStoreUnavailable:
+            TELEMETRY.add("tiktok_asgi.store.errors", attributes)
+            raise
+        finally:
+            TELEMETRY.record("tiktok_asgi.store.duration", perf_counter() - started, attributes)
+
+    async def _call(self, call: Awaitable[_T]) -> _T:
         deadline = _deadline.get()
         try:
             if deadline is None:
@@ -93,47 +109,47 @@ class StoreOps:
             raise TokenStoreUnavailable() from exc
 
     async def get(self, key: str) -> bytes | None:
-        return await self.call(self.store.get(key))
+        return await self.call(self.store.get(key), "get")
 
     async def create(self, key: str, value: bytes, ttl: int) -> None:
-        await self.call(self.store.set(key, value, ttl))
+        await self.call(self.store.set(key, value, ttl), "create")
 
     async def exists(self, key: str) -> bool:
-        return await self.call(self._exists(key))
+        return await self.call(self._exists(key), "exists")
 
     async def add_once(self, key: str, ttl: int) -> bool:
-        return await self.call(self._add_once(key, ttl))
+        return await self.call(self._add_once(key, ttl), "add_once")
 
     async def delete(self, key: str) -> None:
-        await self.call(self.store.delete(key))
+        await self.call(self.store.delete(key), "delete")
 
     async def replace(self, key: str, value: bytes, ttl: int) -> bool:
         """Write ``value`` only if ``key`` still holds a record; False (and nothing written)
         once it was ended or has expired."""
         if self._replace is not None:
-            return bool(await self.call(self._replace(key, value, ttl)))
-        return await self.call(self._replace_checked(key, value, ttl))
+            return bool(await self.call(self._replace(key, value, ttl), "replace"))
+        return await self.call(self._replace_checked(key, value, ttl), "replace")
 
     async def end(self, key: str, ttl: int) -> None:
         """Remove a record for good: no ``replace`` brings it back. With a feed of ends, the
         end is published first (kept ``ttl`` seconds: as long as a cookie may name it)."""
         if self._end_record is not None:
-            await self.call(self._end_record(key, ttl))
+            await self.call(self._end_record(key, ttl), "end")
             return
         if self._replace is None:
             # The marker first: a replace that already checked it re-checks after its write.
-            await self.call(self.store.set(key + _ENDED_SUFFIX, b"1", ttl))
-        await self.call(self.store.delete(key))
+            await self.call(self.store.set(key + _ENDED_SUFFIX, b"1", ttl), "end")
+        await self.call(self.store.delete(key), "end")
 
     async def index_add(self, index: str, member: str, ttl: int) -> None:
-        await self.call(self._index_add(index, member, ttl))
+        await self.call(self._index_add(index, member, ttl), "index_add")
 
     async def index_members(self, index: str) -> list[str]:
         """The members, oldest (earliest to expire) first."""
-        return list(await self.call(self._index_members(index)))
+        return list(await self.call(self._index_members(index), "index_members"))
 
     async def index_remove(self, index: str, member: str) -> None:
-        await self.call(self._index_remove(index, member))
+        await self.call(self._index_remove(index, member), "index_remove")
 
     def lock(self, key: str, timeout: float) -> Any:
         return self.store.lock(key, timeout)

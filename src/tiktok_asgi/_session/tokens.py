@@ -19,8 +19,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
+from tiktok_asgi._events import EventSink, client_of
+from tiktok_asgi._telemetry import TELEMETRY
 from tiktok_asgi._tiktok.provider import TikTokProvider
 from tiktok_asgi.errors import LoginRequired, TikTokAPIError, TikTokAuthError, TokenStoreUnavailable
+from tiktok_asgi.events import EndCause, RefreshRefused, SessionsEnded, TokenRefreshed, digest
 from tiktok_asgi.settings import TikTokSettings
 from tiktok_asgi.stores import TokenStore, TokenStoreError
 
@@ -55,12 +58,15 @@ class TokenManager:
         tiktok: TikTokProvider,
         *,
         sleep: Sleep = asyncio.sleep,
+        events: EventSink | None = None,
     ) -> None:
         if not isinstance(store, TokenStore):
             raise TypeError("token_store must implement get, set, delete and lock")
         self.settings = settings
         self.store = store
         self.sleep = sleep
+        #: Where the audit events of the sessions' moves go.
+        self.events = events if events is not None else EventSink()
         self._tiktok = tiktok
         self._sealer = Sealer(settings)
         self._max_age = settings.cookie_max_age
@@ -126,7 +132,17 @@ class TokenManager:
         members = await self.ops.index_members(_INDEX_PREFIX + open_id)
         for oldest in members[: max(0, len(members) - MAX_SESSIONS_PER_USER)]:
             await self._end_in_store(oldest, open_id)
-            logger.info("session_ended cause=too_many", extra={"event": "session_ended"})
+            await self.events.emit(
+                SessionsEnded(open_id=open_id, session=digest(oldest), count=1, cause="too_many")
+            )
+
+    async def report_ended(
+        self, open_id: str, count: int, cause: EndCause, client: str | None = None
+    ) -> None:
+        """The audit event of :meth:`end_user`'s ``count`` sessions ended, for ``cause``."""
+        await self.events.emit(
+            SessionsEnded(open_id=open_id, count=count, cause=cause, client=client)
+        )
 
     async def accept_once(self, name: str, ttl: int) -> bool:
         """False if ``name`` (a sign-in answer's state) was already accepted by any process
@@ -136,7 +152,12 @@ class TokenManager:
     # refreshed ----------------------------------------------------------------------------------
 
     async def access_token(
-        self, session_id: str, *, known: TokenRecord | None = None, rejected: str | None = None
+        self,
+        session_id: str,
+        *,
+        known: TokenRecord | None = None,
+        rejected: str | None = None,
+        client: object = None,
     ) -> TokenRecord:
         """A record whose access token is valid, refreshed first if it expires within a minute.
 
@@ -144,6 +165,7 @@ class TokenManager:
         refused: it is refreshed even if not yet due, unless another request (in any process
         sharing the store) already replaced it. Concurrent callers wait for one refresh: each
         re-reads the record before queueing for the store's lock, and again once it holds it.
+        ``client``: the request's ASGI ``client``, for the audit events.
         """
 
         def usable(record: TokenRecord) -> bool:
@@ -165,16 +187,25 @@ class TokenManager:
                 record = await self._read(session_id)  # or one of another process
                 if usable(record):
                     return record
-                return await self._refresh(session_id, record, lease)
+                with TELEMETRY.span("tiktok_asgi.refresh", open_id=record.open_id):
+                    return await self._refresh(session_id, record, lease, client)
 
     async def extend(self, session_id: str, record: TokenRecord) -> bool:
         """The identity cookie is re-issued: the record lives as long as the new cookie can.
         False when the session ended meanwhile."""
         return await self._write(session_id, record)
 
-    async def _refresh(self, session_id: str, record: TokenRecord, lease: _Lease) -> TokenRecord:
+    async def _refresh(
+        self, session_id: str, record: TokenRecord, lease: _Lease, client: object
+    ) -> TokenRecord:
+        open_id, session, address = record.open_id, digest(session_id), client_of(client)
         if not record.refresh_token:
             await self._end_or_hold(session_id, record.open_id)
+            await self.events.emit(
+                RefreshRefused(
+                    code="no_refresh_token", open_id=open_id, session=session, client=address
+                )
+            )
             raise LoginRequired(description="The TikTok access expired and cannot be renewed.")
         try:
             token = await self._tiktok.refresh(record.refresh_token)
@@ -185,6 +216,10 @@ class TokenManager:
             if current.refresh_token != record.refresh_token and current.fresh(time.time()):
                 return current  # another instance rotated it meanwhile: not a refusal of ours
             await self._end_or_hold(session_id, record.open_id)
+            refused = RefreshRefused(
+                code=exc.code, log_id=exc.log_id, open_id=open_id, session=session, client=address
+            )
+            await self.events.emit(refused)
             raise LoginRequired(
                 description="TikTok refused to renew the access.", log_id=exc.log_id
             ) from exc
@@ -192,7 +227,10 @@ class TokenManager:
         if fresh.refresh_token is None:  # TikTok rotates; keep the old one only if none came
             fresh = replace(fresh, refresh_token=record.refresh_token)
         await self._keep_rotated(session_id, fresh, lease)
-        logger.info("token_refreshed", extra={"event": "token_refreshed"})
+        refreshed = TokenRefreshed(
+            log_id=_log_id(token), open_id=open_id, session=session, client=address
+        )
+        await self.events.emit(refreshed)
         return fresh
 
     async def _keep_rotated(self, session_id: str, fresh: TokenRecord, lease: _Lease) -> None:
@@ -368,7 +406,7 @@ class TokenManager:
     @asynccontextmanager
     async def _store_lock(self, session_id: str) -> AsyncIterator[_Lease]:
         manager = self.store.lock(record_key(session_id), self._lock_timeout())
-        await self.ops.call(manager.__aenter__())
+        await self.ops.call(manager.__aenter__(), "lock")
         lease = _Lease(manager)
         try:
             yield lease
@@ -391,3 +429,8 @@ class _Lease:
             await self._manager.__aexit__(None, None, None)
         except TokenStoreError:
             logger.warning("token store lock release failed")
+
+
+def _log_id(token: Mapping[str, Any]) -> str | None:
+    log_id = token.get("log_id")
+    return log_id if isinstance(log_id, str) and log_id else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from time import perf_counter
 from typing import Any
 
 import httpx2
@@ -29,6 +30,7 @@ from httpx2 import (
 )
 from starlette.types import Receive
 
+from tiktok_asgi._telemetry import TELEMETRY
 from tiktok_asgi.errors import TikTokUnavailable
 
 __all__ = [
@@ -106,14 +108,31 @@ class SharedTransport:
         return watched
 
 
+def endpoint_name(what: str) -> str:
+    """The ``endpoint`` attribute of a call: ``token``, ``user_info``, ``revoke``,
+    ``get_qrcode``, ``check_qrcode``, or ``api`` for the bearer calls of :mod:`tiktok_asgi.api`."""
+    if what.startswith("API "):
+        return "api"
+    return what.removesuffix(" endpoint").replace(" ", "_")
+
+
 @asynccontextmanager
 async def reaching_tiktok(what: str) -> AsyncIterator[None]:
-    """Network failures become :class:`TikTokUnavailable` (503, or 504 on a timeout)."""
+    """Network failures become :class:`TikTokUnavailable` (503, or 504 on a timeout); with
+    telemetry, the call's duration is recorded by endpoint and outcome."""
+    started = perf_counter()
+    outcome = "ok"
     try:
         yield
     except TimeoutException as exc:
+        outcome = "timeout"
         raise TikTokUnavailable(
             description=f"TikTok's {what} did not answer in time", status_code=504
         ) from exc
     except TransportError as exc:
+        outcome = "unreachable"
         raise TikTokUnavailable(description=f"TikTok's {what} could not be reached") from exc
+    finally:
+        if TELEMETRY.measuring:
+            attributes = {"endpoint": endpoint_name(what), "outcome": outcome}
+            TELEMETRY.record("tiktok_asgi.tiktok.duration", perf_counter() - started, attributes)

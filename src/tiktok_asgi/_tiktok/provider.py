@@ -33,7 +33,8 @@ from urllib.parse import parse_qs, urlencode
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc6749 import OAuth2Token
 
-from tiktok_asgi.errors import OpenIdMismatch, TikTokAPIError
+from tiktok_asgi._telemetry import TELEMETRY
+from tiktok_asgi.errors import OpenIdMismatch, TikTokAPIError, TikTokAuthError
 from tiktok_asgi.settings import TikTokSettings
 from tiktok_asgi.user import TikTokUser, fields_for_scopes
 
@@ -238,14 +239,22 @@ class TikTokProvider:
 
     async def revoke(self, access_token: str) -> None:
         """Revoke ``access_token`` at TikTok; raises :class:`TikTokAuthError` on failure."""
-        async with reaching_tiktok("revoke endpoint"):
-            resp = await self._oauth_client().revoke_token(
-                self.settings.revoke_url,
-                token=access_token,
-                body=urlencode(self._credentials),
-                auth=_AS_IS,
-            )
-        read_oauth_response(resp, "revoke endpoint", expect=None)
+        outcome = "ok"
+        try:
+            with TELEMETRY.span("tiktok_asgi.revoke"):
+                async with reaching_tiktok("revoke endpoint"):
+                    resp = await self._oauth_client().revoke_token(
+                        self.settings.revoke_url,
+                        token=access_token,
+                        body=urlencode(self._credentials),
+                        auth=_AS_IS,
+                    )
+                read_oauth_response(resp, "revoke endpoint", expect=None)
+        except TikTokAuthError as exc:
+            outcome = exc.code
+            raise
+        finally:
+            TELEMETRY.add("tiktok_asgi.revocations", {"outcome": outcome})
 
     async def user_info(self, token: Mapping[str, Any], granted: Iterable[str]) -> TikTokUser:
         """The user behind ``token``, asking only for fields the granted scopes unlock.

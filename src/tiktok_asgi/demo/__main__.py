@@ -1,4 +1,5 @@
-"""``python -m tiktok_asgi.demo [--host 127.0.0.1] [--port 8000]``: serve the demo with uvicorn."""
+"""``python -m tiktok_asgi.demo [--host 127.0.0.1] [--port 8000] [--trace]``: serve the demo with
+uvicorn (``--trace``: the library's spans printed to the console)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 
 from tiktok_asgi._extras import install_hint
 from tiktok_asgi.demo._app import create_app
+from tiktok_asgi.demo._trace import INSTALL_SDK, print_spans
 
 __all__ = ["main"]
 
@@ -26,6 +28,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="print the spans of each sign-in step (needs opentelemetry-sdk)",
+    )
     return parser
 
 
@@ -35,6 +42,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         import uvicorn
     except ImportError:
         sys.exit(INSTALL_HINT)
+    if args.trace:
+        try:
+            print_spans()  # before the app: its middleware finds the provider
+        except ImportError:
+            sys.exit(INSTALL_SDK)
     try:
         app, setup = create_app(args.host, args.port)
     except ValueError as exc:
