@@ -27,6 +27,7 @@ from ._cookies.signing import Headers
 from ._events import client_of
 from ._limit_counts import CountHit, LocalCounts, SharedCounts
 from ._responses import error_response, secure
+from ._telemetry import TELEMETRY
 from .errors import QueryTooLong, RateLimited, TikTokAuthError
 from .limits import Rate, RequestLimits
 from .pages import RenderErrorPage
@@ -173,6 +174,7 @@ class RequestLimiter:
             count, left = self._local.hit(key, rate.window, now)
         if count <= most:
             return None
+        TELEMETRY.add("tiktok_asgi.rate_limited", {"kind": kind, "scope": scope_name})
         if count == most + 1:  # the window's first refusal: logged once
             client = scope.get("client")
             logger.warning(

@@ -42,6 +42,7 @@ COUNTERS = {
     "tiktok_asgi.sessions_ended": ("{session}", "Login sessions ended together, by cause"),
     "tiktok_asgi.webhooks": ("{delivery}", "Webhook deliveries, by event and result"),
     "tiktok_asgi.store.errors": ("{error}", "Token-store calls that failed, by operation"),
+    "tiktok_asgi.rate_limited": ("{request}", "Requests refused by the limits, by kind and scope"),
 }
 #: Histograms: name → (unit, description).
 HISTOGRAMS = {
