@@ -1,10 +1,12 @@
-"""A scan of every ``tiktok_asgi`` log record of the whole test run for secrets.
+"""A scan of every ``tiktok_asgi`` log record and every span of the whole test run for secrets.
 
 ``tests/conftest.py`` imports :func:`secret_scan`, a session-wide autouse fixture: it lowers the
 ``tiktok_asgi`` logger to DEBUG for the run (so INFO events are produced and scanned too),
-inspects each record as it is emitted — message, arguments, ``extra`` fields, exception text — and
-fails the run at its end if any record carried a client secret, a secret key, an access or
-refresh token, an authorization code, a signed cookie value or an encrypted token record.
+inspects each record as it is emitted — message, arguments, ``extra`` fields, exception text —
+and each span as it ends (the run's global tracer provider records every one: name, attributes,
+events, status), and fails the run at its end if any carried a client secret, a secret key, an
+access or refresh token, an authorization code, a signed cookie value or an encrypted token
+record.
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ import logging
 import re
 import traceback
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tiktok_asgi.emulator import TEST_SECRET_KEY, TikTokEmulator
 
-__all__ = ["SecretScanner", "findings_in", "secret_scan"]
+__all__ = ["SecretScanner", "SpanCount", "findings_in", "secret_scan"]
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
 
 _DEFAULT_SECRET = TikTokEmulator().client_secret
 PATTERNS: dict[str, re.Pattern[str]] = {
@@ -54,12 +60,25 @@ def _texts(record: logging.LogRecord) -> Iterator[str]:
         yield record.stack_info
 
 
-def findings_in(record: logging.LogRecord) -> list[str]:
-    """What kinds of secret ``record`` carries (empty if none)."""
+def _span_texts(span: ReadableSpan) -> Iterator[str]:
+    yield span.name
+    yield repr(dict(span.attributes or {}))
+    for event in span.events:
+        yield event.name
+        yield repr(dict(event.attributes or {}))
+    yield span.status.description or ""
+
+
+def _kinds(texts: Iterator[str]) -> list[str]:
     found = []
-    for text in _texts(record):
+    for text in texts:
         found.extend(kind for kind, pattern in PATTERNS.items() if pattern.search(text))
     return sorted(set(found))
+
+
+def findings_in(record: logging.LogRecord) -> list[str]:
+    """What kinds of secret ``record`` carries (empty if none)."""
+    return _kinds(_texts(record))
 
 
 class SecretScanner(logging.Handler):
@@ -82,7 +101,29 @@ class SecretScanner(logging.Handler):
             self.leaks.append(f"{where} ({record.levelname} {record.msg!r}): {', '.join(kinds)}")
 
 
+class SpanCount:
+    """How many spans the run's tracer provider ended (each scanned by :func:`_span_scanner`)."""
+
+    spans = 0
+
+
+def _span_scanner(scanner: SecretScanner, count: type[SpanCount]) -> Any:
+    """A span processor scanning each span as it ends; what it finds goes to the log
+    scanner's ``leaks``. Built here: a subprocess may import this module without the SDK."""
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    class SpanScanner(SpanProcessor):
+        def on_end(self, span: ReadableSpan) -> None:
+            count.spans += 1
+            kinds = _kinds(_span_texts(span))
+            if kinds:
+                scanner.leaks.append(f"span {span.name}: {', '.join(kinds)}")
+
+    return SpanScanner()
+
+
 SCANNER = SecretScanner()
+SPANS = SpanCount
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -91,9 +132,19 @@ def secret_scan() -> Iterator[SecretScanner]:
     level = logger.level
     logger.setLevel(logging.DEBUG)
     logger.addHandler(SCANNER)
+    # Every middleware of the run traces through the global provider (tests that record their
+    # own spans set theirs for a while): every span is recorded, and scanned as it ends.
+    from opentelemetry import trace  # here: a subprocess may import this module without it
+    from opentelemetry.sdk.trace import TracerProvider
+
+    provider = TracerProvider()
+    provider.add_span_processor(_span_scanner(SCANNER, SPANS))
+    trace.set_tracer_provider(provider)
     try:
         yield SCANNER
     finally:
         logger.removeHandler(SCANNER)
         logger.setLevel(level)
-    assert not SCANNER.leaks, "secrets in tiktok_asgi log records:\n" + "\n".join(SCANNER.leaks)
+    assert not SCANNER.leaks, "secrets in tiktok_asgi log records and spans:\n" + "\n".join(
+        SCANNER.leaks
+    )

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import httpx2
 import pytest
 
-from tests.security.secret_scan import SCANNER, findings_in
+from tests.security.secret_scan import SCANNER, SPANS, findings_in
 from tests.support.signin import async_sign_in
 from tests.tokens.conftest import (
     browser,
@@ -141,6 +141,24 @@ def test_the_session_scan_is_running(caplog: pytest.LogCaptureFixture) -> None:
     before = SCANNER.records
     logging.getLogger("tiktok_asgi").debug("probe", extra={"event": "probe"})
     assert SCANNER.records == before + 1
+
+
+async def test_the_session_scan_sees_every_span_and_what_it_carries(
+    tiktok_emulator: TikTokEmulator, tiktok_settings: TikTokSettings
+) -> None:
+    from opentelemetry import trace
+
+    before = SPANS.spans
+    async with browser(wrap(tiktok_settings, MemoryTokenStore(), tiktok_emulator)) as client:
+        await async_sign_in(client, tiktok_settings, tiktok_emulator)
+    assert SPANS.spans >= before + 4  # login, callback, code exchange, user info, store save
+    leaks = len(SCANNER.leaks)
+    with trace.get_tracer("probe").start_as_current_span("probe") as span:
+        span.set_attribute("planted", "act." + "0" * 32)
+    try:
+        assert SCANNER.leaks[leaks:] == ["span probe: access token"]
+    finally:
+        del SCANNER.leaks[leaks:]  # planted here, not a leak of the library
 
 
 async def test_failed_calls_log_no_secret_even_with_exceptions(
