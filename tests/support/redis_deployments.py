@@ -29,6 +29,7 @@ from tests.support.processes import (
 
 SERVICE = "mymaster"
 _STATE_TIMEOUT = 20.0  # seconds for a cluster, a replica or a failover to settle
+SENTINEL_PERIODS_MS = {"INFO-PERIOD": 500, "PUBLISH-PERIOD": 250}  # Redis's: 10 s and 2 s
 
 
 def cluster_port() -> int:
@@ -283,6 +284,11 @@ class SentinelDeployment:
             timeout=10,
             name="redis-sentinel",
         )
+        # Sentinel demotes an old primary once it has reported itself a primary for four
+        # publish periods (8 s by default) and read its INFO again (every 10 s): Redis 7's
+        # SENTINEL DEBUG shortens both. An older Redis refuses it and keeps its own periods.
+        for period, ms in SENTINEL_PERIODS_MS.items():
+            answers(self.sentinel_port, "SENTINEL", "DEBUG", period, str(ms))
 
     def _replicas_online(self) -> bool:
         info = self.primary.info("replication")
