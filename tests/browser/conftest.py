@@ -15,8 +15,10 @@ import pytest
 from tests.browser.helpers import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    VIEWPORT,
     DemoServer,
     Problems,
+    Profiles,
     serve_demo,
     unavailable,
 )
@@ -62,22 +64,36 @@ def browser() -> Iterator[Browser]:
             chromium.close()
 
 
-@pytest.fixture
-def problems() -> Problems:
-    return Problems()
+@pytest.fixture(scope="module")
+def profiles(browser: Browser) -> Iterator[Profiles]:
+    """The module's browser profiles, wiped between its tests rather than made anew."""
+    kept = Profiles(browser)
+    try:
+        yield kept
+    finally:
+        kept.close()
 
 
 @pytest.fixture
-def context(browser: Browser, problems: Problems) -> Iterator[BrowserContext]:
-    """A fresh browser profile (no cookies) per test, checked for problems at the end."""
-    ctx = browser.new_context(viewport={"width": 760, "height": 640}, device_scale_factor=1)
+def problems() -> Iterator[Problems]:
+    watching = Problems()
+    yield watching
+    watching.stop()
+
+
+@pytest.fixture
+def context(profiles: Profiles, problems: Problems) -> Iterator[BrowserContext]:
+    """A browser profile with no cookies per test, checked for problems at the end."""
+    ctx = profiles.take(viewport=VIEWPORT, device_scale_factor=1)
     try:
         yield ctx
     finally:
-        ctx.close()
-    assert problems.items == []
+        problems.stop()  # what wiping the profile does is not the test's
+        seen = list(problems.items)
+        profiles.give_back(ctx)
+    assert seen == []
 
 
 @pytest.fixture
 def page(context: BrowserContext, problems: Problems) -> Page:
-    return problems.watch(context.new_page())
+    return problems.watch(Profiles.page(context))

@@ -15,7 +15,7 @@ import pytest
 from tests.support.processes import answering, free_port, running, without_tiktok_settings
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, BrowserContext, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -25,7 +25,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # Chromium renders an omnibox popup (a WebUI page, in a renderer of its own) for each window,
+    # and updates it on every navigation: about a third of the suite's browser CPU, never shown.
+    "--disable-features=WebUIOmniboxPopup",
 ]
+VIEWPORT = {"width": 760, "height": 640}
 START_LIMIT = 30.0  # seconds for the demo to answer its first request
 ACTION_TIMEOUT_MS = 15_000
 
@@ -79,14 +83,26 @@ class Problems:
     """What a page should never do: break its CSP, fail a sub-resource, throw."""
 
     items: list[str] = field(default_factory=list)
+    _watching: list[tuple[Page, str, Any]] = field(default_factory=list, repr=False)
 
     def watch(self, page: Page) -> Page:
         page.set_default_timeout(ACTION_TIMEOUT_MS)
-        page.on("console", self._console)
-        page.on("pageerror", lambda exc: self.items.append(f"page error: {exc}"))
-        page.on("requestfailed", lambda r: self.items.append(f"request failed: {r.url}"))
-        page.on("response", self._response)
+        for event, handler in (
+            ("console", self._console),
+            ("pageerror", lambda exc: self.items.append(f"page error: {exc}")),
+            ("requestfailed", lambda r: self.items.append(f"request failed: {r.url}")),
+            ("response", self._response),
+        ):
+            page.on(event, handler)
+            self._watching.append((page, event, handler))
         return page
+
+    def stop(self) -> None:
+        """Stop watching: a kept page goes on to the next test without this test's listeners."""
+        for page, event, handler in self._watching:
+            if not page.is_closed():
+                page.remove_listener(event, handler)
+        self._watching.clear()
 
     def _console(self, message: Any) -> None:
         if "Content Security Policy" in message.text or "Refused to" in message.text:
@@ -95,3 +111,59 @@ class Problems:
     def _response(self, response: Any) -> None:
         if response.status >= 400 and response.request.resource_type != "document":
             self.items.append(f"{response.status} for {response.url}")
+
+
+class Profiles:
+    """Browser profiles (contexts) kept for a module and wiped between its tests.
+
+    A new profile costs Chromium a window and two or three renderer processes (about a second of
+    CPU here); a kept one is handed to the next test with no cookies, no routes, no other tabs
+    and its one page on ``about:blank``, as a new one would be. A profile a test changed in a way
+    that cannot be undone (Playwright's fake clock) is :meth:`discard`-ed instead."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        self._idle: dict[str, list[BrowserContext]] = {}
+        self._lent: dict[BrowserContext, str] = {}
+
+    def take(self, **options: Any) -> BrowserContext:
+        key = repr(sorted(options.items()))
+        idle = self._idle.setdefault(key, [])
+        context = idle.pop() if idle else self.browser.new_context(**options)
+        self._lent[context] = key
+        return context
+
+    @staticmethod
+    def page(context: BrowserContext) -> Page:
+        """The profile's kept page (made on first use)."""
+        return context.pages[0] if context.pages else context.new_page()
+
+    def discard(self, context: BrowserContext) -> None:
+        """Close ``context`` when it is given back, rather than wipe it."""
+        self._lent[context] = ""
+
+    def give_back(self, context: BrowserContext) -> None:
+        key = self._lent.pop(context)
+        if not key or not self._wiped(context):
+            context.close()
+            return
+        self._idle[key].append(context)
+
+    @staticmethod
+    def _wiped(context: BrowserContext) -> bool:
+        try:
+            kept, *others = context.pages
+            for page in others:
+                page.close()
+            kept.unroute_all(behavior="ignoreErrors")
+            context.unroute_all(behavior="ignoreErrors")
+            kept.goto("about:blank")  # its scripts stop, as they do when a profile is closed
+            context.clear_cookies()
+            context.clear_permissions()
+        except Exception:  # a profile left unusable (a crashed page) is closed instead
+            return False
+        return True
+
+    def close(self) -> None:
+        for context in [*self._lent, *(c for idle in self._idle.values() for c in idle)]:
+            context.close()

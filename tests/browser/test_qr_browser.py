@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser.helpers import DemoServer, Problems
+from tests.browser.helpers import DemoServer, Problems, Profiles
 from tests.browser.test_accessibility import violations
 from tiktok_asgi._qr_page import POLL_SECONDS
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from playwright.sync_api import BrowserContext, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("browser")]
 
@@ -28,13 +28,13 @@ ANSWER_MS = 15_000  # for the page to act on one poll's answer
 
 
 @pytest.fixture
-def phone_context(browser: Browser) -> Iterator[BrowserContext]:
+def phone_context(profiles: Profiles) -> Iterator[BrowserContext]:
     """Another browser profile, phone-sized: it never shares the TV's cookies."""
-    ctx = browser.new_context(viewport={"width": 390, "height": 780})
+    ctx = profiles.take(viewport={"width": 390, "height": 780})
     try:
         yield ctx
     finally:
-        ctx.close()
+        profiles.give_back(ctx)
 
 
 def show_code(tv: Page) -> str:
@@ -47,8 +47,11 @@ def show_code(tv: Page) -> str:
     return href
 
 
-def tv_page(page: Page) -> Page:
-    """The TV: its timers run on a fake clock, installed before its first page loads."""
+@pytest.fixture
+def tv(page: Page, profiles: Profiles) -> Page:
+    """The TV: its timers run on a fake clock, installed before its first page loads. The clock
+    cannot be taken off again, so this profile is closed after the test, not kept."""
+    profiles.discard(page.context)
     page.clock.install()
     return page
 
@@ -75,9 +78,8 @@ def confirm_on_phone(phone: Page, scan_url: str, username: str) -> None:
 
 
 def test_the_tv_signs_in_when_the_phone_confirms(
-    demo: DemoServer, page: Page, phone_context: BrowserContext, problems: Problems
+    demo: DemoServer, tv: Page, phone_context: BrowserContext, problems: Problems
 ) -> None:
-    tv = tv_page(page)
     tv.goto(demo.url)
     tv.get_by_role("link", name="Sign in on a TV").click()
     tv.wait_for_url(f"{demo.url}auth/tiktok/qr")
@@ -106,9 +108,8 @@ def test_the_tv_signs_in_when_the_phone_confirms(
 
 
 def test_a_code_cancelled_on_the_phone_is_replaced_by_a_fresh_one(
-    demo: DemoServer, page: Page, phone_context: BrowserContext, problems: Problems
+    demo: DemoServer, tv: Page, phone_context: BrowserContext, problems: Problems
 ) -> None:
-    tv = tv_page(page)
     tv.goto(f"{demo.url}auth/tiktok/qr?next=/%3Ffrom%3Dtv")
     first = show_code(tv)
     phone = problems.watch(phone_context.new_page())
@@ -134,9 +135,8 @@ def test_a_code_cancelled_on_the_phone_is_replaced_by_a_fresh_one(
 
 
 def test_the_tv_page_and_the_phone_page_are_accessible(
-    demo: DemoServer, page: Page, phone_context: BrowserContext, problems: Problems
+    demo: DemoServer, tv: Page, phone_context: BrowserContext, problems: Problems
 ) -> None:
-    tv = tv_page(page)
     tv.goto(f"{demo.url}auth/tiktok/qr")
     scan_url = show_code(tv)
     assert violations(tv) == []

@@ -8,32 +8,32 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser.helpers import DemoServer, Problems
+from tests.browser.helpers import VIEWPORT, DemoServer, Problems, Profiles
 from tests.browser.test_demo_browser import consent, start_sign_in
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from playwright.sync_api import BrowserContext, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("browser")]
 
 
 @pytest.fixture
-def second_context(browser: Browser) -> Iterator[BrowserContext]:
+def second_context(profiles: Profiles) -> Iterator[BrowserContext]:
     """Another browser profile: another device of the same person, or another person."""
-    ctx = browser.new_context(viewport={"width": 760, "height": 640})
+    ctx = profiles.take(viewport=VIEWPORT)
     try:
         yield ctx
     finally:
-        ctx.close()
+        profiles.give_back(ctx)
 
 
 @pytest.fixture
-def third_context(browser: Browser) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(viewport={"width": 760, "height": 640})
+def third_context(profiles: Profiles) -> Iterator[BrowserContext]:
+    ctx = profiles.take(viewport=VIEWPORT)
     try:
         yield ctx
     finally:
-        ctx.close()
+        profiles.give_back(ctx)
 
 
 def signed_in_as(page: Page, demo: DemoServer, username: str) -> Page:
