@@ -39,10 +39,7 @@ DOCS_DEPS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite, warnings are errors (see pyproject.toml).
-
-    ``nox -s tests -- -n auto --dist loadgroup`` spreads it over one worker per CPU.
-    """
+    """The test suite, warnings are errors (see pyproject.toml), on one worker per CPU."""
     session.install("-e", ".[redis,demo,qr]", *TEST_DEPS)
     # Compiled modules (and pytest's rewritten test modules) are kept under .nox, out of the
     # checkout, so that each worker and each server a test starts does not compile them again.
@@ -50,10 +47,9 @@ def tests(session: nox.Session) -> None:
         "PYTHONDONTWRITEBYTECODE": None,
         "PYTHONPYCACHEPREFIX": str(session.cache_dir / "pyc"),
     }
-    # One process, as CI runs it. Workers (``-- -n auto --dist loadgroup``) take about 150 s
-    # instead of about 220 s on two CPUs; the stall they met was the session model's teardown
-    # waiting forever (now bounded).
-    session.run("pytest", *session.posargs, env=pycache)
+    # One worker per CPU (``-- -n 0`` runs in one process); a module's browser tests stay on one
+    # worker, which keeps their browser profiles.
+    session.run("pytest", "-n", "auto", "--dist", "loadgroup", *session.posargs, env=pycache)
 
 
 @nox.session
