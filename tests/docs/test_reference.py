@@ -11,6 +11,7 @@ import inspect
 import itertools
 import re
 import types
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,8 @@ def lookup(path: str) -> Any:
     raise LookupError(path)
 
 
-def documented_assignments() -> set[str]:
+@cache  # the package's sources, parsed once for all the names
+def documented_assignments() -> frozenset[str]:
     """Names assigned at module level anywhere in the package and followed by a docstring."""
     names = set()
     for source in (ROOT / "src" / "tiktok_asgi").rglob("*.py"):
@@ -69,7 +71,7 @@ def documented_assignments() -> set[str]:
                 names.update(t.id for t in statement.targets if isinstance(t, ast.Name))
             elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
                 names.add(statement.target.id)
-    return names
+    return frozenset(names)
 
 
 def public_names() -> list[Any]:
