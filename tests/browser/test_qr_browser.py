@@ -28,12 +28,13 @@ ANSWER_MS = 15_000  # for the page to act on one poll's answer
 
 
 @pytest.fixture
-def phone_context(profiles: Profiles) -> Iterator[BrowserContext]:
+def phone_context(profiles: Profiles, problems: Problems) -> Iterator[BrowserContext]:
     """Another browser profile, phone-sized: it never shares the TV's cookies."""
     ctx = profiles.take(viewport={"width": 390, "height": 780})
     try:
         yield ctx
     finally:
+        problems.stop()  # what wiping the profile does is not the test's
         profiles.give_back(ctx)
 
 
@@ -92,7 +93,7 @@ def test_the_tv_signs_in_when_the_phone_confirms(
     assert code.get_attribute("role") == "img"
     assert code.evaluate("svg => svg.getBoundingClientRect().width") >= 200
 
-    phone = problems.watch(phone_context.new_page())
+    phone = problems.watch(Profiles.page(phone_context))
     phone.goto(scan_url)
     status_is(tv, SCANNED)
     phone.locator("label.row", has_text="@amara_dances").click()
@@ -112,7 +113,7 @@ def test_a_code_cancelled_on_the_phone_is_replaced_by_a_fresh_one(
 ) -> None:
     tv.goto(f"{demo.url}auth/tiktok/qr?next=/%3Ffrom%3Dtv")
     first = show_code(tv)
-    phone = problems.watch(phone_context.new_page())
+    phone = problems.watch(Profiles.page(phone_context))
     phone.goto(first)
     phone.get_by_role("button", name="Cancel").click()
     assert phone.inner_text("h1") == "Sign-in cancelled"
@@ -140,7 +141,7 @@ def test_the_tv_page_and_the_phone_page_are_accessible(
     tv.goto(f"{demo.url}auth/tiktok/qr")
     scan_url = show_code(tv)
     assert violations(tv) == []
-    phone = problems.watch(phone_context.new_page())
+    phone = problems.watch(Profiles.page(phone_context))
     phone.goto(scan_url)
     assert violations(phone) == []
     phone.get_by_role("button", name="Cancel").click()

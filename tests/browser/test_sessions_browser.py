@@ -18,21 +18,23 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("browser")]
 
 
 @pytest.fixture
-def second_context(profiles: Profiles) -> Iterator[BrowserContext]:
+def second_context(profiles: Profiles, problems: Problems) -> Iterator[BrowserContext]:
     """Another browser profile: another device of the same person, or another person."""
     ctx = profiles.take(viewport=VIEWPORT)
     try:
         yield ctx
     finally:
+        problems.stop()  # what wiping the profile does is not the test's
         profiles.give_back(ctx)
 
 
 @pytest.fixture
-def third_context(profiles: Profiles) -> Iterator[BrowserContext]:
+def third_context(profiles: Profiles, problems: Problems) -> Iterator[BrowserContext]:
     ctx = profiles.take(viewport=VIEWPORT)
     try:
         yield ctx
     finally:
+        problems.stop()  # what wiping the profile does is not the test's
         profiles.give_back(ctx)
 
 
@@ -55,8 +57,8 @@ def test_sign_out_everywhere_ends_every_browser_of_that_user(
     problems: Problems,
 ) -> None:
     laptop = signed_in_as(page, demo, "mayacooks")
-    phone = signed_in_as(problems.watch(second_context.new_page()), demo, "mayacooks")
-    other = signed_in_as(problems.watch(third_context.new_page()), demo, "leo.skates")
+    phone = signed_in_as(problems.watch(Profiles.page(second_context)), demo, "mayacooks")
+    other = signed_in_as(problems.watch(Profiles.page(third_context)), demo, "leo.skates")
 
     with laptop.expect_response(lambda r: r.url.endswith("/auth/sign-out-everywhere")) as answer:
         laptop.get_by_role("button", name="Sign out everywhere").click()
@@ -76,7 +78,7 @@ def test_removing_the_app_at_tiktok_signs_the_user_out_everywhere(
     demo: DemoServer, page: Page, second_context: BrowserContext, problems: Problems
 ) -> None:
     laptop = signed_in_as(page, demo, "amara_dances")
-    phone = signed_in_as(problems.watch(second_context.new_page()), demo, "amara_dances")
+    phone = signed_in_as(problems.watch(Profiles.page(second_context)), demo, "amara_dances")
 
     laptop.get_by_role("link", name="Remove this app at TikTok").click()
     laptop.wait_for_url(f"{demo.url}tiktok/apps?**")
@@ -110,7 +112,7 @@ def test_sign_out_leaves_the_app_connected_and_disconnect_removes_it_everywhere(
     assert "No apps are connected" not in connected_apps(laptop, demo, "mayacooks")
 
     laptop = signed_in_as(laptop, demo, "mayacooks")
-    phone = signed_in_as(problems.watch(second_context.new_page()), demo, "mayacooks")
+    phone = signed_in_as(problems.watch(Profiles.page(second_context)), demo, "mayacooks")
     with laptop.expect_response(lambda r: r.url.endswith("/auth/tiktok/disconnect")) as answer:
         laptop.get_by_role("button", name="Disconnect TikTok").click()
     assert answer.value.status == 303
