@@ -99,7 +99,10 @@ STORE_CALLS = (
 )
 HOLD_POINTS = ("before TikTok", "after TikTok", "at the store write")
 STEP_SECONDS = 20.0  # real seconds one step may take before it counts as hung
-STUCK_SECONDS = 0.2  # real seconds without progress before a step waits for virtual time
+# Real seconds without progress before a step waits for virtual time. Rarely needed (a request
+# waiting for a lock kept until held tokens are written); long enough that a worker starved of
+# CPU by its neighbours does not pass virtual time where an unloaded run would not.
+STUCK_SECONDS = 1.0
 CLOSE_ROUNDS, CLOSE_SECONDS = 5, 2.0  # closing a run: cancellations, real seconds for each
 
 
