@@ -1,7 +1,8 @@
 """The demo served by uvicorn in a subprocess on 127.0.0.1, and Debian's Chromium via Playwright.
 
-Without ``/usr/bin/chromium``, the playwright package or uvicorn these tests are skipped on a
-developer machine, and fail under ``CI=true``: CI installs all three.
+Without Chromium (``/usr/bin/chromium-headless-shell``, or full ``/usr/bin/chromium``), the
+playwright package or uvicorn these tests are skipped on a developer machine, and fail under
+``CI=true``: CI installs all three.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def browser() -> Iterator[Browser]:
     (profile) per test. Per module: Playwright's synchronous API keeps its event loop running
     while it is open, which the asyncio tests elsewhere could not share."""
     if not CHROMIUM.is_file():
-        unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+        unavailable(f"{CHROMIUM} is missing (apt-get install chromium-headless-shell)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
