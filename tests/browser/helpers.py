@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
 
 # Debian's old headless shell: the build of Chromium Playwright itself runs headless tests in,
-# without the browser's windows and their UI (about a third of full Chromium's CPU per page).
+# without the browser's windows and their UI (a third to a half of full Chromium's CPU per page).
 # Full Chromium is taken where only it is installed.
 HEADLESS_SHELL = Path("/usr/bin/chromium-headless-shell")
 CHROMIUM = HEADLESS_SHELL if HEADLESS_SHELL.is_file() else Path("/usr/bin/chromium")
@@ -120,9 +120,9 @@ class Problems:
 class Profiles:
     """Browser profiles (contexts) kept for a module and wiped between its tests.
 
-    A new profile costs Chromium a window and two or three renderer processes (about a second of
-    CPU here); a kept one is handed to the next test with no cookies, no routes, no other tabs
-    and its one page on ``about:blank``, as a new one would be. A profile a test changed in a way
+    A new profile costs Chromium new renderer processes (about 0.2 s of CPU here with the
+    headless shell, a second with full Chromium); a kept one is handed to the next test with no
+    cookies, no routes, no other tabs and its one page on ``about:blank``, as a new one would be. A profile a test changed in a way
     that cannot be undone (Playwright's fake clock) is :meth:`discard`-ed instead."""
 
     def __init__(self, browser: Browser) -> None:
