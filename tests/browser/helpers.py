@@ -122,8 +122,10 @@ class Profiles:
 
     A new profile costs Chromium new renderer processes (about 0.2 s of CPU here with the
     headless shell, a second with full Chromium); a kept one is handed to the next test with no
-    cookies, no routes, no other tabs and its one page on ``about:blank``, as a new one would be. A profile a test changed in a way
-    that cannot be undone (Playwright's fake clock) is :meth:`discard`-ed instead."""
+    cookies, no routes, no other tabs and its one page on ``about:blank``, as a new one would be
+    (its HTTP cache is kept: the pages are never cached, their pictures may be). A profile a test
+    changed in a way that cannot be undone (Playwright's fake clock) is :meth:`discard`-ed
+    instead."""
 
     def __init__(self, browser: Browser) -> None:
         self.browser = browser
