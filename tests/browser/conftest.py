@@ -46,9 +46,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, kept off the network apart from loopback; a fresh context
-    (profile) per test. Per module: Playwright's synchronous API keeps its event loop running
-    while it is open, which the asyncio tests elsewhere could not share."""
+    """Debian's Chromium, headless, kept off the network apart from loopback; each test gets
+    wiped profiles from :func:`profiles`. Per module: Playwright's synchronous API keeps its event
+    loop running while it is open, which the asyncio tests elsewhere could not share."""
     if not CHROMIUM.is_file():
         unavailable(f"{CHROMIUM} is missing (apt-get install chromium-headless-shell)")
     try:
